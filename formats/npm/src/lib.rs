@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod manifest;
+mod names;
+mod packument;
+mod publish;
+mod range;
+mod search;
+mod tarball;
+mod urlsafe;
+mod version;
+
+pub use error::error_body;
+pub use manifest::stored_manifest;
+pub use names::{NameError, basename, decode_name, tarball_filename, validate_new_name};
+pub use packument::{
+    Dist, PackageView, VersionView, render_abbreviated, render_full, wants_abbreviated,
+};
+pub use publish::{
+    PublishError, PublishRequest, PutKind, SplitBody, classify_put, deprecations, parse_publish,
+    remaining_versions, split_publish_body, verify_attachment,
+};
+pub use search::{SearchHit, SearchQuery, parse_search_text, render_search};
+pub use tarball::{
+    TarballError, TarballInfo, TarballLimits, check_tarball_matches, inspect_tarball,
+};
+pub use version::{
+    VersionError, sort_versions, validate_dist_tag, validate_version, version_identity,
+};

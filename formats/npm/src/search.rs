@@ -1,0 +1,132 @@
+//! `GET /-/v1/search`: parsing the `text` query and rendering the result document.
+//!
+//! Follows npm protocol reference §8 ("Search"). `package.maintainers` is always an array:
+//! npm's search formatter calls `maintainers.map(...)` and crashes otherwise (§14 pitfall 6).
+//! See `docs/formats/npm.md`.
+
+use serde_json::{Map, Value, json};
+
+/// One package in a search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// Package name.
+    pub name: String,
+    /// The version shown (usually `latest`).
+    pub version: String,
+    /// Description, if any.
+    pub description: Option<String>,
+    /// `keywords` as stored (array or string); `null` renders as `[]`.
+    pub keywords: Value,
+    /// Publish date of `version`, ISO-8601.
+    pub date: String,
+    /// Link to the package (rendered as `links.npm`).
+    pub link: String,
+    /// Who published `version`.
+    pub publisher: Option<String>,
+}
+
+/// The `text` parameter of a search, split into its parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Free-text terms, lower-cased.
+    pub terms: Vec<String>,
+    /// `keywords:a,b` filters, lower-cased.
+    pub keywords: Vec<String>,
+    /// `scope:acme` (or `scope:@acme`) filter, without `@`, lower-cased.
+    pub scope: Option<String>,
+}
+
+/// Qualifiers npm's search syntax knows but packgate does not filter on; they are dropped
+/// rather than searched for as text.
+const IGNORED_QUALIFIERS: [&str; 5] = ["author", "maintainer", "not", "is", "boost-exact"];
+
+/// Parse the text query: free-text terms (lower-cased), `keywords:x` filters, `scope:x` filter.
+/// Other known qualifiers (`author:`, `maintainer:`, `not:`, `is:`, `boost-exact:`) are ignored.
+pub fn parse_search_text(text: &str) -> SearchQuery {
+    let mut q = SearchQuery::default();
+    for token in text.split_whitespace() {
+        let lower = token.to_lowercase();
+        match lower.split_once(':') {
+            Some(("keywords" | "keyword", list)) => q.keywords.extend(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+            ),
+            Some(("scope", scope)) => {
+                let scope = scope.trim_start_matches('@');
+                if !scope.is_empty() {
+                    q.scope = Some(scope.to_owned());
+                }
+            }
+            Some((qualifier, _)) if IGNORED_QUALIFIERS.contains(&qualifier) => {}
+            _ => q.terms.push(lower),
+        }
+    }
+    q
+}
+
+/// §8 shape: `objects[].package` {name, scope (for scoped, else "unscoped"), version,
+/// description, keywords, date, links{npm}, publisher{username}, maintainers [..] ALWAYS an
+/// array}, `score`, `searchScore`; `total`; `time`.
+pub fn render_search(hits: &[SearchHit], total: u64, now: &str) -> Vec<u8> {
+    let objects: Vec<Value> = hits
+        .iter()
+        .map(|hit| {
+            json!({
+                "package": package(hit),
+                "score": {
+                    "final": 1.0,
+                    "detail": { "quality": 1.0, "popularity": 1.0, "maintenance": 1.0 }
+                },
+                "searchScore": 1.0
+            })
+        })
+        .collect();
+    json!({ "objects": objects, "total": total, "time": now })
+        .to_string()
+        .into_bytes()
+}
+
+fn package(hit: &SearchHit) -> Value {
+    let scope = hit
+        .name
+        .strip_prefix('@')
+        .and_then(|rest| rest.split_once('/'))
+        .map_or("unscoped", |(scope, _)| scope);
+    let mut p = Map::new();
+    p.insert("name".into(), hit.name.clone().into());
+    p.insert("scope".into(), scope.into());
+    p.insert("version".into(), hit.version.clone().into());
+    if let Some(description) = &hit.description {
+        p.insert("description".into(), description.clone().into());
+    }
+    let keywords = match &hit.keywords {
+        Value::Null => Value::Array(Vec::new()),
+        other => other.clone(),
+    };
+    p.insert("keywords".into(), keywords);
+    p.insert("date".into(), hit.date.clone().into());
+    p.insert("links".into(), json!({ "npm": hit.link }));
+    let mut maintainers = Vec::new();
+    if let Some(user) = &hit.publisher {
+        p.insert("publisher".into(), json!({ "username": user }));
+        maintainers.push(json!({ "username": user }));
+    }
+    p.insert("maintainers".into(), Value::Array(maintainers));
+    Value::Object(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualifiers_are_split_from_terms() {
+        let q = parse_search_text("Widget keywords:UI,react  scope:@Acme author:bob not:unstable a:b");
+        assert_eq!(q.terms, ["widget", "a:b"]);
+        assert_eq!(q.keywords, ["ui", "react"]);
+        assert_eq!(q.scope.as_deref(), Some("acme"));
+        assert_eq!(parse_search_text("   "), SearchQuery::default());
+    }
+}

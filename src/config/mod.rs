@@ -1,0 +1,248 @@
+//! The typed configuration tree (see `config/packgate.toml` for every key and its default).
+//!
+//! Layers, lowest first: built-in defaults, the `--config` files, `PACKGATE__SECTION__KEY`
+//! environment variables, then command-line flags. The merge lives in [`load`].
+
+mod load;
+mod size;
+
+pub use load::{FlagOverrides, load};
+pub use size::ByteSize;
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The whole configuration, validated once at start-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[database]`
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// `[storage]`
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// `[[repository]]` entries; when none is declared, one hosted repository per format.
+    #[serde(default)]
+    pub repository: Vec<RepositoryConfig>,
+}
+
+/// `[server]`: the listener and process-wide limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind, `host:port`; port 0 picks a free port.
+    pub listen: String,
+    /// Public base URL used in absolute links; empty means "from the request's Host header".
+    pub base_url: String,
+    /// Where SQLite, blobs and temp files live by default.
+    pub data_dir: PathBuf,
+    /// Largest accepted request body.
+    pub max_upload: ByteSize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout: u64,
+    /// `text` or `json` log lines on stderr.
+    pub log_format: String,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            base_url: String::new(),
+            data_dir: PathBuf::from("./data"),
+            max_upload: ByteSize(100 * 1024 * 1024),
+            shutdown_timeout: 30,
+            log_format: "text".into(),
+            workers: 0,
+        }
+    }
+}
+
+/// `[database]`: where the metadata lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`; empty means SQLite at `{data_dir}/packgate.sqlite`.
+    pub url: Secret,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: Secret::default(), max_connections: 16 }
+    }
+}
+
+/// `[storage]`: where blobs live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `filesystem` or `s3`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Filesystem: blob directory; empty means `{data_dir}/blobs`.
+    pub path: PathBuf,
+    /// S3: bucket name.
+    pub bucket: String,
+    /// S3: region.
+    pub region: String,
+    /// S3: endpoint URL of an S3-compatible server; empty for AWS.
+    pub endpoint: String,
+    /// S3: access key id.
+    pub access_key_id: Secret,
+    /// S3: secret access key.
+    pub secret_access_key: Secret,
+    /// S3: path-style addressing (most S3-compatible servers need it).
+    pub force_path_style: bool,
+    /// S3: key prefix inside the bucket.
+    pub prefix: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            kind: "filesystem".into(),
+            path: PathBuf::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            endpoint: String::new(),
+            access_key_id: Secret::default(),
+            secret_access_key: Secret::default(),
+            force_path_style: false,
+            prefix: String::new(),
+        }
+    }
+}
+
+/// One `[[repository]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// First path segment of the repository's URLs.
+    pub name: String,
+    /// `npm` (more formats follow).
+    pub format: String,
+    /// `hosted`; `proxy` and `group` are accepted by the schema but not yet supported.
+    #[serde(rename = "type", default = "default_repo_type")]
+    pub kind: String,
+    /// Whether reads need no credentials.
+    #[serde(default = "default_true")]
+    pub anonymous_read: bool,
+    /// Per-repository upload limit; defaults to `server.max_upload`.
+    #[serde(default)]
+    pub max_upload: Option<ByteSize>,
+    /// Proxy: upstream URL (reserved).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Group: member repositories (reserved).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+fn default_repo_type() -> String {
+    "hosted".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+/// A string that never shows in `Debug` output or logs.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() { f.write_str("\"\"") } else { f.write_str("\"<redacted>\"") }
+    }
+}
+
+/// Names that the server's own surfaces use and repositories may not take.
+pub const RESERVED_NAMES: &[&str] = &["api", "metrics", "healthz", "readyz", "static", "ui", "-"];
+
+impl Config {
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.database.url.expose().is_empty() {
+            format!("sqlite://{}?mode=rwc", self.server.data_dir.join("packgate.sqlite").display())
+        } else {
+            self.database.url.expose().to_string()
+        }
+    }
+
+    /// Checks what serde cannot: repository names and kinds, storage settings.
+    pub fn validate(&mut self) -> anyhow::Result<()> {
+        if self.repository.is_empty() {
+            self.repository.push(RepositoryConfig {
+                name: "npm".into(),
+                format: "npm".into(),
+                kind: "hosted".into(),
+                anonymous_read: true,
+                max_upload: None,
+                upstream: None,
+                members: vec![],
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.repository {
+            let valid = !r.name.is_empty()
+                && r.name.len() <= 64
+                && r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                && !r.name.starts_with(['.', '-', '_']);
+            if !valid {
+                anyhow::bail!("repository name {:?} is invalid: use 1-64 ASCII letters, digits, '-', '_' or '.'", r.name);
+            }
+            if RESERVED_NAMES.contains(&r.name.as_str()) {
+                anyhow::bail!("repository name {:?} is reserved for packgate's own URLs", r.name);
+            }
+            if !seen.insert(r.name.clone()) {
+                anyhow::bail!("repository {:?} is declared twice", r.name);
+            }
+            match r.kind.as_str() {
+                "hosted" => {}
+                "proxy" | "group" => anyhow::bail!(
+                    "repository {:?}: type {:?} is not yet supported (only \"hosted\" repositories work in this version)",
+                    r.name,
+                    r.kind
+                ),
+                other => anyhow::bail!("repository {:?}: unknown type {other:?} (expected hosted, proxy or group)", r.name),
+            }
+            match r.format.as_str() {
+                "npm" => {}
+                "nuget" | "rubygems" | "cargo" | "pypi" => anyhow::bail!(
+                    "repository {:?}: format {:?} is not yet supported (available: npm)",
+                    r.name,
+                    r.format
+                ),
+                other => anyhow::bail!("repository {:?}: unknown format {other:?}", r.name),
+            }
+        }
+        match self.storage.kind.as_str() {
+            "filesystem" => {}
+            "s3" => {
+                if self.storage.bucket.is_empty() {
+                    anyhow::bail!("storage.bucket (PACKGATE__STORAGE__BUCKET) is required when storage.type = \"s3\"");
+                }
+            }
+            other => anyhow::bail!("storage.type {other:?} is unknown (expected \"filesystem\" or \"s3\")"),
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            anyhow::bail!("server.log_format must be \"text\" or \"json\"");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! One plain sea-orm entity per table; no logic here (the services own the invariants).
+
+pub mod blob;
+pub mod file;
+pub mod package;
+pub mod property;
+pub mod token;
+pub mod user;
+pub mod version;

@@ -1,0 +1,111 @@
+//! The one application error, its status mapping, and the conversions from lower layers.
+//!
+//! The status is shared by every format; the body is chosen by the format (see `format::ApiError`).
+
+use actix_web::http::StatusCode;
+use sea_orm::{DbErr, SqlErr};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Missing or bad credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Already exists / state conflict (409; npm maps duplicates to 403 itself).
+    #[error("{0}")]
+    Conflict(String),
+    /// Body over the size limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// An upstream failed (502).
+    #[error("{0}")]
+    Upstream(String),
+    /// Database or store unreachable (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure (500); the message is logged, never sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text a client may see. Internal errors are logged here, once, with the request id, and
+    /// replaced by a generic text carrying that id.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(msg) | AppError::Unavailable(msg) => {
+                let id = crate::observe::current_request_id().unwrap_or_default();
+                tracing::error!(request.id = %id, error = %msg, "request failed");
+                if matches!(self, AppError::Internal(_)) {
+                    format!("internal server error (request id {id})")
+                } else {
+                    format!("service temporarily unavailable (request id {id})")
+                }
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Shorthand for an internal error from anything displayable.
+    pub fn internal(e: impl std::fmt::Display) -> AppError {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        if let Some(SqlErr::UniqueConstraintViolation(m)) = e.sql_err() {
+            return AppError::Conflict(m);
+        }
+        match e {
+            DbErr::RecordNotFound(m) => AppError::NotFound(m),
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(e.to_string()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::NotFound => AppError::Internal("blob referenced by the database is missing from the store".into()),
+            crate::store::StoreError::Io(m) => AppError::Unavailable(m),
+        }
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}

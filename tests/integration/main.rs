@@ -1,0 +1,13 @@
+//! The integration test binary: starts the real `packgate` binary on 127.0.0.1 and talks to it with
+//! plain HTTP (ureq) and with the real npm client.
+//!
+//! Stack selection (see `support::server`): SQLite + filesystem under a temp dir by default;
+//! PostgreSQL when `PACKGATE_TEST_DATABASE_URL` is set; S3 when `PACKGATE_TEST_S3_ENDPOINT` is set.
+//! Tests that need a tool that is missing print `SKIP: ...` and return.
+
+mod support;
+
+mod core;
+mod npm_cli;
+mod npm_http;
+mod scale;

@@ -1,0 +1,81 @@
+//! Shared harness: the server under test (`server`), an HTTP client (`http`), the real npm client
+//! (`npm_client`) and a builder for npm 11 publish documents and tarballs (`publish_body`).
+
+pub mod http;
+pub mod npm_client;
+pub mod publish_body;
+pub mod server;
+pub mod snapshot;
+
+pub use http::{Client, Resp};
+pub use npm_client::Npm;
+pub use publish_body::Package;
+pub use server::TestServer;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A random 16-hex-digit string, distinct across calls and processes.
+pub fn random_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::SeqCst));
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// `len` pseudo-random (incompressible) bytes; the same `seed` gives the same bytes.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Percent-encodes everything except RFC 3986 unreserved characters (like `encodeURIComponent`,
+/// which also leaves `!'()*` alone).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~!'()*".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Polls `f` every 50 ms until it returns true or `timeout` passes; returns the last result.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Prints the standard skip line and returns from the test when npm is not installed.
+#[macro_export]
+macro_rules! require_npm {
+    () => {
+        if !$crate::support::Npm::installed() {
+            println!("SKIP: npm not installed");
+            return;
+        }
+    };
+}
