@@ -1,1 +1,5 @@
-fn main() {}
+//! The `packgate` binary.
+
+fn main() -> std::process::ExitCode {
+    packgate::cli::run()
+}

@@ -62,7 +62,7 @@ impl Db {
     pub async fn ping(&self) -> bool {
         let backend = self.conn.get_database_backend();
         let stmt = sea_orm::Statement::from_string(backend, "SELECT 1");
-        self.conn.execute(stmt).await.is_ok()
+        self.conn.execute_raw(stmt).await.is_ok()
     }
 
     /// The backend in use.

@@ -136,7 +136,10 @@ pub fn decode_name(raw: &str) -> Option<String> {
     if name.is_empty() || name.len() > MAX_PLAUSIBLE_LEN {
         return None;
     }
-    if name.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '%') {
+    if name
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\' || c == '%')
+    {
         return None;
     }
     let (_, base) = split_scope(&name)?;
@@ -154,8 +157,14 @@ mod tests {
     fn basename_drops_the_scope() {
         assert_eq!(basename("@acme/widget"), "widget");
         assert_eq!(basename("left-pad"), "left-pad");
-        assert_eq!(tarball_filename("@acme/widget", "1.0.0"), "widget-1.0.0.tgz");
-        assert_eq!(tarball_filename("left-pad", "1.3.0-rc.1"), "left-pad-1.3.0-rc.1.tgz");
+        assert_eq!(
+            tarball_filename("@acme/widget", "1.0.0"),
+            "widget-1.0.0.tgz"
+        );
+        assert_eq!(
+            tarball_filename("left-pad", "1.3.0-rc.1"),
+            "left-pad-1.3.0-rc.1.tgz"
+        );
     }
 
     #[test]
@@ -176,8 +185,23 @@ mod tests {
     #[test]
     fn implausible_segments_do_not_decode() {
         for raw in [
-            "", "-", "-/whoami", ".hidden", "_private", "a%2fb", "@acme", "@acme%2f", "%40%2fx",
-            "@a%2fb%2fc", "a%20b", "a%00b", "%ff", "..", "a..b", "@acme%2f..", "%2525",
+            "",
+            "-",
+            "-/whoami",
+            ".hidden",
+            "_private",
+            "a%2fb",
+            "@acme",
+            "@acme%2f",
+            "%40%2fx",
+            "@a%2fb%2fc",
+            "a%20b",
+            "a%00b",
+            "%ff",
+            "..",
+            "a..b",
+            "@acme%2f..",
+            "%2525",
         ] {
             assert_eq!(decode_name(raw), None, "{raw}");
         }

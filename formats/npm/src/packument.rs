@@ -95,7 +95,7 @@ pub struct PackageView {
 /// keywords/repository/author/bugs hoisted from the latest-tagged version (readme removed from
 /// the per-version objects), `dist-tags`, `versions` keyed in SemVer order with `dist` merged
 /// (`fileCount`/`unpackedSize` from the stored manifest's dist, plus tarball/shasum/integrity),
-/// `deprecated` only when set, `time` {created, modified, <v>...}, `maintainers`.
+/// `deprecated` only when set, `time` {created, modified, `<version>`...}, `maintainers`.
 pub fn render_full(p: &PackageView) -> Vec<u8> {
     let ordered = in_semver_order(p);
     let latest = latest(p, &ordered).map(|v| &v.manifest);
@@ -130,7 +130,10 @@ pub fn render_full(p: &PackageView) -> Vec<u8> {
     }
     doc.insert("time".into(), Value::Object(time));
     let maintainers = from_latest("maintainers").filter(Value::is_array);
-    doc.insert("maintainers".into(), maintainers.unwrap_or_else(|| Value::Array(Vec::new())));
+    doc.insert(
+        "maintainers".into(),
+        maintainers.unwrap_or_else(|| Value::Array(Vec::new())),
+    );
     for field in HOISTED {
         if let Some(value) = from_latest(field) {
             doc.insert(field.into(), value);

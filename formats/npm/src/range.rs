@@ -26,7 +26,10 @@ fn is_range_part(part: &str) -> bool {
             Some(op) => op + word,
             None => word.to_owned(),
         };
-        if matches!(token.as_str(), "<" | ">" | "<=" | ">=" | "=" | "~" | "~>" | "^") {
+        if matches!(
+            token.as_str(),
+            "<" | ">" | "<=" | ">=" | "=" | "~" | "~>" | "^"
+        ) {
             pending_op = Some(token);
         } else {
             tokens.push(token);
@@ -136,9 +139,30 @@ mod tests {
     #[test]
     fn node_semver_ranges_are_recognized() {
         for r in [
-            "1", "v1", "1.x", "1.X", "1.2.*", "*", "x", "^2", "~1.2", "~>1.2", "1 - 2", "||",
-            "1.2.3", "=1.2.3", "vv=1", ">=1.2.3 <2", "> 1.2", "1.2.3-beta.1", "1.2.3+b",
-            "^1.2.3-rc.0", "1 || 2", "", "1.2.3*", ">*",
+            "1",
+            "v1",
+            "1.x",
+            "1.X",
+            "1.2.*",
+            "*",
+            "x",
+            "^2",
+            "~1.2",
+            "~>1.2",
+            "1 - 2",
+            "||",
+            "1.2.3",
+            "=1.2.3",
+            "vv=1",
+            ">=1.2.3 <2",
+            "> 1.2",
+            "1.2.3-beta.1",
+            "1.2.3+b",
+            "^1.2.3-rc.0",
+            "1 || 2",
+            "",
+            "1.2.3*",
+            ">*",
         ] {
             assert!(is_npm_range(r), "{r:?} should be a range");
         }
@@ -147,8 +171,24 @@ mod tests {
     #[test]
     fn tag_like_words_are_not_ranges() {
         for t in [
-            "latest", "beta", "next", "canary", "1-beta", "v1-next", "1.2-rc", "1.2.3.4", "01",
-            "1.02.3", "x1", "~beta", "^", "rc.1", "1.2.3-01", "1.2.3+", "release-2024", "**",
+            "latest",
+            "beta",
+            "next",
+            "canary",
+            "1-beta",
+            "v1-next",
+            "1.2-rc",
+            "1.2.3.4",
+            "01",
+            "1.02.3",
+            "x1",
+            "~beta",
+            "^",
+            "rc.1",
+            "1.2.3-01",
+            "1.2.3+",
+            "release-2024",
+            "**",
         ] {
             assert!(!is_npm_range(t), "{t:?} should not be a range");
         }

@@ -123,7 +123,8 @@ mod tests {
 
     #[test]
     fn qualifiers_are_split_from_terms() {
-        let q = parse_search_text("Widget keywords:UI,react  scope:@Acme author:bob not:unstable a:b");
+        let q =
+            parse_search_text("Widget keywords:UI,react  scope:@Acme author:bob not:unstable a:b");
         assert_eq!(q.terms, ["widget", "a:b"]);
         assert_eq!(q.keywords, ["ui", "react"]);
         assert_eq!(q.scope.as_deref(), Some("acme"));

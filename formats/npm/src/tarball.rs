@@ -112,17 +112,27 @@ pub struct TarballInfo {
 /// Streams a .tgz: must be gzip, a tar, package.json at depth 1 under a single top directory
 /// (usually "package/"), parsed as a JSON object; counts regular files and their total size;
 /// enforces limits (decompression bombs); rejects absolute paths and ".." components.
-pub fn inspect_tarball<R: Read>(mut r: R, limits: &TarballLimits) -> Result<TarballInfo, TarballError> {
+pub fn inspect_tarball<R: Read>(
+    mut r: R,
+    limits: &TarballLimits,
+) -> Result<TarballInfo, TarballError> {
     let mut magic = [0u8; 2];
     if r.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
         return Err(TarballError::NotGzip);
     }
     let state = Rc::new(Guard::default());
-    let cap = limits
-        .max_unpacked
-        .saturating_add(limits.max_entries.saturating_add(16).saturating_mul(HEADER_ALLOWANCE));
+    let cap = limits.max_unpacked.saturating_add(
+        limits
+            .max_entries
+            .saturating_add(16)
+            .saturating_mul(HEADER_ALLOWANCE),
+    );
     let gz = GzDecoder::new(Cursor::new(magic).chain(r));
-    let mut archive = tar::Archive::new(Guarded { inner: gz, left: cap, state: state.clone() });
+    let mut archive = tar::Archive::new(Guarded {
+        inner: gz,
+        left: cap,
+        state: state.clone(),
+    });
     let mut walk = Walk::default();
     let entries = archive.entries().map_err(|e| state.classify(e, limits))?;
     for entry in entries {
@@ -140,13 +150,12 @@ pub fn inspect_tarball<R: Read>(mut r: R, limits: &TarballLimits) -> Result<Tarb
 /// names both values.
 pub fn check_tarball_matches(info: &TarballInfo, req: &PublishRequest) -> Result<(), PublishError> {
     let field = |f: &str| info.manifest.get(f).and_then(Value::as_str);
-    let mismatch = |field: &'static str, tarball: Option<&str>, publish: &str| {
-        PublishError::TarballMismatch {
+    let mismatch =
+        |field: &'static str, tarball: Option<&str>, publish: &str| PublishError::TarballMismatch {
             field,
             tarball: tarball.unwrap_or("<missing>").to_owned(),
             publish: publish.to_owned(),
-        }
-    };
+        };
     let name = field("name");
     if name != Some(req.name.as_str()) {
         return Err(mismatch("name", name, &req.name));
@@ -209,7 +218,9 @@ impl<R: Read> Read for Guarded<R> {
             self.state.over_limit.set(true);
             return Err(io::Error::other("decompressed size limit reached"));
         }
-        let max = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.len());
+        let max = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         match self.inner.read(&mut buf[..max]) {
             Ok(n) => {
                 self.left -= n as u64;

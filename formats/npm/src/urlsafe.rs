@@ -12,7 +12,11 @@ pub(crate) fn is_uri_component_safe(s: &str) -> bool {
 
 /// One byte of the `encodeURIComponent` unreserved set.
 pub(crate) fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
 }
 
 #[cfg(test)]

@@ -82,6 +82,10 @@ pub fn version_identity(v: &str) -> String {
 ///
 /// Versions equal in precedence but with different build metadata are ordered by their build
 /// metadata, so the order is total and stable across calls.
+#[expect(
+    clippy::ptr_arg,
+    reason = "signature agreed with the server crate; a Vec is what callers hold"
+)]
 pub fn sort_versions(v: &mut Vec<String>) {
     v.sort_by(|a, b| cmp_versions(a, b));
 }
@@ -130,13 +134,27 @@ mod tests {
 
     #[test]
     fn sorting_uses_semver_precedence_and_puts_invalid_last() {
-        let mut v: Vec<String> = ["1.10.0", "zzz", "1.2.0", "1.2.0-beta.2", "1.2.0-beta.10", "abc"]
-            .map(String::from)
-            .to_vec();
+        let mut v: Vec<String> = [
+            "1.10.0",
+            "zzz",
+            "1.2.0",
+            "1.2.0-beta.2",
+            "1.2.0-beta.10",
+            "abc",
+        ]
+        .map(String::from)
+        .to_vec();
         sort_versions(&mut v);
         assert_eq!(
             v,
-            ["1.2.0-beta.2", "1.2.0-beta.10", "1.2.0", "1.10.0", "abc", "zzz"]
+            [
+                "1.2.0-beta.2",
+                "1.2.0-beta.10",
+                "1.2.0",
+                "1.10.0",
+                "abc",
+                "zzz"
+            ]
         );
     }
 }

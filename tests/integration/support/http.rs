@@ -20,13 +20,20 @@ impl Resp {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of header `name` (case-insensitive), in order.
     pub fn header_all(&self, name: &str) -> Vec<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().filter(|(k, _)| *k == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn text(&self) -> String {
@@ -36,7 +43,12 @@ impl Resp {
     /// The body as JSON; panics with the body text when it is not JSON.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("{}: body is not JSON ({e}), status {}: {:?}", self.request, self.status, self.text())
+            panic!(
+                "{}: body is not JSON ({e}), status {}: {:?}",
+                self.request,
+                self.status,
+                self.text()
+            )
         })
     }
 
@@ -70,10 +82,20 @@ impl Resp {
     pub fn expect_error(&self, expected: u16) -> String {
         self.expect(expected);
         let body = self.json();
-        let error = body.get("error").and_then(Value::as_str).unwrap_or_else(|| {
-            panic!("{}: error body has no string `error` field: {body}", self.request)
-        });
-        assert!(!error.trim().is_empty(), "{}: empty `error` text in {body}", self.request);
+        let error = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: error body has no string `error` field: {body}",
+                    self.request
+                )
+            });
+        assert!(
+            !error.trim().is_empty(),
+            "{}: empty `error` text in {body}",
+            self.request
+        );
         error.to_owned()
     }
 }
@@ -93,7 +115,10 @@ impl Client {
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(120)))
             .build();
-        Client { agent: config.new_agent(), base: base.trim_end_matches('/').to_owned() }
+        Client {
+            agent: config.new_agent(),
+            base: base.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// `path` may be absolute (`http://…`) or start with `/` (joined to the base URL).
@@ -106,7 +131,13 @@ impl Client {
     }
 
     /// Sends any request. `body: None` sends no body at all.
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Resp {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
         let url = self.url(path);
         let mut builder = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
@@ -122,7 +153,12 @@ impl Client {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = response
             .body_mut()
@@ -130,7 +166,12 @@ impl Client {
             .limit(512 * 1024 * 1024)
             .read_to_vec()
             .unwrap_or_else(|e| panic!("{request}: reading body: {e}"));
-        Resp { status, headers, body, request }
+        Resp {
+            status,
+            headers,
+            body,
+            request,
+        }
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -144,7 +185,8 @@ impl Client {
     /// GET with `Authorization: Bearer <token>` when a token is given.
     pub fn get_auth(&self, path: &str, token: Option<&str>) -> Resp {
         let auth = token.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
         self.send("GET", path, &headers, None)
     }
 
@@ -154,7 +196,12 @@ impl Client {
 
     /// A JSON request (`content-type: application/json`) with an optional bearer token.
     pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Resp {
-        self.raw_json(method, path, token, serde_json::to_vec(body).expect("serialize"))
+        self.raw_json(
+            method,
+            path,
+            token,
+            serde_json::to_vec(body).expect("serialize"),
+        )
     }
 
     /// Like `json` but with the body bytes given verbatim (for malformed bodies).
@@ -169,7 +216,8 @@ impl Client {
 
     pub fn delete(&self, path: &str, token: Option<&str>) -> Resp {
         let auth = token.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
         self.send("DELETE", path, &headers, None)
     }
 }
@@ -190,8 +238,12 @@ pub fn raw_request(
 ) -> Resp {
     let request = format!("{method} http://{addr}{path}");
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{request}: connect: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(120))).expect("set timeout");
-    stream.set_write_timeout(Some(Duration::from_secs(120))).expect("set timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("set timeout");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(120)))
+        .expect("set timeout");
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
@@ -204,18 +256,18 @@ pub fn raw_request(
     let mut on_pause = Some(on_pause);
     let mut written = 0;
     while write_ok && written < body.len() {
-        if let Some(p) = pause_at {
-            if written >= p {
-                if let Some(f) = on_pause.take() {
-                    f();
-                }
-            }
+        if let Some(p) = pause_at
+            && written >= p
+            && let Some(f) = on_pause.take()
+        {
+            f();
         }
         let mut end = (written + 64 * 1024).min(body.len());
-        if let Some(p) = pause_at {
-            if written < p && end > p {
-                end = p;
-            }
+        if let Some(p) = pause_at
+            && written < p
+            && end > p
+        {
+            end = p;
         }
         write_ok = stream.write_all(&body[written..end]).is_ok();
         written = end;
@@ -237,7 +289,12 @@ fn parse_response(raw: &[u8], request: String) -> Resp {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{request}: no complete HTTP response: {:?}", String::from_utf8_lossy(raw)));
+        .unwrap_or_else(|| {
+            panic!(
+                "{request}: no complete HTTP response: {:?}",
+                String::from_utf8_lossy(raw)
+            )
+        });
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -251,18 +308,26 @@ fn parse_response(raw: &[u8], request: String) -> Resp {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     if chunked {
         body = dechunk(&body);
     }
-    Resp { status, headers, body, request }
+    Resp {
+        status,
+        headers,
+        body,
+        request,
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..pos]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
         data = &data[pos + 2..];
         if size == 0 || data.len() < size {
             out.extend_from_slice(&data[..size.min(data.len())]);

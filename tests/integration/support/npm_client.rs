@@ -2,8 +2,8 @@
 //! `registry=` and `//127.0.0.1:PORT/<repo>/:_authToken=`), no global config, no update notifier,
 //! no proxy. Every command has a timeout and is killed (by its own handle) when it hangs.
 
-use super::server::TestServer;
 use super::Package;
+use super::server::TestServer;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -90,7 +90,10 @@ impl Npm {
 
     /// npm configured for `{base}/{repo}/`, with `token` as `_authToken` when given.
     pub fn new(server: &TestServer, repo: &str, token: Option<&str>) -> Npm {
-        let home = tempfile::Builder::new().prefix("packgate-npm-").tempdir().expect("temp HOME");
+        let home = tempfile::Builder::new()
+            .prefix("packgate-npm-")
+            .tempdir()
+            .expect("temp HOME");
         let cache = home.path().join("npm-cache");
         std::fs::create_dir_all(&cache).expect("cache dir");
         let npm = Npm {
@@ -101,10 +104,6 @@ impl Npm {
         };
         npm.set_token(token);
         npm
-    }
-
-    pub fn home(&self) -> &Path {
-        self.home.path()
     }
 
     pub fn userconfig(&self) -> PathBuf {
@@ -124,18 +123,16 @@ impl Npm {
     pub fn configured_token(&self) -> Option<String> {
         let rc = std::fs::read_to_string(self.userconfig()).unwrap_or_default();
         let key = format!("{}:_authToken=", self.auth_key);
-        rc.lines().find_map(|l| l.trim().strip_prefix(&key).map(|t| t.trim().to_owned()))
-    }
-
-    /// Empties npm's cache (a later install then downloads everything again).
-    pub fn fresh_cache(&self) {
-        let _ = std::fs::remove_dir_all(&self.cache);
-        std::fs::create_dir_all(&self.cache).expect("cache dir");
+        rc.lines()
+            .find_map(|l| l.trim().strip_prefix(&key).map(|t| t.trim().to_owned()))
     }
 
     /// A new empty directory inside this npm's HOME.
     pub fn new_dir(&self, name: &str) -> PathBuf {
-        let dir = self.home.path().join(format!("{name}-{}", super::random_id()));
+        let dir = self
+            .home
+            .path()
+            .join(format!("{name}-{}", super::random_id()));
         std::fs::create_dir_all(&dir).expect("create dir");
         dir
     }
@@ -152,7 +149,10 @@ impl Npm {
         cmd.env("HOME", self.home.path())
             .env("npm_config_cache", &self.cache)
             .env("npm_config_userconfig", self.userconfig())
-            .env("npm_config_globalconfig", self.home.path().join("no-global-npmrc"))
+            .env(
+                "npm_config_globalconfig",
+                self.home.path().join("no-global-npmrc"),
+            )
             .env("NPM_CONFIG_UPDATE_NOTIFIER", "false")
             .env("NPM_CONFIG_FUND", "false")
             .env("NO_PROXY", "127.0.0.1,localhost")
@@ -177,12 +177,24 @@ impl Npm {
         self.run_program(dir, "npm", args, answers)
     }
 
-    fn run_program(&self, dir: &Path, program: &str, args: &[&str], answers: &[(&str, &str)]) -> NpmOut {
+    fn run_program(
+        &self,
+        dir: &Path,
+        program: &str,
+        args: &[&str],
+        answers: &[(&str, &str)],
+    ) -> NpmOut {
         let cmd_text = format!("{program} {}", args.join(" "));
         let mut cmd = self.command(dir, program, args);
-        cmd.stdin(if answers.is_empty() { Stdio::null() } else { Stdio::piped() });
+        cmd.stdin(if answers.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd_text}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd_text}: {e}"));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let readers = [
@@ -232,13 +244,23 @@ impl Npm {
         for r in readers {
             let _ = r.join();
         }
-        let text = |b: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&b.lock().expect("lock")).into_owned();
-        NpmOut { cmd: cmd_text, status, stdout: text(&stdout), stderr: text(&stderr) }
+        let text = |b: &Arc<Mutex<Vec<u8>>>| {
+            String::from_utf8_lossy(&b.lock().expect("lock")).into_owned()
+        };
+        NpmOut {
+            cmd: cmd_text,
+            status,
+            stdout: text(&stdout),
+            stderr: text(&stderr),
+        }
     }
 
     /// Writes `pkg` into a new directory and runs `npm publish EXTRA…` there.
     pub fn publish(&self, pkg: &Package, extra: &[&str]) -> NpmOut {
-        let dir = self.new_dir(&format!("pkg-{}", super::publish_body::basename(pkg.name())));
+        let dir = self.new_dir(&format!(
+            "pkg-{}",
+            super::publish_body::basename(pkg.name())
+        ));
         pkg.write_to(&dir);
         let mut args = vec!["publish"];
         args.extend_from_slice(extra);
@@ -246,7 +268,10 @@ impl Npm {
     }
 }
 
-fn pump(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> std::thread::JoinHandle<()> {
+fn pump(
+    mut from: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         loop {

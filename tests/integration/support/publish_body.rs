@@ -1,8 +1,9 @@
 //! Test packages: package.json + files, packed into an npm-style `.tgz` (entries under `package/`)
 //! and wrapped into a publish document shaped exactly like npm 11's (`docs` npm.md §5.1).
 
+use super::url_encode;
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use sha1::Digest as _;
 use std::io::Write;
 use std::path::Path;
@@ -27,16 +28,15 @@ impl Package {
                 "main": "index.js",
                 "license": "MIT",
             }),
-            files: vec![("index.js".to_owned(), format!("module.exports = {};\n", Value::String(id)).into_bytes())],
+            files: vec![(
+                "index.js".to_owned(),
+                format!("module.exports = {};\n", Value::String(id)).into_bytes(),
+            )],
         }
     }
 
     pub fn name(&self) -> &str {
         self.manifest["name"].as_str().expect("name")
-    }
-
-    pub fn version(&self) -> &str {
-        self.manifest["version"].as_str().expect("version")
     }
 
     /// Adds `dependencies[name] = range`.
@@ -86,7 +86,8 @@ impl Package {
     /// Writes package.json and the files into `dir` (for `npm publish` from a directory).
     pub fn write_to(&self, dir: &Path) {
         std::fs::create_dir_all(dir).expect("create package dir");
-        std::fs::write(dir.join("package.json"), pretty(&self.manifest)).expect("write package.json");
+        std::fs::write(dir.join("package.json"), pretty(&self.manifest))
+            .expect("write package.json");
         for (path, contents) in &self.files {
             let target = dir.join(path);
             if let Some(parent) = target.parent() {
@@ -138,16 +139,23 @@ pub fn sha1_hex(data: &[u8]) -> String {
 
 /// `sha512-<base64>` (`dist.integrity`).
 pub fn integrity(data: &[u8]) -> String {
-    format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(data)))
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(data))
+    )
 }
 
 pub fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// The name as npm puts it in packument URLs: `@scope%2fname` for scoped names.
+/// The name as npm puts it in packument URLs: `@scope%2fname` for scoped names; other characters
+/// percent-encoded like `encodeURIComponent` (a no-op for valid names).
 pub fn escape_name(name: &str) -> String {
-    name.replacen('/', "%2f", 1)
+    match name.strip_prefix('@').and_then(|rest| rest.split_once('/')) {
+        Some((scope, base)) => format!("@{}%2f{}", url_encode(scope), url_encode(base)),
+        None => url_encode(name),
+    }
 }
 
 /// The name without its scope (`@s/n` → `n`): the tarball file-name base.
@@ -164,7 +172,10 @@ pub fn tarball_path(name: &str, version: &str) -> String {
 /// access, _attachments`. `registry` is the configured registry URL (`http://…/npm/`).
 pub fn publish_body(registry: &str, manifest: &Value, tgz: &[u8], tag: &str) -> Value {
     let name = manifest["name"].as_str().expect("manifest name").to_owned();
-    let version = manifest["version"].as_str().expect("manifest version").to_owned();
+    let version = manifest["version"]
+        .as_str()
+        .expect("manifest version")
+        .to_owned();
     let registry = registry.trim_end_matches('/');
     let mut version_doc = manifest.clone();
     version_doc["_id"] = json!(format!("{name}@{version}"));

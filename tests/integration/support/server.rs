@@ -6,13 +6,13 @@
 //! random key prefix when `PACKGATE_TEST_S3_ENDPOINT` is set (plus `PACKGATE_TEST_S3_BUCKET`,
 //! `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`).
 
-use super::{random_id, wait_until, Client};
+use super::{Client, random_id, wait_until};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -45,7 +45,11 @@ impl PgDatabase {
         let name = format!("t_{}", random_id());
         psql(admin_url, &format!("CREATE DATABASE {name}"));
         let url = replace_db_name(admin_url, &name);
-        PgDatabase { admin_url: admin_url.to_owned(), name, url }
+        PgDatabase {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        }
     }
 }
 
@@ -53,7 +57,11 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         let _ = Command::new("psql")
             .arg(&self.admin_url)
-            .args(["-q", "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -66,7 +74,11 @@ fn psql(url: &str, sql: &str) {
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
         .output()
         .expect("PACKGATE_TEST_DATABASE_URL is set but psql could not be run");
-    assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `postgres://u@h:p/db?x=y` with `db` replaced by `name`.
@@ -89,7 +101,7 @@ fn replace_db_name(url: &str, name: &str) -> String {
 /// Everything two instances of one deployment share: temp dir, config files, database, storage.
 pub struct Stack {
     // Field order is drop order: the database goes before the temp dir.
-    database: Option<PgDatabase>,
+    _database: Option<PgDatabase>,
     pub s3: bool,
     pub data_dir: PathBuf,
     pub config_files: Vec<PathBuf>,
@@ -99,10 +111,6 @@ pub struct Stack {
 }
 
 impl Stack {
-    pub fn database_url(&self) -> Option<&str> {
-        self.database.as_ref().map(|d| d.url.as_str())
-    }
-
     /// A `packgate` command with this stack's config files and environment (no subcommand yet).
     fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
@@ -141,7 +149,6 @@ pub struct Builder {
     env: Vec<(String, String)>,
     args: Vec<String>,
     no_config: bool,
-    default_repositories: bool,
     local_stack: bool,
 }
 
@@ -161,7 +168,8 @@ impl Builder {
 
     /// Another config file (written into the temp dir as `file_name`), passed as a later `--config`.
     pub fn extra_config_file(mut self, file_name: &str, toml: &str) -> Self {
-        self.extra_files.push((file_name.to_owned(), toml.to_owned()));
+        self.extra_files
+            .push((file_name.to_owned(), toml.to_owned()));
         self
     }
 
@@ -171,7 +179,8 @@ impl Builder {
         self
     }
 
-    /// Extra arguments after `serve --config …` (e.g. `--listen`, `--data-dir`, `--base-url`).
+    /// Extra arguments after `serve --config …` (e.g. `--listen`, `--data-dir`, `--base-url`);
+    /// `{data_dir}` is replaced by the harness data dir.
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_owned());
         self
@@ -180,12 +189,6 @@ impl Builder {
     /// Start without any `--config` file (built-in defaults; give `--listen`/`--data-dir` via `arg`).
     pub fn no_config(mut self) -> Self {
         self.no_config = true;
-        self
-    }
-
-    /// Do not declare the `npm` and `npm-private` repositories in the main config file.
-    pub fn without_default_repositories(mut self) -> Self {
-        self.default_repositories = false;
         self
     }
 
@@ -201,14 +204,19 @@ impl Builder {
             Ok(server) => server,
             Err(e) => panic!(
                 "packgate did not start (exit status {:?})\n--- stdout ---\n{}\n--- stderr (tail) ---\n{}",
-                e.status, e.stdout, tail(&e.stderr, 60)
+                e.status,
+                e.stdout,
+                tail(&e.stderr, 60)
             ),
         }
     }
 
     /// Starts the server, or returns its exit status and output when it exits before listening.
     pub fn try_start(self) -> Result<TestServer, StartError> {
-        let dir = tempfile::Builder::new().prefix("packgate-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("packgate-test-")
+            .tempdir()
+            .expect("temp dir");
         let data_dir = dir.path().join("data");
         fs::create_dir_all(&data_dir).expect("create data dir");
         let use_env = !self.local_stack && !self.no_config;
@@ -216,7 +224,9 @@ impl Builder {
             Ok(url) if use_env && !url.is_empty() => Some(PgDatabase::create(&url)),
             _ => None,
         };
-        let s3_endpoint = std::env::var("PACKGATE_TEST_S3_ENDPOINT").ok().filter(|v| use_env && !v.is_empty());
+        let s3_endpoint = std::env::var("PACKGATE_TEST_S3_ENDPOINT")
+            .ok()
+            .filter(|v| use_env && !v.is_empty());
 
         let mut config_files = Vec::new();
         if !self.no_config {
@@ -233,7 +243,8 @@ impl Builder {
             match &s3_endpoint {
                 Some(endpoint) => {
                     let var = |k: &str, default: &str| {
-                        std::env::var(format!("PACKGATE_TEST_S3_{k}")).unwrap_or_else(|_| default.to_owned())
+                        std::env::var(format!("PACKGATE_TEST_S3_{k}"))
+                            .unwrap_or_else(|_| default.to_owned())
                     };
                     toml.push_str(&format!(
                         "\n[storage]\ntype = \"s3\"\nbucket = {}\nregion = {}\nendpoint = {}\n\
@@ -248,9 +259,7 @@ impl Builder {
                 }
                 None => toml.push_str("\n[storage]\ntype = \"filesystem\"\n"),
             }
-            if self.default_repositories {
-                toml.push_str(DEFAULT_REPOSITORIES);
-            }
+            toml.push_str(DEFAULT_REPOSITORIES);
             toml.push('\n');
             toml.push_str(&self.extra_config);
             let main = dir.path().join("packgate.toml");
@@ -263,13 +272,21 @@ impl Builder {
             config_files.push(path);
         }
 
+        // `{data_dir}` in flags and env values stands for the harness data dir.
+        let placeholder = |v: &str| v.replace("{data_dir}", &data_dir.display().to_string());
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), placeholder(v)))
+            .collect();
+        let args = self.args.iter().map(|a| placeholder(a)).collect();
         let stack = Arc::new(Stack {
-            database,
+            _database: database,
             s3: s3_endpoint.is_some(),
             data_dir,
             config_files,
-            env: self.env,
-            args: self.args,
+            env,
+            args,
             dir,
         });
         TestServer::spawn(stack)
@@ -296,7 +313,6 @@ impl TestServer {
             env: Vec::new(),
             args: Vec::new(),
             no_config: false,
-            default_repositories: true,
             local_stack: false,
         }
     }
@@ -309,16 +325,25 @@ impl TestServer {
     /// A second instance of the same deployment: same config files, database and storage.
     pub fn start_second(&self) -> TestServer {
         TestServer::spawn(self.stack.clone()).unwrap_or_else(|e| {
-            panic!("second instance did not start ({:?}):\n{}", e.status, tail(&e.stderr, 60))
+            panic!(
+                "second instance did not start ({:?}):\n{}",
+                e.status,
+                tail(&e.stderr, 60)
+            )
         })
     }
 
     fn spawn(stack: Arc<Stack>) -> Result<TestServer, StartError> {
-        let stderr_path = stack.dir.path().join(format!("server-{}.stderr", random_id()));
+        let stderr_path = stack
+            .dir
+            .path()
+            .join(format!("server-{}.stderr", random_id()));
         let stderr = fs::File::create(&stderr_path).expect("create stderr file");
         let mut cmd = stack.command();
         cmd.arg("serve").args(stack.config_args()).args(&stack.args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
         let mut child = cmd.spawn().expect("spawn packgate");
 
         let stdout = child.stdout.take().expect("stdout");
@@ -345,7 +370,11 @@ impl TestServer {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = child.wait().ok();
-                    return Err(StartError { status, stdout: seen.join("\n"), stderr: read_stderr(&stderr_path) });
+                    return Err(StartError {
+                        status,
+                        stdout: seen.join("\n"),
+                        stderr: read_stderr(&stderr_path),
+                    });
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -353,7 +382,11 @@ impl TestServer {
                 while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
                     seen.push(line);
                 }
-                return Err(StartError { status: Some(status), stdout: seen.join("\n"), stderr: read_stderr(&stderr_path) });
+                return Err(StartError {
+                    status: Some(status),
+                    stdout: seen.join("\n"),
+                    stderr: read_stderr(&stderr_path),
+                });
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -371,11 +404,22 @@ impl TestServer {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("cannot parse port from listening URL {base:?}"));
         let http = Client::new(&base);
-        let server = TestServer { child, base, port, stderr_path, http, stack };
+        let server = TestServer {
+            child,
+            base,
+            port,
+            stderr_path,
+            http,
+            stack,
+        };
         let healthy = wait_until(Duration::from_secs(30), || {
             server.http.agentless_status("/healthz") == Some(200)
         });
-        assert!(healthy, "GET /healthz never answered 200\n{}", server.stderr_tail(60));
+        assert!(
+            healthy,
+            "GET /healthz never answered 200\n{}",
+            server.stderr_tail(60)
+        );
         Ok(server)
     }
 
@@ -393,10 +437,6 @@ impl TestServer {
         &self.http
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn data_dir(&self) -> &Path {
         &self.stack.data_dir
     }
@@ -407,7 +447,9 @@ impl TestServer {
             return None;
         }
         fn count(p: &Path) -> usize {
-            let Ok(entries) = fs::read_dir(p) else { return 0 };
+            let Ok(entries) = fs::read_dir(p) else {
+                return 0;
+            };
             entries
                 .flatten()
                 .map(|e| match e.file_type() {
@@ -422,14 +464,24 @@ impl TestServer {
 
     /// The last `lines` lines of the server's stderr.
     pub fn stderr_tail(&self, lines: usize) -> String {
-        format!("--- packgate stderr (tail) ---\n{}", tail(&fs::read_to_string(&self.stderr_path).unwrap_or_default(), lines))
+        format!(
+            "--- packgate stderr (tail) ---\n{}",
+            tail(
+                &fs::read_to_string(&self.stderr_path).unwrap_or_default(),
+                lines
+            )
+        )
     }
 
     /// Runs `packgate ARGS --config …` against this deployment, optionally feeding `stdin`.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = self.stack.command();
         cmd.args(args).args(self.stack.config_args());
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn packgate CLI");
         if let Some(input) = stdin {
@@ -468,7 +520,10 @@ impl TestServer {
         let mut args = vec!["token", "create", user];
         args.extend_from_slice(extra);
         let token = self.cli_ok(&args, None);
-        assert!(!token.is_empty() && !token.contains(char::is_whitespace), "token create printed {token:?}");
+        assert!(
+            !token.is_empty() && !token.contains(char::is_whitespace),
+            "token create printed {token:?}"
+        );
         token
     }
 
@@ -481,7 +536,10 @@ impl TestServer {
 
     /// Sends SIGTERM to this server's own child process.
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
         assert!(status.success(), "kill -TERM {} failed", self.child.id());
     }
 
@@ -503,7 +561,11 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("{} (server {})\n{}", self.stderr_tail(80), self.base, "--- end of packgate stderr ---");
+            eprintln!(
+                "{} (server {})\n--- end of packgate stderr ---",
+                self.stderr_tail(80),
+                self.base
+            );
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -547,5 +609,9 @@ pub fn tail(text: &str, n: usize) -> String {
 
 /// A port that was free a moment ago (bind to :0, read, release).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }

@@ -55,7 +55,7 @@ impl<W: Write> Base64Stream<W> {
 
     /// Decodes what is left, flushes the writer and returns the number of bytes written.
     pub(crate) fn finish(&mut self) -> Result<u64, PublishError> {
-        if self.pending.len() % 4 != 0 {
+        if !self.pending.len().is_multiple_of(4) {
             return Err(bad("length is not a multiple of 4 (missing padding?)"));
         }
         self.flush_pending()?;
@@ -81,7 +81,9 @@ impl<W: Write> Base64Stream<W> {
             .map_err(|e| bad(&e.to_string()))?;
         self.finished = self.pending.last() == Some(&b'=');
         self.pending.clear();
-        self.out.write_all(&self.decoded).map_err(PublishError::Store)?;
+        self.out
+            .write_all(&self.decoded)
+            .map_err(PublishError::Store)?;
         self.written += self.decoded.len() as u64;
         Ok(())
     }
@@ -121,7 +123,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for text in ["abc", "ab=c", "a\nbc", "QQ==QQ==", "QR==", "ab-_", "////\\", "QQ="] {
+        for text in [
+            "abc", "ab=c", "a\nbc", "QQ==QQ==", "QR==", "ab-_", "////\\", "QQ=",
+        ] {
             assert!(decode_in_pieces(text.as_bytes(), 2).is_err(), "{text}");
         }
         // Padding exactly at a chunk boundary, then more data.

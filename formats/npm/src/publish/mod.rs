@@ -6,6 +6,7 @@
 //! `docs/formats/npm.md`.
 
 mod b64stream;
+mod lexer;
 mod request;
 mod split;
 
@@ -32,7 +33,7 @@ pub enum PublishError {
     /// The body is JSON but not an object.
     #[error("request body must be a JSON object")]
     NotAnObject,
-    /// Nesting deeper than [`split::MAX_DEPTH`] levels.
+    /// Nesting deeper than 64 levels (the root object is level 1).
     #[error("JSON in request body is nested deeper than 64 levels")]
     TooDeep,
     /// The document without attachment data is larger than allowed.
@@ -130,7 +131,9 @@ pub enum PublishError {
         entry: String,
     },
     /// The tarball's `package.json` disagrees with the publish document.
-    #[error("package.json in the tarball has {field} '{tarball}', but the publish is for '{publish}'")]
+    #[error(
+        "package.json in the tarball has {field} '{tarball}', but the publish is for '{publish}'"
+    )]
     TarballMismatch {
         /// `name` or `version`.
         field: &'static str,

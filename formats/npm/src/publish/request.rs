@@ -200,7 +200,7 @@ pub fn verify_attachment(
 /// Lower- or upper-case hex to bytes; an invalid string gives bytes that match nothing.
 fn decode_hex(hex: &str) -> Vec<u8> {
     let bytes = hex.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Vec::new();
     }
     bytes

@@ -6,18 +6,16 @@
 //! through a base64 decoder into a writer, so memory stays bounded by the document size, never
 //! by the tarball size. The stripped copy is then parsed with `serde_json`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 
 use serde_json::Value;
 
 use super::PublishError;
 use super::b64stream::Base64Stream;
+use super::lexer::{Lexer, Sink};
 
 /// Deepest JSON nesting accepted (the root object is level 1).
 pub(crate) const MAX_DEPTH: usize = 64;
-
-/// Read buffer size; large enough that base64 data moves in big slices.
-const READ_BUF: usize = 64 * 1024;
 
 /// A publish (or metadata PUT) body split into its parts.
 #[derive(Debug, Clone)]
@@ -43,8 +41,7 @@ pub fn split_publish_body<R: Read, W: Write>(
     max_doc_bytes: usize,
 ) -> Result<SplitBody, PublishError> {
     let mut s = Splitter {
-        input: BufReader::with_capacity(READ_BUF, input),
-        pos: 0,
+        lex: Lexer::new(input),
         out: Vec::new(),
         scratch: Vec::new(),
         max_doc: max_doc_bytes,
@@ -53,18 +50,18 @@ pub fn split_publish_body<R: Read, W: Write>(
         data_seen: false,
         decoded_len: 0,
     };
-    s.skip_ws()?;
-    match s.peek()? {
+    s.lex.skip_ws()?;
+    match s.lex.peek()? {
         Some(b'{') => s.object(&Ctx::Root, 1, true)?,
         Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
             return Err(PublishError::NotAnObject);
         }
-        Some(b) => return Err(s.syntax(&format!("unexpected {}", show(b)))),
-        None => return Err(s.syntax("empty body")),
+        Some(b) => return Err(s.lex.syntax(&format!("unexpected {}", show(b)))),
+        None => return Err(s.lex.syntax("empty body")),
     }
-    s.skip_ws()?;
-    if s.peek()?.is_some() {
-        return Err(s.syntax("unexpected data after the JSON document"));
+    s.lex.skip_ws()?;
+    if s.lex.peek()?.is_some() {
+        return Err(s.lex.syntax("unexpected data after the JSON document"));
     }
     let document = serde_json::from_slice(&s.out).map_err(|e| PublishError::Json(e.to_string()))?;
     Ok(SplitBody {
@@ -82,14 +79,6 @@ enum Ctx {
     Other,
 }
 
-/// Where the bytes of a string token go.
-#[derive(Clone, Copy)]
-enum Dest {
-    Out,
-    Scratch,
-    Skip,
-}
-
 /// What to do with one object member.
 enum Member {
     Keep(Ctx),
@@ -98,9 +87,7 @@ enum Member {
 }
 
 struct Splitter<R: Read, W: Write> {
-    input: BufReader<R>,
-    /// Bytes consumed so far, for error messages.
-    pos: u64,
+    lex: Lexer<R>,
     /// The stripped document.
     out: Vec<u8>,
     /// The raw (still escaped, quoted) key being read.
@@ -117,21 +104,22 @@ impl<R: Read, W: Write> Splitter<R, W> {
         if depth > MAX_DEPTH {
             return Err(PublishError::TooDeep);
         }
-        self.bump();
+        self.lex.bump();
         self.put(emit, b"{")?;
-        self.skip_ws()?;
-        if self.peek()? == Some(b'}') {
-            self.bump();
+        self.lex.skip_ws()?;
+        if self.lex.peek()? == Some(b'}') {
+            self.lex.bump();
             return self.put(emit, b"}");
         }
         let mut first = true;
         loop {
-            self.skip_ws()?;
-            if self.peek()? != Some(b'"') {
-                return Err(self.syntax("expected a string as object key"));
+            self.lex.skip_ws()?;
+            if self.lex.peek()? != Some(b'"') {
+                return Err(self.lex.syntax("expected a string as object key"));
             }
             self.scratch.clear();
-            self.string(Dest::Scratch)?;
+            self.lex
+                .string(&mut Sink::to(&mut self.scratch, self.max_doc))?;
             let key = match ctx {
                 Ctx::Other => None,
                 _ => Some(
@@ -139,9 +127,9 @@ impl<R: Read, W: Write> Splitter<R, W> {
                         .map_err(|e| PublishError::Json(format!("bad object key: {e}")))?,
                 ),
             };
-            self.skip_ws()?;
-            if self.next()? != b':' {
-                return Err(self.syntax("expected ':' after object key"));
+            self.lex.skip_ws()?;
+            if self.lex.next()? != b':' {
+                return Err(self.lex.syntax("expected ':' after object key"));
             }
             match self.member(ctx, key)? {
                 Member::Keep(child) => {
@@ -163,11 +151,11 @@ impl<R: Read, W: Write> Splitter<R, W> {
                 Member::TgzData(key) => self.tgz_data(key)?,
                 Member::DropData => self.value(&Ctx::Other, depth, false)?,
             }
-            self.skip_ws()?;
-            match self.next()? {
+            self.lex.skip_ws()?;
+            match self.lex.next()? {
                 b',' => {}
                 b'}' => return self.put(emit, b"}"),
-                _ => return Err(self.syntax("expected ',' or '}' in object")),
+                _ => return Err(self.lex.syntax("expected ',' or '}' in object")),
             }
         }
     }
@@ -204,17 +192,22 @@ impl<R: Read, W: Write> Splitter<R, W> {
     }
 
     fn value(&mut self, ctx: &Ctx, depth: usize, emit: bool) -> Result<(), PublishError> {
-        self.skip_ws()?;
-        match self.peek()? {
+        self.lex.skip_ws()?;
+        let mut sink = if emit {
+            Sink::to(&mut self.out, self.max_doc)
+        } else {
+            Sink::skip()
+        };
+        match self.lex.peek()? {
             Some(b'{') => self.object(ctx, depth + 1, emit),
             Some(b'[') => self.array(depth + 1, emit),
-            Some(b'"') => self.string(if emit { Dest::Out } else { Dest::Skip }),
-            Some(b'-' | b'0'..=b'9') => self.number(emit),
-            Some(b't') => self.literal(b"true", emit),
-            Some(b'f') => self.literal(b"false", emit),
-            Some(b'n') => self.literal(b"null", emit),
-            Some(b) => Err(self.syntax(&format!("unexpected {}", show(b)))),
-            None => Err(self.syntax("unexpected end of input")),
+            Some(b'"') => self.lex.string(&mut sink),
+            Some(b'-' | b'0'..=b'9') => self.lex.number(&mut sink),
+            Some(b't') => self.lex.literal(b"true", &mut sink),
+            Some(b'f') => self.lex.literal(b"false", &mut sink),
+            Some(b'n') => self.lex.literal(b"null", &mut sink),
+            Some(b) => Err(self.lex.syntax(&format!("unexpected {}", show(b)))),
+            None => Err(self.lex.syntax("unexpected end of input")),
         }
     }
 
@@ -222,235 +215,43 @@ impl<R: Read, W: Write> Splitter<R, W> {
         if depth > MAX_DEPTH {
             return Err(PublishError::TooDeep);
         }
-        self.bump();
+        self.lex.bump();
         self.put(emit, b"[")?;
-        self.skip_ws()?;
-        if self.peek()? == Some(b']') {
-            self.bump();
+        self.lex.skip_ws()?;
+        if self.lex.peek()? == Some(b']') {
+            self.lex.bump();
             return self.put(emit, b"]");
         }
         loop {
             self.value(&Ctx::Other, depth, emit)?;
-            self.skip_ws()?;
-            match self.next()? {
+            self.lex.skip_ws()?;
+            match self.lex.next()? {
                 b',' => self.put(emit, b",")?,
                 b']' => return self.put(emit, b"]"),
-                _ => return Err(self.syntax("expected ',' or ']' in array")),
-            }
-        }
-    }
-
-    /// Copies (or skips) a string token, validating its escapes.
-    fn string(&mut self, dest: Dest) -> Result<(), PublishError> {
-        self.bump();
-        self.put_to(dest, b"\"")?;
-        loop {
-            let buf = self.input.fill_buf().map_err(PublishError::Read)?;
-            if buf.is_empty() {
-                return Err(self.syntax("unterminated string"));
-            }
-            let n = plain_run(buf);
-            let whole = n == buf.len();
-            match dest {
-                Dest::Out => self.out.extend_from_slice(&buf[..n]),
-                Dest::Scratch => self.scratch.extend_from_slice(&buf[..n]),
-                Dest::Skip => {}
-            }
-            self.consume(n);
-            self.put_to(dest, b"")?;
-            if whole {
-                continue;
-            }
-            match self.next()? {
-                b'"' => return self.put_to(dest, b"\""),
-                b'\\' => {
-                    let e = self.next()?;
-                    match e {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
-                            self.put_to(dest, &[b'\\', e])?;
-                        }
-                        b'u' => {
-                            let hex = self.hex4()?;
-                            self.put_to(dest, b"\\u")?;
-                            self.put_to(dest, &hex)?;
-                        }
-                        _ => return Err(self.syntax("invalid escape in string")),
-                    }
-                }
-                _ => return Err(self.syntax("control character in string")),
+                _ => return Err(self.lex.syntax("expected ',' or ']' in array")),
             }
         }
     }
 
     /// Streams the `.tgz` attachment's `data` string through the base64 decoder.
     fn tgz_data(&mut self, key: String) -> Result<(), PublishError> {
-        self.skip_ws()?;
-        if self.data_seen || self.peek()? != Some(b'"') {
+        self.lex.skip_ws()?;
+        if self.data_seen || self.lex.peek()? != Some(b'"') {
             return Err(PublishError::AttachmentDataNotString(key));
         }
-        self.bump();
-        loop {
-            let buf = self.input.fill_buf().map_err(PublishError::Read)?;
-            if buf.is_empty() {
-                return Err(self.syntax("unterminated string"));
-            }
-            let n = plain_run(buf);
-            let whole = n == buf.len();
-            self.b64.push(&buf[..n])?;
-            self.consume(n);
-            if whole {
-                continue;
-            }
-            match self.next()? {
-                b'"' => break,
-                b'\\' => {
-                    let c = match self.next()? {
-                        b'u' => u32::from_str_radix(&String::from_utf8_lossy(&self.hex4()?), 16)
-                            .unwrap_or(u32::MAX),
-                        b'/' => u32::from(b'/'),
-                        _ => u32::MAX,
-                    };
-                    match u8::try_from(c) {
-                        Ok(b) if b.is_ascii() => self.b64.push(&[b])?,
-                        _ => return Err(PublishError::BadBase64("invalid character".into())),
-                    }
-                }
-                _ => return Err(self.syntax("control character in string")),
-            }
-        }
+        self.lex.base64_string(&mut self.b64)?;
         self.decoded_len = self.b64.finish()?;
         self.data_seen = true;
         Ok(())
     }
 
-    fn number(&mut self, emit: bool) -> Result<(), PublishError> {
-        #[derive(Clone, Copy)]
-        enum N {
-            Start,
-            Minus,
-            Zero,
-            Int,
-            Dot,
-            Frac,
-            E,
-            ESign,
-            Exp,
-        }
-        let mut st = N::Start;
-        while let Some(b) = self.peek()? {
-            st = match (st, b) {
-                (N::Start, b'-') => N::Minus,
-                (N::Start | N::Minus, b'0') => N::Zero,
-                (N::Start | N::Minus | N::Int, b'0'..=b'9') => N::Int,
-                (N::Zero | N::Int, b'.') => N::Dot,
-                (N::Dot | N::Frac, b'0'..=b'9') => N::Frac,
-                (N::Zero | N::Int | N::Frac, b'e' | b'E') => N::E,
-                (N::E, b'+' | b'-') => N::ESign,
-                (N::E | N::ESign | N::Exp, b'0'..=b'9') => N::Exp,
-                _ => break,
-            };
-            self.bump();
-            self.put(emit, &[b])?;
-        }
-        match st {
-            N::Zero | N::Int | N::Frac | N::Exp => Ok(()),
-            _ => Err(self.syntax("invalid number")),
-        }
-    }
-
-    fn literal(&mut self, word: &'static [u8], emit: bool) -> Result<(), PublishError> {
-        for &expected in word {
-            if self.peek()? != Some(expected) {
-                return Err(self.syntax("invalid literal"));
-            }
-            self.bump();
-        }
-        self.put(emit, word)
-    }
-
-    fn hex4(&mut self) -> Result<[u8; 4], PublishError> {
-        let mut hex = [0u8; 4];
-        for h in &mut hex {
-            *h = self.next()?;
-            if !h.is_ascii_hexdigit() {
-                return Err(self.syntax("invalid \\u escape"));
-            }
-        }
-        Ok(hex)
-    }
-
-    fn skip_ws(&mut self) -> Result<(), PublishError> {
-        loop {
-            let buf = self.input.fill_buf().map_err(PublishError::Read)?;
-            let n = buf
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-                .unwrap_or(buf.len());
-            let done = n < buf.len() || buf.is_empty();
-            self.consume(n);
-            if done {
-                return Ok(());
-            }
-        }
-    }
-
-    fn peek(&mut self) -> Result<Option<u8>, PublishError> {
-        let buf = self.input.fill_buf().map_err(PublishError::Read)?;
-        Ok(buf.first().copied())
-    }
-
-    fn next(&mut self) -> Result<u8, PublishError> {
-        match self.peek()? {
-            Some(b) => {
-                self.bump();
-                Ok(b)
-            }
-            None => Err(self.syntax("unexpected end of input")),
-        }
-    }
-
-    fn bump(&mut self) {
-        self.consume(1);
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.input.consume(n);
-        self.pos += n as u64;
-    }
-
+    /// Appends structural bytes to the document when emitting.
     fn put(&mut self, emit: bool, bytes: &[u8]) -> Result<(), PublishError> {
-        self.put_to(if emit { Dest::Out } else { Dest::Skip }, bytes)
-    }
-
-    /// Appends to the destination and enforces the document size limit.
-    fn put_to(&mut self, dest: Dest, bytes: &[u8]) -> Result<(), PublishError> {
-        let len = match dest {
-            Dest::Out => {
-                self.out.extend_from_slice(bytes);
-                self.out.len()
-            }
-            Dest::Scratch => {
-                self.scratch.extend_from_slice(bytes);
-                self.scratch.len()
-            }
-            Dest::Skip => 0,
-        };
-        if len > self.max_doc {
-            return Err(PublishError::DocumentTooLarge(self.max_doc));
+        if emit {
+            Sink::to(&mut self.out, self.max_doc).put(bytes)?;
         }
         Ok(())
     }
-
-    fn syntax(&self, what: &str) -> PublishError {
-        PublishError::Json(format!("{what} at byte {}", self.pos))
-    }
-}
-
-/// Length of the prefix of `buf` that a string copies verbatim (no quote, backslash or control).
-fn plain_run(buf: &[u8]) -> usize {
-    buf.iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(buf.len())
 }
 
 fn show(b: u8) -> String {

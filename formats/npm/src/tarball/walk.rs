@@ -121,7 +121,8 @@ impl Walk {
 /// The path's components without empty and `.` parts; `None` for an absolute path (also a
 /// Windows drive or UNC path) or one with a `..` component (with `/` or `\` as separator).
 fn components(path: &str) -> Option<Vec<&str>> {
-    let drive = path.len() >= 2 && path.as_bytes()[1] == b':' && path.as_bytes()[0].is_ascii_alphabetic();
+    let drive =
+        path.len() >= 2 && path.as_bytes()[1] == b':' && path.as_bytes()[0].is_ascii_alphabetic();
     if path.starts_with(['/', '\\']) || drive {
         return None;
     }
@@ -143,10 +144,20 @@ mod tests {
 
     #[test]
     fn paths_are_split_and_checked() {
-        assert_eq!(components("package/lib/a.js"), Some(vec!["package", "lib", "a.js"]));
+        assert_eq!(
+            components("package/lib/a.js"),
+            Some(vec!["package", "lib", "a.js"])
+        );
         assert_eq!(components("./package//a.js"), Some(vec!["package", "a.js"]));
         assert_eq!(components("package/"), Some(vec!["package"]));
-        for bad in ["/etc/passwd", "package/../x", "..", "package/a\\..\\b", "C:/x", "\\x"] {
+        for bad in [
+            "/etc/passwd",
+            "package/../x",
+            "..",
+            "package/a\\..\\b",
+            "C:/x",
+            "\\x",
+        ] {
             assert_eq!(components(bad), None, "{bad}");
         }
     }

@@ -42,7 +42,9 @@ fn npm11_publish_body_splits_when_read_a_few_bytes_at_a_time() {
 
 #[test]
 fn large_attachment_does_not_count_against_the_document_limit() {
-    let big: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let body = publish_body("left-pad", "1.3.0", &big);
     let mut out = Vec::new();
     let s = split_publish_body(body.as_bytes(), &mut out, 4096).unwrap();
@@ -62,7 +64,8 @@ fn escaped_slashes_in_base64_are_decoded() {
 
 #[test]
 fn metadata_put_without_attachments_is_copied_whole() {
-    let body = r#" { "_id" : "x", "_rev" : "3-abc", "versions" : { "1.0.0" : { "deprecated" : "" } } } "#;
+    let body =
+        r#" { "_id" : "x", "_rev" : "3-abc", "versions" : { "1.0.0" : { "deprecated" : "" } } } "#;
     let (s, tgz) = split(body).unwrap();
     assert!(tgz.is_empty());
     assert_eq!(s.attachment_name, None);
@@ -72,11 +75,31 @@ fn metadata_put_without_attachments_is_copied_whole() {
 #[test]
 fn malformed_json_is_refused() {
     let cases = [
-        "", "{", "{\"a\":}", "{\"a\" 1}", "{\"a\":1,}", "{\"a\":tru}", "{\"a\":01}",
-        "{\"a\":\"\\x\"}", "{\"a\":\"x", "{\"a\":1}}", "{\"a\":1} x", "{'a':1}", "{\"a\":\"\\u12\"}",
-        "{\"a\":-}", "{\"a\":1.}", "{\"a\":1e}", "{\"a\":\"tab\there\"}", "{\"a\":[1 2]}",
-        "{\"a\":[1,]}", "{a:1}", "{\"a\":\"\\ud800\"}", "{\"a\":nul}", "{\"a\":+1}",
-        "{\"_attachments\":{\"x.tgz\":{\"data\":\"QUFB", "{\"a\":\"\u{1}\"}",
+        "",
+        "{",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "{\"a\":1,}",
+        "{\"a\":tru}",
+        "{\"a\":01}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"x",
+        "{\"a\":1}}",
+        "{\"a\":1} x",
+        "{'a':1}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":-}",
+        "{\"a\":1.}",
+        "{\"a\":1e}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":[1 2]}",
+        "{\"a\":[1,]}",
+        "{a:1}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":nul}",
+        "{\"a\":+1}",
+        "{\"_attachments\":{\"x.tgz\":{\"data\":\"QUFB",
+        "{\"a\":\"\u{1}\"}",
     ];
     for body in cases {
         let body = body.replace("\\t", "\t");
@@ -94,15 +117,29 @@ fn malformed_json_is_refused() {
 #[test]
 fn bodies_that_are_not_objects_are_refused() {
     for body in ["[]", "\"x\"", "1", "null", " true "] {
-        assert!(matches!(split(body), Err(PublishError::NotAnObject)), "{body}");
+        assert!(
+            matches!(split(body), Err(PublishError::NotAnObject)),
+            "{body}"
+        );
     }
 }
 
 #[test]
 fn bad_base64_is_refused() {
-    for data in ["not base64!", "QQ=", "QUFB QUFB", "QQ==QUFB", "QR==", "QUFB\\n", "QUJD\\u00e9"] {
+    for data in [
+        "not base64!",
+        "QQ=",
+        "QUFB QUFB",
+        "QQ==QUFB",
+        "QR==",
+        "QUFB\\n",
+        "QUJD\\u00e9",
+    ] {
         let body = publish_body_with_data("x", "1.0.0", b"ABC", data);
-        assert!(matches!(split(&body), Err(PublishError::BadBase64(_))), "{data}");
+        assert!(
+            matches!(split(&body), Err(PublishError::BadBase64(_))),
+            "{data}"
+        );
     }
 }
 
@@ -111,24 +148,41 @@ fn a_second_tgz_attachment_is_refused() {
     let body = r#"{"name":"x","_attachments":{"x-1.0.0.tgz":{"data":"QUFB"},"x-2.0.0.tgz":{"data":"QUFB"}}}"#;
     match split(body) {
         Err(PublishError::SecondTarball { first, second }) => {
-            assert_eq!((first.as_str(), second.as_str()), ("x-1.0.0.tgz", "x-2.0.0.tgz"));
+            assert_eq!(
+                (first.as_str(), second.as_str()),
+                ("x-1.0.0.tgz", "x-2.0.0.tgz")
+            );
         }
         other => panic!("{other:?}"),
     }
     let again = r#"{"_attachments":{"x-1.0.0.tgz":{"data":"QUFB"}},"_attachments":{"x-1.0.0.tgz":{"data":""}}}"#;
-    assert!(matches!(split(again), Err(PublishError::SecondTarball { .. })));
+    assert!(matches!(
+        split(again),
+        Err(PublishError::SecondTarball { .. })
+    ));
 }
 
 #[test]
 fn tgz_attachment_without_string_data_is_refused() {
     let missing = r#"{"_attachments":{"x-1.0.0.tgz":{"length":3}}}"#;
-    assert!(matches!(split(missing), Err(PublishError::AttachmentDataMissing(k)) if k == "x-1.0.0.tgz"));
+    assert!(
+        matches!(split(missing), Err(PublishError::AttachmentDataMissing(k)) if k == "x-1.0.0.tgz")
+    );
     let not_object = r#"{"_attachments":{"x-1.0.0.tgz":"QUFB"}}"#;
-    assert!(matches!(split(not_object), Err(PublishError::AttachmentDataMissing(_))));
+    assert!(matches!(
+        split(not_object),
+        Err(PublishError::AttachmentDataMissing(_))
+    ));
     let number = r#"{"_attachments":{"x-1.0.0.tgz":{"data":12}}}"#;
-    assert!(matches!(split(number), Err(PublishError::AttachmentDataNotString(_))));
+    assert!(matches!(
+        split(number),
+        Err(PublishError::AttachmentDataNotString(_))
+    ));
     let twice = r#"{"_attachments":{"x-1.0.0.tgz":{"data":"QUFB","data":"QUFB"}}}"#;
-    assert!(matches!(split(twice), Err(PublishError::AttachmentDataNotString(_))));
+    assert!(matches!(
+        split(twice),
+        Err(PublishError::AttachmentDataNotString(_))
+    ));
 }
 
 #[test]
@@ -144,7 +198,13 @@ fn other_attachment_data_of_any_shape_is_dropped() {
 
 #[test]
 fn nesting_deeper_than_64_is_refused() {
-    let nest = |levels: usize| format!("{{\"a\":{}{}}}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+    let nest = |levels: usize| {
+        format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(levels - 1),
+            "]".repeat(levels - 1)
+        )
+    };
     assert!(split(&nest(64)).is_ok());
     assert!(matches!(split(&nest(65)), Err(PublishError::TooDeep)));
     let in_dropped = format!(
@@ -159,10 +219,16 @@ fn nesting_deeper_than_64_is_refused() {
 fn oversized_documents_are_refused() {
     let body = format!(r#"{{"name":"x","readme":"{}"}}"#, "r".repeat(5000));
     let res = split_publish_body(body.as_bytes(), Vec::new(), 4096);
-    assert!(matches!(res, Err(PublishError::DocumentTooLarge(4096))), "{res:?}");
+    assert!(
+        matches!(res, Err(PublishError::DocumentTooLarge(4096))),
+        "{res:?}"
+    );
     let long_key = format!(r#"{{"{}":1}}"#, "k".repeat(5000));
     let res = split_publish_body(long_key.as_bytes(), Vec::new(), 4096);
-    assert!(matches!(res, Err(PublishError::DocumentTooLarge(4096))), "{res:?}");
+    assert!(
+        matches!(res, Err(PublishError::DocumentTooLarge(4096))),
+        "{res:?}"
+    );
 }
 
 #[test]
@@ -173,5 +239,8 @@ fn read_errors_are_reported_as_such() {
             Err(std::io::Error::other("connection reset"))
         }
     }
-    assert!(matches!(split_publish_body(Failing, Vec::new(), 10), Err(PublishError::Read(_))));
+    assert!(matches!(
+        split_publish_body(Failing, Vec::new(), 10),
+        Err(PublishError::Read(_))
+    ));
 }

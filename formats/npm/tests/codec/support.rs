@@ -16,6 +16,7 @@ pub struct Trickle<'a> {
 }
 
 impl<'a> Trickle<'a> {
+    /// A trickling reader over `data`.
     pub fn new(data: &'a [u8]) -> Self {
         Self { data, next: 0 }
     }
@@ -40,7 +41,9 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// A tar entry: path, contents, and whether it is a directory.
 pub enum Item<'a> {
+    /// A regular file.
     File(&'a str, &'a [u8]),
+    /// A directory.
     Dir(&'a str),
     /// A file whose path is written raw into the header (bypassing `tar`'s path checks).
     RawPath(&'a str, &'a [u8]),
@@ -100,7 +103,10 @@ pub fn package_tgz(name: &str, version: &str) -> Vec<u8> {
 
 /// (sha1 hex, sha512 bytes, SRI integrity) of `data`.
 pub fn digests(data: &[u8]) -> (String, Vec<u8>, String) {
-    let sha1: String = Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect();
+    let sha1: String = Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let sha512 = Sha512::digest(data).to_vec();
     let integrity = format!("sha512-{}", STANDARD.encode(&sha512));
     (sha1, sha512, integrity)
@@ -112,7 +118,7 @@ pub fn publish_body_with_data(name: &str, version: &str, tgz: &[u8], data: &str)
     let (sha1, _, integrity) = digests(tgz);
     let len = tgz.len();
     format!(
-        r#"{{"_id":"{name}","name":"{name}","description":"Ünïcödé \"widget\" — a\\b\/c\n\u00e9\ud83d\ude00",
+        r##"{{"_id":"{name}","name":"{name}","description":"Ünïcödé \"widget\" — a\\b\/c\n\u00e9\ud83d\ude00",
 "dist-tags":{{"latest":"{version}"}},
 "versions":{{"{version}":{{"name":"{name}","version":"{version}","description":"Ünïcödé widget",
  "main":"index.js","scripts":{{"test":"node test.js"}},"keywords":["ui","wïdget"],"license":"MIT",
@@ -124,7 +130,7 @@ pub fn publish_body_with_data(name: &str, version: &str, tgz: &[u8], data: &str)
 "access":null,
 "_attachments":{{"{name}-{version}.sigstore":{{"content_type":"application/vnd.dev.sigstore.bundle+json;version=0.2",
   "data":"{{\"mediaType\":\"x\",\"nested\":[1,2,{{\"data\":\"zz\"}}]}}","length":42}},
- "{name}-{version}.tgz":{{"content_type":"application/octet-stream","data":"{data}","length":{len}}}}}}}"#
+ "{name}-{version}.tgz":{{"content_type":"application/octet-stream","data":"{data}","length":{len}}}}}}}"##
     )
 }
 

@@ -1,0 +1,258 @@
+//! The `packgate` command line: `serve`, `migrate`, `user add`, `token create|list|revoke`.
+//! Every subcommand reads the same layered configuration, so the CLI works on the database of a
+//! running server (SQLite in WAL mode, or PostgreSQL).
+
+use crate::config::{self, Config, FlagOverrides};
+use crate::services::auth::{self, NewToken};
+use crate::services::time::{iso8601, now_millis, parse_duration_millis};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// packgate: a self-hosted package gateway (npm today; NuGet, RubyGems, Cargo, PyPI next).
+#[derive(Parser, Debug)]
+#[command(name = "packgate", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// A TOML configuration file or a directory of them (repeatable; later files may not contradict earlier ones).
+    #[arg(long, global = true)]
+    config: Vec<PathBuf>,
+    /// Data directory (SQLite database, blobs, temp files).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Public base URL used in absolute links (default: from each request's Host header).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user. Without --password-stdin the user can only use tokens.
+    Add {
+        /// User name.
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create a token and print it (only the token) on stdout.
+    Create {
+        /// Owner of the token.
+        user: String,
+        /// Comma-separated scopes: read, publish, delete, admin (default: all of the user's rights).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Limit the token to a repository (repeatable or comma-separated).
+        #[arg(long)]
+        repo: Vec<String>,
+        /// Expiry as a duration: 30d, 12h, 90m, 2w.
+        #[arg(long)]
+        expires: Option<String>,
+        /// A label shown in listings.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tokens (tab-separated: id, user, prefix, name, scopes, repos, expires).
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id (from `token list`).
+        id: i64,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match run_cli(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("packgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> anyhow::Result<()> {
+    let mut flags = FlagOverrides { data_dir: cli.global.data_dir.clone(), ..Default::default() };
+    if let Command::Serve { listen, base_url } = &cli.command {
+        flags.listen = listen.clone();
+        flags.base_url = base_url.clone();
+    }
+    let config = config::load(&cli.global.config, &flags)?;
+    init_logging(&config);
+    if let Command::Serve { .. } = cli.command {
+        return serve(config);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve { .. } => Ok(()),
+        Command::Migrate => runtime.block_on(async {
+            crate::server::open(&config).await?;
+            eprintln!("packgate: database is up to date");
+            Ok(())
+        }),
+        Command::User { command } => runtime.block_on(user(config, command)),
+        Command::Token { command } => runtime.block_on(token(config, command)),
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.server.log_format == "json" {
+        let _ = builder.json().flatten_event(true).try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.server.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.server.data_dir.display()))?;
+    let listener = std::net::TcpListener::bind(&config.server.listen)
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(listen = %addr, database = %redact_url(&config.database_url()), storage = %config.storage.kind, "starting packgate");
+    // The actix system drives the server; its own signal handling gives graceful shutdown.
+    actix_web::rt::System::new().block_on(async move {
+        crate::server::run(listener, config, || {
+            println!("packgate listening on http://{addr}");
+            let _ = std::io::stdout().flush();
+        })
+        .await
+    })
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn open_db(config: &Config) -> anyhow::Result<crate::db::Db> {
+    let db = crate::db::Db::connect(&config.database_url(), 2).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let db = open_db(&config).await?;
+    match cmd {
+        UserCommand::Add { name, admin, email, password_stdin } => {
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                let line = s.lines().next().unwrap_or("").to_string();
+                if line.is_empty() {
+                    bail!("--password-stdin: no password on standard input");
+                }
+                Some(line)
+            } else {
+                None
+            };
+            let u = auth::create_user(&db, &name, email.as_deref(), password, admin).await?;
+            eprintln!("packgate: created user {:?}{}", u.name, if u.is_admin { " (admin)" } else { "" });
+        }
+    }
+    Ok(())
+}
+
+async fn token(config: Config, cmd: TokenCommand) -> anyhow::Result<()> {
+    let db = open_db(&config).await?;
+    match cmd {
+        TokenCommand::Create { user, scope, repo, expires, name } => {
+            let u = auth::find_user(&db, &user).await?.with_context(|| format!("no user named {user:?}"))?;
+            let scopes = match scope {
+                Some(s) => auth::parse_scopes(&s).map_err(anyhow::Error::msg)?,
+                None => vec![],
+            };
+            let repos: Vec<String> = repo.iter().flat_map(|r| r.split(',')).map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect();
+            for r in &repos {
+                if !config.repository.iter().any(|c| &c.name == r) {
+                    bail!("--repo {r:?}: no such repository in the configuration");
+                }
+            }
+            let expires_at = match expires {
+                Some(e) => Some(now_millis() + parse_duration_millis(&e).with_context(|| format!("--expires {e:?}: use a duration like 30d, 12h or 90m"))?),
+                None => None,
+            };
+            let (clear, _) = auth::create_token(&db, &u, NewToken { scopes, repos, expires_at, name }).await?;
+            println!("{clear}");
+        }
+        TokenCommand::List { user } => {
+            let uid = match user {
+                Some(n) => Some(auth::find_user(&db, &n).await?.with_context(|| format!("no user named {n:?}"))?.id),
+                None => None,
+            };
+            let mut out = std::io::stdout().lock();
+            for (t, owner) in auth::list_tokens(&db, uid).await? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    owner,
+                    t.prefix,
+                    t.name.unwrap_or_default(),
+                    t.scopes,
+                    t.repositories.unwrap_or_else(|| "*".into()),
+                    t.expires_at.map(iso8601).unwrap_or_else(|| "never".into())
+                )?;
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !auth::revoke_token(&db, id, None).await? {
+                bail!("no token with id {id}");
+            }
+            eprintln!("packgate: revoked token {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! HTTP pieces every format shares: credentials, conditional GET, blob responses.
+
+pub mod auth;
+pub mod blob;
+pub mod etag;

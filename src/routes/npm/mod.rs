@@ -1,0 +1,273 @@
+//! npm registry protocol (npm 10/11): the format module and the request router.
+//!
+//! npm sends scoped names as `@scope%2fname` (and tarball URLs with a literal `/`), so this module
+//! routes on the raw request path itself instead of actix's decoded segments. Every path starting
+//! with `/-/` is a registry endpoint; anything else starts with a package name. See
+//! `docs/formats/npm.md` for the URL table.
+
+mod dist_tags;
+mod download;
+mod metadata;
+mod misc;
+mod publish;
+mod user;
+mod view;
+
+use crate::error::AppError;
+use crate::format::{ApiError, ErrorFormat, FormatModule};
+use crate::server::{AppState, RepoCtx};
+use crate::services::auth::{Principal, Scope, authorize};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// The npm format.
+pub struct NpmModule;
+
+/// npm's error body: JSON with an `error` string (the only field npm prints).
+pub struct Npm;
+
+/// Handler result with npm-shaped errors.
+pub type NpmResult = Result<HttpResponse, ApiError<Npm>>;
+
+impl ErrorFormat for Npm {
+    fn render(status: StatusCode, message: &str) -> HttpResponse {
+        // No WWW-Authenticate on 401: npm would print "Unable to authenticate, need: ..." instead of the message.
+        HttpResponse::build(status).content_type("application/json").body(packgate_npm::error_body(message))
+    }
+}
+
+impl FormatModule for NpmModule {
+    fn id(&self) -> &'static str {
+        "npm"
+    }
+
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.default_service(web::to(dispatch));
+    }
+
+    fn normalize_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    fn normalize_version(&self, version: &str) -> String {
+        packgate_npm::version_identity(version)
+    }
+}
+
+macro_rules! invalid_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AppError {
+            fn from(e: $t) -> Self {
+                AppError::Invalid(e.to_string())
+            }
+        }
+    )*};
+}
+invalid_from!(packgate_npm::PublishError, packgate_npm::TarballError, packgate_npm::NameError, packgate_npm::VersionError);
+
+/// What the raw path under the repository asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    Ping,
+    Whoami,
+    Search,
+    WebLogin,
+    CouchUser(String),
+    Logout(String),
+    Tokens,
+    Token(String),
+    AuditBulk,
+    AuditQuick,
+    Keys,
+    DistTags(String),
+    DistTag(String, String),
+    Package(String),
+    PackageRev(String),
+    Tarball(String, String),
+    TarballRev(String, String),
+    Version(String, String),
+}
+
+fn decode(raw: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(raw).decode_utf8().ok().map(|s| s.into_owned())
+}
+
+/// Splits `@scope%2fname/rest`, `@scope/name/rest` or `name/rest` into (name, rest).
+fn split_name(tail: &str) -> Option<(String, &str)> {
+    let (first, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    let decoded_first = decode(first)?;
+    if decoded_first.starts_with('@') && !decoded_first.contains('/') {
+        let (second, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        let name = packgate_npm::decode_name(&format!("{first}/{second}"))?;
+        return Some((name, rest));
+    }
+    Some((packgate_npm::decode_name(first)?, rest))
+}
+
+fn parse_target(path: &str) -> Option<Target> {
+    let tail = path.trim_start_matches('/');
+    if let Some(special) = tail.strip_prefix("-/") {
+        let (special, _) = special.split_once('?').unwrap_or((special, ""));
+        return Some(match special {
+            "ping" => Target::Ping,
+            "whoami" => Target::Whoami,
+            "v1/search" => Target::Search,
+            "v1/login" => Target::WebLogin,
+            "npm/v1/tokens" => Target::Tokens,
+            "npm/v1/security/advisories/bulk" => Target::AuditBulk,
+            "npm/v1/security/audits/quick" | "npm/v1/security/audits" => Target::AuditQuick,
+            "npm/v1/keys" => Target::Keys,
+            s => {
+                if let Some(u) = s.strip_prefix("user/org.couchdb.user:") {
+                    Target::CouchUser(decode(u.split('/').next().unwrap_or(u))?)
+                } else if let Some(t) = s.strip_prefix("user/token/") {
+                    Target::Logout(decode(t)?)
+                } else if let Some(k) = s.strip_prefix("npm/v1/tokens/token/") {
+                    Target::Token(decode(k)?)
+                } else if let Some(p) = s.strip_prefix("package/") {
+                    let (name, rest) = split_name(p)?;
+                    match rest.strip_prefix("dist-tags") {
+                        Some("") | Some("/") => Target::DistTags(name),
+                        Some(t) => Target::DistTag(name, decode(t.strip_prefix('/')?)?),
+                        None => return None,
+                    }
+                } else {
+                    return None;
+                }
+            }
+        });
+    }
+    let (name, rest) = split_name(tail)?;
+    if rest.is_empty() {
+        return Some(Target::Package(name));
+    }
+    if let Some(rev) = rest.strip_prefix("-rev/") {
+        let _ = rev;
+        return Some(Target::PackageRev(name));
+    }
+    if let Some(file) = rest.strip_prefix("-/") {
+        return Some(match file.split_once("/-rev/") {
+            Some((f, _)) => Target::TarballRev(name, decode(f)?),
+            None => Target::Tarball(name, decode(file)?),
+        });
+    }
+    if rest.contains('/') {
+        return None;
+    }
+    Some(Target::Version(name, decode(rest)?))
+}
+
+/// Everything a handler needs about the request's context.
+pub(super) struct Ctx<'a> {
+    req: &'a HttpRequest,
+    state: &'a AppState,
+    repo: &'a RepoCtx,
+}
+
+impl Ctx<'_> {
+    async fn principal(&self) -> Result<Option<Principal>, AppError> {
+        crate::routes::common::auth::principal(self.req, self.state).await
+    }
+
+    /// Authenticates and authorizes `action`; returns the principal (None only for anonymous reads).
+    async fn allow(&self, action: Scope) -> Result<Option<Principal>, AppError> {
+        let who = self.principal().await?;
+        authorize(who.as_ref(), &self.repo.name, self.repo.anonymous_read, action)?;
+        Ok(who)
+    }
+
+    /// Like [`Ctx::allow`] for actions that always need a principal.
+    async fn require(&self, action: Scope) -> Result<Principal, AppError> {
+        let who = self.principal().await?;
+        authorize(who.as_ref(), &self.repo.name, false, action)?;
+        who.ok_or_else(|| AppError::Unauthorized("authentication required".into()))
+    }
+
+    /// `{base}/{repo}`: the registry URL as npm is configured with it.
+    fn registry_url(&self) -> String {
+        format!("{}/{}", self.state.base_url(self.req), self.repo.name)
+    }
+
+    fn label(&self, route: &'static str) {
+        crate::observe::label(self.req, route);
+    }
+}
+
+fn json(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status).content_type("application/json").body(body.to_string())
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("Not found".into())
+}
+
+/// The single entry point: parse the raw path, then call the operation.
+async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, repo: web::Data<RepoCtx>) -> NpmResult {
+    let prefix_len = repo.name.len() + 1;
+    let path = req.path().get(prefix_len..).unwrap_or("").to_string();
+    let ctx = Ctx { req: &req, state: &state, repo: &repo };
+    let method = req.method().clone();
+    let is_get = method == Method::GET || method == Method::HEAD;
+    let Some(target) = parse_target(&path) else {
+        ctx.label("unknown");
+        return Err(not_found().into());
+    };
+    let body = || actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    let res = match (target, method.as_str()) {
+        (Target::Ping, _) if is_get => misc::ping(&ctx).await,
+        (Target::Whoami, _) if is_get => user::whoami(&ctx).await,
+        (Target::Search, _) if is_get => misc::search(&ctx).await,
+        (Target::WebLogin, _) => user::web_login(&ctx).await,
+        (Target::CouchUser(name), "PUT") => user::login(&ctx, &name, body()).await,
+        (Target::CouchUser(name), _) if is_get => user::get_user(&ctx, &name).await,
+        (Target::Logout(token), "DELETE") => user::logout(&ctx, &token).await,
+        (Target::Tokens, _) if is_get => user::list_tokens(&ctx).await,
+        (Target::Tokens, "POST") => user::create_token(&ctx, body()).await,
+        (Target::Token(key), "DELETE") => user::revoke_token(&ctx, &key).await,
+        (Target::AuditBulk, "POST") => misc::audit_bulk(&ctx, body()).await,
+        (Target::AuditQuick, "POST") => misc::audit_quick(&ctx, body()).await,
+        (Target::Keys, _) if is_get => misc::keys(&ctx).await,
+        (Target::DistTags(name), _) if is_get => dist_tags::list(&ctx, &name).await,
+        (Target::DistTag(name, tag), "PUT" | "POST") => dist_tags::set(&ctx, &name, &tag, body()).await,
+        (Target::DistTag(name, tag), "DELETE") => dist_tags::remove(&ctx, &name, &tag).await,
+        (Target::Package(name), _) if is_get => metadata::get_packument(&ctx, &name).await,
+        (Target::Package(name), "PUT") => publish::put_package(&ctx, &name, false, body()).await,
+        (Target::PackageRev(name), "PUT") => publish::put_package(&ctx, &name, true, body()).await,
+        (Target::PackageRev(name), "DELETE") => publish::delete_package(&ctx, &name).await,
+        (Target::Tarball(name, file), _) if is_get => download::get_tarball(&ctx, &name, &file).await,
+        (Target::TarballRev(name, file), "DELETE") => publish::delete_tarball(&ctx, &name, &file).await,
+        (Target::Version(name, v), _) if is_get => metadata::get_version(&ctx, &name, &v).await,
+        _ => {
+            ctx.label("unknown");
+            Err(AppError::Invalid(format!("method {method} is not supported on this path")))
+        }
+    };
+    res.map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Target, parse_target};
+
+    #[test]
+    fn raw_paths_route_to_their_operations() {
+        let t = |p: &str| parse_target(p);
+        assert_eq!(t("/left-pad"), Some(Target::Package("left-pad".into())));
+        for p in ["/@acme%2fwidget", "/@acme%2Fwidget", "/@acme/widget", "/%40acme%2fwidget"] {
+            assert_eq!(t(p), Some(Target::Package("@acme/widget".into())), "{p}");
+        }
+        assert_eq!(t("/@acme/widget/-/widget-1.0.0.tgz"), Some(Target::Tarball("@acme/widget".into(), "widget-1.0.0.tgz".into())));
+        assert_eq!(
+            t("/@acme/widget/-/widget-1.0.0.tgz/-rev/3-abc"),
+            Some(Target::TarballRev("@acme/widget".into(), "widget-1.0.0.tgz".into()))
+        );
+        assert_eq!(t("/@acme%2fwidget/-rev/3-abc"), Some(Target::PackageRev("@acme/widget".into())));
+        assert_eq!(t("/a/1.0.0"), Some(Target::Version("a".into(), "1.0.0".into())));
+        assert_eq!(t("/-/package/@acme%2fwidget/dist-tags"), Some(Target::DistTags("@acme/widget".into())));
+        assert_eq!(t("/-/package/a/dist-tags/beta"), Some(Target::DistTag("a".into(), "beta".into())));
+        assert_eq!(t("/-/user/org.couchdb.user:alice"), Some(Target::CouchUser("alice".into())));
+        assert_eq!(t("/-/npm/v1/tokens/token/abc"), Some(Target::Token("abc".into())));
+        assert_eq!(t("/-/nope"), None);
+        assert_eq!(t("/../etc"), None);
+    }
+}

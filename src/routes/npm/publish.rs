@@ -1,0 +1,222 @@
+//! `PUT /{name}` (publish, deprecate), `PUT /{name}/-rev/{rev}` (unpublish by omission, owners),
+//! `DELETE /{name}/-rev/{rev}` (whole package) and `DELETE /{tarball}/-rev/{rev}`.
+//!
+//! The publish body is spooled to a temp file, then split in one streaming pass: the tarball is
+//! base64-decoded straight into a second temp file while every digest is computed, so no package
+//! file is ever held in memory. Validation happens before the blob is stored; the blob is stored
+//! before the one database transaction that records the version.
+
+use super::view::{DIST_TAG, dist_tags};
+use super::{Ctx, json, not_found};
+use crate::error::AppError;
+use crate::services::auth::Scope;
+use crate::services::blobs::{self, Digests, HashingWriter};
+use crate::services::packages::{self, NewVersion, PackageRef};
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use bytes::Bytes;
+use futures_util::Stream;
+use packgate_npm::{PutKind, TarballLimits};
+use serde_json::json;
+use std::io::{BufReader, BufWriter};
+use tempfile::NamedTempFile;
+
+/// Largest JSON document (without attachment data) accepted in a publish.
+const MAX_DOC: usize = 16 * 1024 * 1024;
+
+fn duplicate(version: &str) -> AppError {
+    AppError::Forbidden(format!("You cannot publish over the previously published versions: {version}."))
+}
+
+struct Split {
+    split: packgate_npm::SplitBody,
+    tgz: NamedTempFile,
+    digests: Digests,
+}
+
+/// Spools and splits a PUT body (blocking work off the async threads).
+async fn read_body<S, E>(ctx: &Ctx<'_>, body: S) -> Result<Split, AppError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let spooled = blobs::spool(body, &ctx.state.tmp_dir, ctx.repo.max_upload).await?;
+    let tgz = blobs::temp_file(&ctx.state.tmp_dir)?;
+    let tgz_file = tgz.reopen()?;
+    let limit = ctx.repo.max_upload;
+    let (split, digests) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let reader = BufReader::with_capacity(256 * 1024, std::fs::File::open(spooled.path())?);
+        let mut writer = HashingWriter::new(BufWriter::with_capacity(256 * 1024, tgz_file), limit);
+        let split = packgate_npm::split_publish_body(reader, &mut writer, MAX_DOC).map_err(|e| match e {
+            packgate_npm::PublishError::Store(io) if io.to_string() == blobs::OVER_LIMIT => blobs::too_large(limit),
+            packgate_npm::PublishError::Store(io) => AppError::Internal(io.to_string()),
+            other => other.into(),
+        })?;
+        let (digests, mut w) = writer.finish()?;
+        std::io::Write::flush(&mut w)?;
+        w.get_ref().sync_all()?;
+        Ok((split, digests))
+    })
+    .await??;
+    Ok(Split { split, tgz, digests })
+}
+
+/// `PUT /{name}` and `PUT /{name}/-rev/{rev}`.
+pub async fn put_package<S, E>(ctx: &Ctx<'_>, name: &str, has_rev: bool, body: S) -> Result<HttpResponse, AppError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    ctx.label("publish");
+    let who = ctx.require(Scope::Publish).await?;
+    let Split { split, tgz, digests } = read_body(ctx, body).await?;
+    let kind = packgate_npm::classify_put(&split.document, split.attachment_name.is_some(), has_rev);
+    let existing = packages::find(&ctx.state.db, &ctx.repo.name, name).await?;
+    match kind {
+        PutKind::Publish => publish(ctx, name, &who, existing.is_none(), split, tgz, digests).await,
+        PutKind::Deprecate => {
+            ctx.label("deprecate");
+            let pkg = existing.ok_or_else(not_found)?;
+            let desc = packages::load_for(&ctx.state.db, pkg).await?;
+            let mut changes = Vec::new();
+            for (version, msg) in packgate_npm::deprecations(&split.document) {
+                if let Some(v) = desc.versions.iter().find(|v| v.version.version == version) {
+                    let msg = msg.filter(|m| !m.is_empty());
+                    if v.version.deprecated != msg {
+                        changes.push((v.version.id, msg));
+                    }
+                }
+            }
+            if !changes.is_empty() {
+                packages::set_deprecated(&ctx.state.db, desc.package.id, &changes).await?;
+            }
+            Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
+        }
+        PutKind::Unpublish => {
+            ctx.label("unpublish");
+            ctx.require(Scope::Delete).await?;
+            let pkg = existing.ok_or_else(not_found)?;
+            let desc = packages::load_for(&ctx.state.db, pkg).await?;
+            let keep = packgate_npm::remaining_versions(&split.document);
+            if keep.is_empty() {
+                return Err(AppError::Invalid("an unpublish must leave at least one version; unpublish the package instead".into()));
+            }
+            let removed: Vec<&packages::VersionDescriptor> =
+                desc.versions.iter().filter(|v| !keep.contains(&v.version.version)).collect();
+            let removed_versions: Vec<String> = removed.iter().map(|v| v.version.version.clone()).collect();
+            let ids: Vec<i64> = removed.iter().map(|v| v.version.id).collect();
+            let props = retag_after_removal(&desc, &removed_versions);
+            packages::remove_versions(&ctx.state.db, desc.package.id, &ids, &props).await?;
+            Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
+        }
+        PutKind::Maintainers => {
+            // Maintainer lists are not modelled yet: accept without change, so `npm owner` does not fail.
+            ctx.label("owners");
+            existing.ok_or_else(not_found)?;
+            Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
+        }
+    }
+}
+
+/// Dist-tag changes once `removed` versions are gone: tags pointing at them go, and `latest` moves
+/// to the highest remaining stable version (or the highest remaining one).
+fn retag_after_removal(desc: &packages::PackageDescriptor, removed: &[String]) -> Vec<(String, Option<String>)> {
+    let tags = dist_tags(desc);
+    let mut changes: Vec<(String, Option<String>)> = tags
+        .iter()
+        .filter(|(_, v)| removed.contains(v))
+        .map(|(t, _)| (format!("{DIST_TAG}{t}"), None))
+        .collect();
+    let latest_gone = tags.get("latest").is_none_or(|v| removed.contains(v));
+    if latest_gone {
+        let mut remaining: Vec<String> =
+            desc.versions.iter().map(|v| v.version.version.clone()).filter(|v| !removed.contains(v)).collect();
+        packgate_npm::sort_versions(&mut remaining);
+        let stable = remaining.iter().rev().find(|v| !v.contains('-')).or(remaining.last());
+        if let Some(v) = stable {
+            changes.retain(|(n, _)| n != &format!("{DIST_TAG}latest"));
+            changes.push((format!("{DIST_TAG}latest"), Some(v.clone())));
+        }
+    }
+    changes
+}
+
+async fn publish(
+    ctx: &Ctx<'_>,
+    name: &str,
+    who: &crate::services::auth::Principal,
+    is_new: bool,
+    split: packgate_npm::SplitBody,
+    tgz: NamedTempFile,
+    digests: Digests,
+) -> Result<HttpResponse, AppError> {
+    let req = packgate_npm::parse_publish(&split, name, is_new)?;
+    packgate_npm::verify_attachment(&req, digests.size, &digests.sha1, &digests.sha512)?;
+    let identity = packgate_npm::version_identity(&req.version);
+    if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? {
+        if packages::find_version(&ctx.state.db, pkg.id, &identity).await?.is_some() {
+            return Err(duplicate(&req.version));
+        }
+    }
+    let path = tgz.path().to_path_buf();
+    let req2 = req.clone();
+    let info = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let file = BufReader::new(std::fs::File::open(&path)?);
+        let info = packgate_npm::inspect_tarball(file, &TarballLimits::default())?;
+        packgate_npm::check_tarball_matches(&info, &req2)?;
+        Ok(info)
+    })
+    .await??;
+    let manifest = packgate_npm::stored_manifest(&req, &info, &who.user_name, who.email.as_deref());
+    blobs::store(ctx.state.store.as_ref(), &digests, tgz.path()).await?;
+    let nv = NewVersion {
+        version: req.version.clone(),
+        normalized_version: identity,
+        metadata: serde_json::Value::Object(manifest).to_string(),
+        file_name: packgate_npm::tarball_filename(&req.name, &req.version),
+        blob: digests,
+        published_by: Some(who.user_id),
+        set_properties: vec![(format!("{DIST_TAG}{}", req.tag), req.version.clone())],
+        default_properties: vec![(format!("{DIST_TAG}latest"), req.version.clone())],
+    };
+    let pref = PackageRef { repo: &ctx.repo.name, format: "npm", name, normalized: name };
+    match packages::create_version_with_file(&ctx.state.db, &pref, nv).await {
+        Ok(_) => {}
+        Err(AppError::Conflict(_)) => return Err(duplicate(&req.version)),
+        Err(e) => return Err(e),
+    }
+    if let Some(m) = ctx.req.app_data::<actix_web::web::Data<crate::observe::Metrics>>() {
+        m.publish(&ctx.repo.name, "npm");
+    }
+    tracing::info!(repo.name = %ctx.repo.name, package.name = %name, package.version = %req.version, user = %who.user_name, "published");
+    Ok(json(StatusCode::CREATED, json!({"ok": true, "id": name, "rev": format!("1-{}", req.version)})))
+}
+
+/// `DELETE /{name}/-rev/{rev}`: the whole package.
+pub async fn delete_package(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
+    ctx.label("unpublish");
+    ctx.require(Scope::Delete).await?;
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
+    packages::remove_package(&ctx.state.db, pkg.id).await?;
+    tracing::info!(repo.name = %ctx.repo.name, package.name = %name, "package unpublished");
+    Ok(json(StatusCode::OK, json!({"ok": true})))
+}
+
+/// `DELETE /{name}/-/{file}/-rev/{rev}`: the second step of a one-version unpublish. The version
+/// is normally gone already (step one); if not, remove it now, so either order works.
+pub async fn delete_tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpResponse, AppError> {
+    ctx.label("unpublish");
+    ctx.require(Scope::Delete).await?;
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
+    let desc = packages::load_for(&ctx.state.db, pkg).await?;
+    let hit = desc.versions.iter().find(|v| v.files.iter().any(|(f, _)| f.name == file));
+    let Some(v) = hit else { return Ok(json(StatusCode::OK, json!({"ok": true}))) };
+    if desc.versions.len() == 1 {
+        packages::remove_package(&ctx.state.db, desc.package.id).await?;
+    } else {
+        let removed = vec![v.version.version.clone()];
+        let props = retag_after_removal(&desc, &removed);
+        packages::remove_versions(&ctx.state.db, desc.package.id, &[v.version.id], &props).await?;
+    }
+    Ok(json(StatusCode::OK, json!({"ok": true})))
+}

@@ -1,0 +1,135 @@
+//! Builds the actix application and runs it: one scope per configured repository, mounted with its
+//! format module, plus `/healthz`, `/readyz` and `/metrics`.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::observe::{Metrics, RepoFormats};
+use crate::services::cache::DocCache;
+use crate::store::BlobStore;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Shared state of a running server.
+pub struct AppState {
+    /// The effective configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The blob store.
+    pub store: Arc<dyn BlobStore>,
+    /// Rendered documents.
+    pub cache: DocCache,
+    /// Where uploads are spooled.
+    pub tmp_dir: PathBuf,
+}
+
+impl AppState {
+    /// The public base URL for absolute links: `server.base_url`, else from the request.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        let configured = self.config.server.base_url.trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    }
+}
+
+/// Per-repository context, available to handlers as `web::Data<RepoCtx>`.
+#[derive(Debug, Clone)]
+pub struct RepoCtx {
+    /// Repository name (first path segment).
+    pub name: String,
+    /// Format id.
+    pub format: &'static str,
+    /// Whether reads need no credentials.
+    pub anonymous_read: bool,
+    /// Upload limit in bytes.
+    pub max_upload: u64,
+}
+
+/// Connects the database (migrating it) and the store.
+pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<dyn BlobStore>)> {
+    let db = Db::connect(&config.database_url(), config.database.max_connections).await?;
+    db.migrate().await?;
+    let store = crate::store::from_config(config).await?;
+    Ok((db, store))
+}
+
+/// Runs the server on an already bound listener until SIGINT/SIGTERM; in-flight requests get
+/// `server.shutdown_timeout` seconds to finish. `on_ready` runs once the database is migrated and
+/// the listener accepts requests.
+pub async fn run(listener: TcpListener, config: Config, on_ready: impl FnOnce()) -> anyhow::Result<()> {
+    let (db, store) = open(&config).await?;
+    let tmp_dir = config.server.data_dir.join("tmp");
+    std::fs::create_dir_all(&tmp_dir)?;
+    let repos: Vec<RepoCtx> = config
+        .repository
+        .iter()
+        .map(|r| RepoCtx {
+            name: r.name.clone(),
+            format: crate::routes::format_id(&r.format).unwrap_or("npm"),
+            anonymous_read: r.anonymous_read,
+            max_upload: r.max_upload.unwrap_or(config.server.max_upload).0,
+        })
+        .collect();
+    let formats = web::Data::new(RepoFormats(repos.iter().map(|r| (r.name.clone(), r.format)).collect()));
+    let metrics = web::Data::new(Metrics::default());
+    let workers = config.server.workers;
+    let shutdown_timeout = config.server.shutdown_timeout;
+    let state = web::Data::new(AppState { config, db, store, cache: DocCache::new(4096), tmp_dir });
+    let mut server = HttpServer::new(move || {
+        let mut app = App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(formats.clone())
+            .wrap(middleware::from_fn(crate::observe::middleware))
+            .route("/healthz", web::get().to(healthz))
+            .route("/healthz", web::head().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/readyz", web::head().to(readyz))
+            .route("/metrics", web::get().to(metrics_text));
+        for repo in &repos {
+            let module = crate::routes::module(repo.format);
+            let scope = web::scope(&format!("/{}", repo.name)).app_data(web::Data::new(repo.clone()));
+            app = app.service(scope.configure(|c| module.routes(c)));
+        }
+        app
+    })
+    .shutdown_timeout(shutdown_timeout)
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let running = server.run();
+    on_ready();
+    running.await?;
+    Ok(())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let db_ok = state.db.ping().await;
+    let store = state.store.check().await;
+    if db_ok && store.is_ok() {
+        HttpResponse::Ok().content_type("text/plain").body("ready\n")
+    } else {
+        let mut msg = String::new();
+        if !db_ok {
+            msg.push_str("database unreachable\n");
+        }
+        if let Err(e) = store {
+            msg.push_str(&format!("store unusable: {e}\n"));
+        }
+        HttpResponse::ServiceUnavailable().content_type("text/plain").body(msg)
+    }
+}
+
+async fn metrics_text(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(metrics.render())
+}

@@ -1,0 +1,43 @@
+//! Rendered-document cache: keyed by (repository, package, variant) and validated against the
+//! package's change stamp from the database, so that several instances never serve stale data.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A cached rendering with its ETag.
+#[derive(Clone)]
+pub struct Rendered {
+    /// The body.
+    pub body: Bytes,
+    /// The strong ETag, quoted.
+    pub etag: String,
+}
+
+/// A bounded in-memory map of rendered documents.
+pub struct DocCache {
+    entries: Mutex<HashMap<String, (i64, Rendered)>>,
+    capacity: usize,
+}
+
+impl DocCache {
+    /// A cache holding at most `capacity` documents.
+    pub fn new(capacity: usize) -> Self {
+        DocCache { entries: Mutex::new(HashMap::new()), capacity }
+    }
+
+    /// The document for `key` if it was rendered at `stamp`.
+    pub fn get(&self, key: &str, stamp: i64) -> Option<Rendered> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).filter(|(s, _)| *s == stamp).map(|(_, r)| r.clone())
+    }
+
+    /// Stores a rendering; when full, drops everything (cheap, and renders are O(versions)).
+    pub fn put(&self, key: String, stamp: i64, r: Rendered) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity && !map.contains_key(&key) {
+            map.clear();
+        }
+        map.insert(key, (stamp, r));
+    }
+}

@@ -1,0 +1,8 @@
+//! Shared services: they know the shared model (Package -> Version -> File -> Blob + Property),
+//! users and tokens, and nothing of any wire format or of HTTP.
+
+pub mod auth;
+pub mod blobs;
+pub mod cache;
+pub mod packages;
+pub mod time;

@@ -1,0 +1,387 @@
+//! Packages, versions, files and properties: the write entry points (named by intent) and the
+//! read-side descriptors. Uniqueness is enforced by the database; a violation is a Conflict.
+
+use super::blobs::Digests;
+use super::time::now_millis;
+use crate::db::Db;
+use crate::db::entity::{blob, file, package, property, version};
+use crate::error::AppError;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use std::collections::HashMap;
+
+/// Identifies a package inside a repository.
+#[derive(Debug, Clone)]
+pub struct PackageRef<'a> {
+    /// Repository name.
+    pub repo: &'a str,
+    /// Format id (`npm`).
+    pub format: &'a str,
+    /// The name as given.
+    pub name: &'a str,
+    /// The format's lookup key for the name.
+    pub normalized: &'a str,
+}
+
+/// Everything needed to record one new version with one file.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// The version as published.
+    pub version: String,
+    /// The format's lookup key for the version (duplicates share it).
+    pub normalized_version: String,
+    /// The format's metadata (JSON text).
+    pub metadata: String,
+    /// The file name (`widget-1.0.0.tgz`).
+    pub file_name: String,
+    /// Digests of the stored blob.
+    pub blob: Digests,
+    /// Publishing user.
+    pub published_by: Option<i64>,
+    /// Package-level properties to set (replacing same-named ones).
+    pub set_properties: Vec<(String, String)>,
+    /// Package-level properties to set only if absent.
+    pub default_properties: Vec<(String, String)>,
+}
+
+/// A version with its files (and their blobs).
+#[derive(Debug, Clone)]
+pub struct VersionDescriptor {
+    /// The version row.
+    pub version: version::Model,
+    /// Its files.
+    pub files: Vec<(file::Model, blob::Model)>,
+}
+
+/// A package with everything a metadata document needs.
+#[derive(Debug, Clone)]
+pub struct PackageDescriptor {
+    /// The package row.
+    pub package: package::Model,
+    /// Versions, in insertion order.
+    pub versions: Vec<VersionDescriptor>,
+    /// Package-level properties.
+    pub properties: Vec<property::Model>,
+}
+
+impl PackageDescriptor {
+    /// Package-level properties whose name starts with `prefix`, prefix removed.
+    pub fn properties_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.properties
+            .iter()
+            .filter(|p| p.version_id.is_none())
+            .filter_map(move |p| p.name.strip_prefix(prefix).map(|n| (n, p.value.as_str())))
+    }
+}
+
+/// The package row, if the package exists.
+pub async fn find(db: &Db, repo: &str, normalized: &str) -> Result<Option<package::Model>, AppError> {
+    Ok(package::Entity::find()
+        .filter(package::Column::Repository.eq(repo))
+        .filter(package::Column::NormalizedName.eq(normalized))
+        .one(&db.conn)
+        .await?)
+}
+
+/// The version row of a package by normalized version.
+pub async fn find_version(db: &Db, package_id: i64, normalized_version: &str) -> Result<Option<version::Model>, AppError> {
+    Ok(version::Entity::find()
+        .filter(version::Column::PackageId.eq(package_id))
+        .filter(version::Column::NormalizedVersion.eq(normalized_version))
+        .one(&db.conn)
+        .await?)
+}
+
+/// Loads a package with its versions, files, blobs and properties (three queries).
+pub async fn load(db: &Db, repo: &str, normalized: &str) -> Result<Option<PackageDescriptor>, AppError> {
+    let Some(pkg) = find(db, repo, normalized).await? else { return Ok(None) };
+    load_for(db, pkg).await.map(Some)
+}
+
+/// [`load`] for an already fetched package row.
+pub async fn load_for(db: &Db, pkg: package::Model) -> Result<PackageDescriptor, AppError> {
+    let versions = version::Entity::find()
+        .filter(version::Column::PackageId.eq(pkg.id))
+        .order_by_asc(version::Column::Id)
+        .all(&db.conn)
+        .await?;
+    let ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
+    let files = if ids.is_empty() {
+        vec![]
+    } else {
+        file::Entity::find()
+            .filter(file::Column::VersionId.is_in(ids))
+            .order_by_asc(file::Column::Id)
+            .all(&db.conn)
+            .await?
+    };
+    let shas: Vec<String> = files.iter().map(|f| f.blob_sha256.clone()).collect();
+    let blobs: HashMap<String, blob::Model> = if shas.is_empty() {
+        HashMap::new()
+    } else {
+        blob::Entity::find()
+            .filter(blob::Column::Sha256.is_in(shas))
+            .all(&db.conn)
+            .await?
+            .into_iter()
+            .map(|b| (b.sha256.clone(), b))
+            .collect()
+    };
+    let mut by_version: HashMap<i64, Vec<(file::Model, blob::Model)>> = HashMap::new();
+    for f in files {
+        let b = blobs.get(&f.blob_sha256).cloned().ok_or_else(|| AppError::internal("file without blob row"))?;
+        by_version.entry(f.version_id).or_default().push((f, b));
+    }
+    let properties = property::Entity::find()
+        .filter(property::Column::PackageId.eq(pkg.id))
+        .order_by_asc(property::Column::Id)
+        .all(&db.conn)
+        .await?;
+    let versions = versions
+        .into_iter()
+        .map(|v| VersionDescriptor { files: by_version.remove(&v.id).unwrap_or_default(), version: v })
+        .collect();
+    Ok(PackageDescriptor { package: pkg, versions, properties })
+}
+
+/// A file of a package by its name, with its blob.
+pub async fn find_file(db: &Db, package_id: i64, file_name: &str) -> Result<Option<(file::Model, blob::Model)>, AppError> {
+    let ids: Vec<i64> = version::Entity::find()
+        .select_only()
+        .column(version::Column::Id)
+        .filter(version::Column::PackageId.eq(package_id))
+        .into_tuple()
+        .all(&db.conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let Some(f) = file::Entity::find()
+        .filter(file::Column::VersionId.is_in(ids))
+        .filter(file::Column::Name.eq(file_name))
+        .one(&db.conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let b = blob::Entity::find_by_id(f.blob_sha256.clone())
+        .one(&db.conn)
+        .await?
+        .ok_or_else(|| AppError::internal("file without blob row"))?;
+    Ok(Some((f, b)))
+}
+
+async fn ensure_package(db: &Db, p: &PackageRef<'_>) -> Result<package::Model, AppError> {
+    if let Some(pkg) = find(db, p.repo, p.normalized).await? {
+        return Ok(pkg);
+    }
+    let now = now_millis();
+    let am = package::ActiveModel {
+        repository: Set(p.repo.to_string()),
+        format: Set(p.format.to_string()),
+        name: Set(p.name.to_string()),
+        normalized_name: Set(p.normalized.to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        change_stamp: Set(0),
+        ..Default::default()
+    };
+    // Two instances may create the same package at once: the loser re-reads the winner's row.
+    let res = package::Entity::insert(am)
+        .on_conflict(OnConflict::columns([package::Column::Repository, package::Column::NormalizedName]).do_nothing().to_owned())
+        .exec_without_returning(&db.conn)
+        .await;
+    match res {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+        Err(e) => return Err(e.into()),
+    }
+    find(db, p.repo, p.normalized).await?.ok_or_else(|| AppError::internal("package vanished after insert"))
+}
+
+async fn bump<C: ConnectionTrait>(c: &C, package_id: i64) -> Result<(), AppError> {
+    package::Entity::update_many()
+        .col_expr(package::Column::ChangeStamp, Expr::col(package::Column::ChangeStamp).add(1))
+        .col_expr(package::Column::UpdatedAt, Expr::value(now_millis()))
+        .filter(package::Column::Id.eq(package_id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+async fn set_property_in<C: ConnectionTrait>(c: &C, package_id: i64, name: &str, value: Option<&str>) -> Result<(), AppError> {
+    property::Entity::delete_many()
+        .filter(property::Column::PackageId.eq(package_id))
+        .filter(property::Column::VersionId.is_null())
+        .filter(property::Column::Name.eq(name))
+        .exec(c)
+        .await?;
+    if let Some(value) = value {
+        property::ActiveModel {
+            package_id: Set(package_id),
+            version_id: Set(None),
+            name: Set(name.to_string()),
+            value: Set(value.to_string()),
+            ..Default::default()
+        }
+        .insert(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records a new version with its file in one transaction. The blob must already be in the store.
+/// Fails with Conflict when the version (by normalized version) exists.
+pub async fn create_version_with_file(db: &Db, p: &PackageRef<'_>, nv: NewVersion) -> Result<version::Model, AppError> {
+    let pkg = ensure_package(db, p).await?;
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    let now = now_millis();
+    let inserted = version::ActiveModel {
+        package_id: Set(pkg.id),
+        version: Set(nv.version.clone()),
+        normalized_version: Set(nv.normalized_version.clone()),
+        metadata: Set(nv.metadata),
+        deprecated: Set(None),
+        yanked: Set(false),
+        listed: Set(true),
+        published_by: Set(nv.published_by),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let ver = match inserted {
+        Ok(v) => v,
+        Err(e) => {
+            let err: AppError = e.into();
+            return Err(match err {
+                AppError::Conflict(_) => AppError::Conflict(format!("version {} already exists", nv.version)),
+                other => other,
+            });
+        }
+    };
+    let b = blob::ActiveModel {
+        sha256: Set(nv.blob.sha256.clone()),
+        size: Set(nv.blob.size as i64),
+        sha1: Set(nv.blob.sha1.clone()),
+        sha512: Set(hex::encode(&nv.blob.sha512)),
+        md5: Set(nv.blob.md5.clone()),
+        created_at: Set(now),
+    };
+    match blob::Entity::insert(b)
+        .on_conflict(OnConflict::column(blob::Column::Sha256).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await
+    {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+        Err(e) => return Err(e.into()),
+    }
+    file::ActiveModel {
+        version_id: Set(ver.id),
+        name: Set(nv.file_name),
+        blob_sha256: Set(nv.blob.sha256),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for (name, value) in &nv.set_properties {
+        set_property_in(&txn, pkg.id, name, Some(value)).await?;
+    }
+    for (name, value) in &nv.default_properties {
+        let exists = property::Entity::find()
+            .filter(property::Column::PackageId.eq(pkg.id))
+            .filter(property::Column::VersionId.is_null())
+            .filter(property::Column::Name.eq(name.as_str()))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !exists {
+            set_property_in(&txn, pkg.id, name, Some(value)).await?;
+        }
+    }
+    bump(&txn, pkg.id).await?;
+    txn.commit().await?;
+    Ok(ver)
+}
+
+/// Sets (or with `None` removes) a package-level property.
+pub async fn set_property(db: &Db, package_id: i64, name: &str, value: Option<&str>) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    set_property_in(&txn, package_id, name, value).await?;
+    bump(&txn, package_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets or clears the deprecation message of versions (by version id).
+pub async fn set_deprecated(db: &Db, package_id: i64, changes: &[(i64, Option<String>)]) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    for (id, msg) in changes {
+        version::Entity::update_many()
+            .col_expr(version::Column::Deprecated, Expr::value(msg.clone()))
+            .filter(version::Column::Id.eq(*id))
+            .filter(version::Column::PackageId.eq(package_id))
+            .exec(&txn)
+            .await?;
+    }
+    bump(&txn, package_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Removes versions (their files go with them), then applies package-level property changes, in one
+/// transaction. Blobs stay in the store until garbage collection finds them unreferenced.
+pub async fn remove_versions(db: &Db, package_id: i64, version_ids: &[i64], properties: &[(String, Option<String>)]) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    if !version_ids.is_empty() {
+        file::Entity::delete_many().filter(file::Column::VersionId.is_in(version_ids.to_vec())).exec(&txn).await?;
+        property::Entity::delete_many().filter(property::Column::VersionId.is_in(version_ids.to_vec())).exec(&txn).await?;
+        version::Entity::delete_many().filter(version::Column::Id.is_in(version_ids.to_vec())).exec(&txn).await?;
+    }
+    for (name, value) in properties {
+        set_property_in(&txn, package_id, name, value.as_deref()).await?;
+    }
+    bump(&txn, package_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Removes a package with all its versions, files and properties.
+pub async fn remove_package(db: &Db, package_id: i64) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    let ids: Vec<i64> = version::Entity::find()
+        .select_only()
+        .column(version::Column::Id)
+        .filter(version::Column::PackageId.eq(package_id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if !ids.is_empty() {
+        file::Entity::delete_many().filter(file::Column::VersionId.is_in(ids.clone())).exec(&txn).await?;
+    }
+    property::Entity::delete_many().filter(property::Column::PackageId.eq(package_id)).exec(&txn).await?;
+    version::Entity::delete_many().filter(version::Column::PackageId.eq(package_id)).exec(&txn).await?;
+    package::Entity::delete_by_id(package_id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Packages of a repository whose name contains any of `terms` (all packages when empty), by name.
+pub async fn search(db: &Db, repo: &str, terms: &[String], limit: u64) -> Result<Vec<package::Model>, AppError> {
+    let mut q = package::Entity::find().filter(package::Column::Repository.eq(repo));
+    if !terms.is_empty() {
+        let mut cond = sea_orm::Condition::any();
+        for t in terms {
+            cond = cond.add(package::Column::NormalizedName.contains(t.as_str()));
+        }
+        q = q.filter(cond);
+    }
+    Ok(q.order_by_asc(package::Column::Name).limit(limit).all(&db.conn).await?)
+}

@@ -1,0 +1,151 @@
+//! Two instances of one deployment (same PostgreSQL database, same blob storage). Runs only when
+//! `PACKGATE_TEST_DATABASE_URL` is set: SQLite is single-instance.
+
+use crate::support::publish_body::{integrity, sha1_hex};
+use crate::support::{Package, TestServer};
+use serde_json::{Value, json};
+use std::sync::Barrier;
+
+fn shared_database_configured() -> bool {
+    let set = std::env::var("PACKGATE_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty());
+    if !set {
+        println!("SKIP: PACKGATE_TEST_DATABASE_URL not set (two instances need PostgreSQL)");
+    }
+    set
+}
+
+#[test]
+fn second_instance_serves_what_the_first_published() {
+    if !shared_database_configured() {
+        return;
+    }
+    let first = TestServer::start();
+    let second = first.start_second();
+    let token = first.publisher("alice");
+    let pkg = Package::new("@two/shared", "1.0.0");
+    let body = pkg.publish_body(&first.registry("npm"), "latest");
+    first
+        .http()
+        .json("PUT", "/npm/@two%2fshared", Some(&token), &body)
+        .expect_success();
+    let doc = second.http().get("/npm/@two%2fshared").expect(200).json();
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dist"]["shasum"],
+        json!(sha1_hex(&pkg.tarball()))
+    );
+    assert_eq!(
+        second
+            .http()
+            .get("/npm/@two/shared/-/shared-1.0.0.tgz")
+            .expect(200)
+            .body,
+        pkg.tarball()
+    );
+    // A token created through the CLI works on both instances.
+    second
+        .http()
+        .get_auth("/npm/-/whoami", Some(&token))
+        .expect(200);
+}
+
+#[test]
+fn concurrent_publishes_of_one_version_on_two_instances_admit_exactly_one() {
+    if !shared_database_configured() {
+        return;
+    }
+    let first = TestServer::start();
+    let second = first.start_second();
+    let token = first.publisher("alice");
+    let servers = [&first, &second];
+    let mut winners = Vec::new();
+    for round in 0..50 {
+        let version = format!("1.0.{round}");
+        let candidates: Vec<(Vec<u8>, Value)> = (0..2)
+            .map(|i| {
+                let pkg = Package::new("contended", &version).file(
+                    "index.js",
+                    format!("module.exports = 'instance {i}, round {round}';\n"),
+                );
+                (
+                    pkg.tarball(),
+                    pkg.publish_body(&servers[i].registry("npm"), "latest"),
+                )
+            })
+            .collect();
+        let barrier = Barrier::new(2);
+        let results: Vec<crate::support::Resp> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (barrier, server, body, token) =
+                        (&barrier, servers[i], &candidates[i].1, &token);
+                    s.spawn(move || {
+                        barrier.wait();
+                        server
+                            .http()
+                            .json("PUT", "/npm/contended", Some(token), body)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("publisher thread"))
+                .collect()
+        });
+        let ok: Vec<usize> = (0..2)
+            .filter(|&i| (200..300).contains(&results[i].status))
+            .collect();
+        assert_eq!(
+            ok.len(),
+            1,
+            "round {round}: exactly one publish must succeed, got {} and {} ({} / {})",
+            results[0].status,
+            results[1].status,
+            results[0].text(),
+            results[1].text()
+        );
+        let loser = &results[1 - ok[0]];
+        let error = loser.expect_error(403);
+        assert!(
+            error.contains("previously published"),
+            "round {round}: loser error {error:?}"
+        );
+        winners.push((version, candidates[ok[0]].0.clone()));
+    }
+
+    let docs: Vec<Value> = servers
+        .iter()
+        .map(|s| s.http().get("/npm/contended").expect(200).json())
+        .collect();
+    assert_eq!(
+        docs[0]["versions"], docs[1]["versions"],
+        "both instances serve the same versions"
+    );
+    assert_eq!(docs[0]["dist-tags"], docs[1]["dist-tags"]);
+    assert_eq!(docs[0]["dist-tags"]["latest"], json!("1.0.49"));
+    assert_eq!(docs[0]["versions"].as_object().map(|m| m.len()), Some(50));
+    for (version, tgz) in &winners {
+        for (i, doc) in docs.iter().enumerate() {
+            let dist = &doc["versions"][version]["dist"];
+            assert_eq!(
+                dist["shasum"],
+                json!(sha1_hex(tgz)),
+                "instance {i}, {version}: shasum is the winner's"
+            );
+            assert_eq!(
+                dist["integrity"],
+                json!(integrity(tgz)),
+                "instance {i}, {version}: integrity is the winner's"
+            );
+        }
+        for server in servers {
+            let served = server
+                .http()
+                .get(&format!("/npm/contended/-/contended-{version}.tgz"));
+            assert_eq!(
+                &served.expect(200).body,
+                tgz,
+                "{version}: served bytes are the winner's"
+            );
+        }
+    }
+}
