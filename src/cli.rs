@@ -125,7 +125,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         flags.base_url = base_url.clone();
     }
     let config = config::load(&cli.global.config, &flags)?;
-    init_logging(&config);
+    init_logging(&config, matches!(cli.command, Command::Serve { .. }));
     if let Command::Serve { .. } = cli.command {
         return serve(config);
     }
@@ -142,10 +142,15 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+fn init_logging(config: &Config, serving: bool) {
+    use std::io::IsTerminal;
+    // The admin commands only say what went wrong; the server logs every request.
+    let default = if serving { "info,sqlx=warn,actix_server=warn,sea_orm_migration=warn" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     if config.server.log_format == "json" {
         let _ = builder.json().flatten_event(true).try_init();
     } else {

@@ -79,12 +79,12 @@ pub async fn whoami(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
 fn token_object(t: &crate::db::entity::token::Model) -> Value {
     json!({
         "key": t.token_hash,
-        "token": format!("{}…", t.prefix),
+        "token": t.prefix,
         "created": iso8601(t.created_at),
         "updated": iso8601(t.created_at),
         "readonly": t.scopes == "read",
         "cidr_whitelist": null,
-        "name": t.name,
+        "name": t.name.clone().unwrap_or_default(),
         "expires": t.expires_at.map(iso8601),
     })
 }
