@@ -119,7 +119,10 @@ pub fn run() -> ExitCode {
 }
 
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
-    let mut flags = FlagOverrides { data_dir: cli.global.data_dir.clone(), ..Default::default() };
+    let mut flags = FlagOverrides {
+        data_dir: cli.global.data_dir.clone(),
+        ..Default::default()
+    };
     if let Command::Serve { listen, base_url } = &cli.command {
         flags.listen = listen.clone();
         flags.base_url = base_url.clone();
@@ -129,7 +132,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve { .. } = cli.command {
         return serve(config);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Serve { .. } => Ok(()),
         Command::Migrate => runtime.block_on(async {
@@ -145,8 +150,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(config: &Config, serving: bool) {
     use std::io::IsTerminal;
     // The admin commands only say what went wrong; the server logs every request.
-    let default = if serving { "info,sqlx=warn,actix_server=warn,sea_orm_migration=warn" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let default = if serving {
+        "info,sqlx=warn,actix_server=warn,sea_orm_migration=warn"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -159,8 +169,12 @@ fn init_logging(config: &Config, serving: bool) {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.server.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.server.data_dir.display()))?;
+    std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            config.server.data_dir.display()
+        )
+    })?;
     let listener = std::net::TcpListener::bind(&config.server.listen)
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
@@ -191,7 +205,12 @@ async fn open_db(config: &Config) -> anyhow::Result<crate::db::Db> {
 async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     match cmd {
-        UserCommand::Add { name, admin, email, password_stdin } => {
+        UserCommand::Add {
+            name,
+            admin,
+            email,
+            password_stdin,
+        } => {
             let password = if password_stdin {
                 let mut s = String::new();
                 std::io::stdin().read_to_string(&mut s)?;
@@ -204,7 +223,11 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 None
             };
             let u = auth::create_user(&db, &name, email.as_deref(), password, admin).await?;
-            eprintln!("packgate: created user {:?}{}", u.name, if u.is_admin { " (admin)" } else { "" });
+            eprintln!(
+                "packgate: created user {:?}{}",
+                u.name,
+                if u.is_admin { " (admin)" } else { "" }
+            );
         }
     }
     Ok(())
@@ -213,28 +236,61 @@ async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
 async fn token(config: Config, cmd: TokenCommand) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     match cmd {
-        TokenCommand::Create { user, scope, repo, expires, name } => {
-            let u = auth::find_user(&db, &user).await?.with_context(|| format!("no user named {user:?}"))?;
+        TokenCommand::Create {
+            user,
+            scope,
+            repo,
+            expires,
+            name,
+        } => {
+            let u = auth::find_user(&db, &user)
+                .await?
+                .with_context(|| format!("no user named {user:?}"))?;
             let scopes = match scope {
                 Some(s) => auth::parse_scopes(&s).map_err(anyhow::Error::msg)?,
                 None => vec![],
             };
-            let repos: Vec<String> = repo.iter().flat_map(|r| r.split(',')).map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect();
+            let repos: Vec<String> = repo
+                .iter()
+                .flat_map(|r| r.split(','))
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
             for r in &repos {
                 if !config.repository.iter().any(|c| &c.name == r) {
                     bail!("--repo {r:?}: no such repository in the configuration");
                 }
             }
             let expires_at = match expires {
-                Some(e) => Some(now_millis() + parse_duration_millis(&e).with_context(|| format!("--expires {e:?}: use a duration like 30d, 12h or 90m"))?),
+                Some(e) => Some(
+                    now_millis()
+                        + parse_duration_millis(&e).with_context(|| {
+                            format!("--expires {e:?}: use a duration like 30d, 12h or 90m")
+                        })?,
+                ),
                 None => None,
             };
-            let (clear, _) = auth::create_token(&db, &u, NewToken { scopes, repos, expires_at, name }).await?;
+            let (clear, _) = auth::create_token(
+                &db,
+                &u,
+                NewToken {
+                    scopes,
+                    repos,
+                    expires_at,
+                    name,
+                },
+            )
+            .await?;
             println!("{clear}");
         }
         TokenCommand::List { user } => {
             let uid = match user {
-                Some(n) => Some(auth::find_user(&db, &n).await?.with_context(|| format!("no user named {n:?}"))?.id),
+                Some(n) => Some(
+                    auth::find_user(&db, &n)
+                        .await?
+                        .with_context(|| format!("no user named {n:?}"))?
+                        .id,
+                ),
                 None => None,
             };
             let mut out = std::io::stdout().lock();

@@ -92,7 +92,9 @@ impl From<DbErr> for AppError {
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::NotFound => AppError::Internal("blob referenced by the database is missing from the store".into()),
+            crate::store::StoreError::NotFound => AppError::Internal(
+                "blob referenced by the database is missing from the store".into(),
+            ),
             crate::store::StoreError::Io(m) => AppError::Unavailable(m),
         }
     }

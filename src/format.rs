@@ -44,7 +44,10 @@ impl<F: ErrorFormat> std::fmt::Display for ApiError<F> {
 
 impl<F: ErrorFormat, E: Into<AppError>> From<E> for ApiError<F> {
     fn from(e: E) -> Self {
-        ApiError { error: e.into(), _format: PhantomData }
+        ApiError {
+            error: e.into(),
+            _format: PhantomData,
+        }
     }
 }
 

@@ -33,7 +33,9 @@ pub fn label(req: &actix_web::HttpRequest, route: &'static str) {
     req.extensions_mut().insert(RouteLabel(route));
 }
 
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -59,15 +61,31 @@ impl Metrics {
         *m.entry((repo.to_string(), format.to_string())).or_default() += 1;
     }
 
-    fn record(&self, repo: &str, format: &str, route: &str, status: u16, secs: f64, bytes_in: u64, bytes_out: u64) {
-        self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
-        self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+    fn record(
+        &self,
+        repo: &str,
+        format: &str,
+        route: &str,
+        status: u16,
+        secs: f64,
+        bytes: (u64, u64),
+    ) {
+        self.bytes_in.fetch_add(bytes.0, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes.1, Ordering::Relaxed);
         {
             let mut m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            *m.entry((repo.to_string(), format.to_string(), route.to_string(), status)).or_default() += 1;
+            *m.entry((
+                repo.to_string(),
+                format.to_string(),
+                route.to_string(),
+                status,
+            ))
+            .or_default() += 1;
         }
         let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let h = h.entry((repo.to_string(), format.to_string(), route.to_string())).or_default();
+        let h = h
+            .entry((repo.to_string(), format.to_string(), route.to_string()))
+            .or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
                 h.counts[i] += 1;
@@ -100,26 +118,55 @@ impl Metrics {
         for ((repo, format, route), h) in rows {
             let labels = format!("repo=\"{repo}\",format=\"{format}\",route=\"{route}\"");
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "packgate_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "packgate_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "packgate_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "packgate_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "packgate_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "packgate_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "packgate_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "packgate_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         drop(lat);
         out.push_str("# HELP packgate_http_request_bytes_total Request body bytes received.\n");
         out.push_str("# TYPE packgate_http_request_bytes_total counter\n");
-        let _ = writeln!(out, "packgate_http_request_bytes_total {}", self.bytes_in.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "packgate_http_request_bytes_total {}",
+            self.bytes_in.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP packgate_http_response_bytes_total Response body bytes sent.\n");
         out.push_str("# TYPE packgate_http_response_bytes_total counter\n");
-        let _ = writeln!(out, "packgate_http_response_bytes_total {}", self.bytes_out.load(Ordering::Relaxed));
-        out.push_str("# HELP packgate_publishes_total Successful publishes by repository and format.\n");
+        let _ = writeln!(
+            out,
+            "packgate_http_response_bytes_total {}",
+            self.bytes_out.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP packgate_publishes_total Successful publishes by repository and format.\n",
+        );
         out.push_str("# TYPE packgate_publishes_total counter\n");
         let pubs = self.publishes.lock().unwrap_or_else(|e| e.into_inner());
         let mut rows: Vec<_> = pubs.iter().collect();
         rows.sort();
         for ((repo, format), n) in rows {
-            let _ = writeln!(out, "packgate_publishes_total{{repo=\"{repo}\",format=\"{format}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "packgate_publishes_total{{repo=\"{repo}\",format=\"{format}\"}} {n}"
+            );
         }
         out
     }
@@ -135,7 +182,10 @@ fn new_request_id() -> String {
 }
 
 /// The middleware: request id, timing, metrics and one log line per request.
-pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let id = req
         .headers()
@@ -157,9 +207,17 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
     let result = REQUEST_ID.scope(id.clone(), next.call(req)).await;
     let mut res = result?;
     let status = res.status().as_u16();
-    let route = res.request().extensions().get::<RouteLabel>().map(|r| r.0).unwrap_or("other");
+    let route = res
+        .request()
+        .extensions()
+        .get::<RouteLabel>()
+        .map(|r| r.0)
+        .unwrap_or("other");
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    let (repo, format) = match formats.as_ref().and_then(|f| f.0.get(first).map(|fmt| (first.to_string(), *fmt))) {
+    let (repo, format) = match formats
+        .as_ref()
+        .and_then(|f| f.0.get(first).map(|fmt| (first.to_string(), *fmt)))
+    {
         Some((r, f)) => (r, f),
         None => ("-".to_string(), "-"),
     };
@@ -177,10 +235,11 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
     };
     let secs = started.elapsed().as_secs_f64();
     if let Some(m) = metrics {
-        m.record(&repo, format, route, status, secs, bytes_in, bytes_out);
+        m.record(&repo, format, route, status, secs, (bytes_in, bytes_out));
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     if route != "healthz" && route != "metrics" {
         tracing::info!(

@@ -61,7 +61,11 @@ pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<dyn BlobStore>)> {
 /// Runs the server on an already bound listener until SIGINT/SIGTERM; in-flight requests get
 /// `server.shutdown_timeout` seconds to finish. `on_ready` runs once the database is migrated and
 /// the listener accepts requests.
-pub async fn run(listener: TcpListener, config: Config, on_ready: impl FnOnce()) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    on_ready: impl FnOnce(),
+) -> anyhow::Result<()> {
     let (db, store) = open(&config).await?;
     let tmp_dir = config.server.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
@@ -75,11 +79,19 @@ pub async fn run(listener: TcpListener, config: Config, on_ready: impl FnOnce())
             max_upload: r.max_upload.unwrap_or(config.server.max_upload).0,
         })
         .collect();
-    let formats = web::Data::new(RepoFormats(repos.iter().map(|r| (r.name.clone(), r.format)).collect()));
+    let formats = web::Data::new(RepoFormats(
+        repos.iter().map(|r| (r.name.clone(), r.format)).collect(),
+    ));
     let metrics = web::Data::new(Metrics::default());
     let workers = config.server.workers;
     let shutdown_timeout = config.server.shutdown_timeout;
-    let state = web::Data::new(AppState { config, db, store, cache: DocCache::new(4096), tmp_dir });
+    let state = web::Data::new(AppState {
+        config,
+        db,
+        store,
+        cache: DocCache::new(4096),
+        tmp_dir,
+    });
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(state.clone())
@@ -93,7 +105,8 @@ pub async fn run(listener: TcpListener, config: Config, on_ready: impl FnOnce())
             .route("/metrics", web::get().to(metrics_text));
         for repo in &repos {
             let module = crate::routes::module(repo.format);
-            let scope = web::scope(&format!("/{}", repo.name)).app_data(web::Data::new(repo.clone()));
+            let scope =
+                web::scope(&format!("/{}", repo.name)).app_data(web::Data::new(repo.clone()));
             app = app.service(scope.configure(|c| module.routes(c)));
         }
         app
@@ -117,7 +130,9 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db_ok = state.db.ping().await;
     let store = state.store.check().await;
     if db_ok && store.is_ok() {
-        HttpResponse::Ok().content_type("text/plain").body("ready\n")
+        HttpResponse::Ok()
+            .content_type("text/plain")
+            .body("ready\n")
     } else {
         let mut msg = String::new();
         if !db_ok {
@@ -126,10 +141,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         if let Err(e) = store {
             msg.push_str(&format!("store unusable: {e}\n"));
         }
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body(msg)
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(msg)
     }
 }
 
 async fn metrics_text(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render())
 }

@@ -101,7 +101,15 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for t in ["tokens", "users", "properties", "files", "blobs", "versions", "packages"] {
+        for t in [
+            "tokens",
+            "users",
+            "properties",
+            "files",
+            "blobs",
+            "versions",
+            "packages",
+        ] {
             db.execute_unprepared(&format!("DROP TABLE {t}")).await?;
         }
         Ok(())

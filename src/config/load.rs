@@ -56,14 +56,20 @@ pub fn load(files: &[PathBuf], flags: &FlagOverrides) -> anyhow::Result<Config> 
 }
 
 /// [`load`] with an explicit environment (for tests).
-pub fn load_with_env(files: &[PathBuf], env: &[(String, String)], flags: &FlagOverrides) -> anyhow::Result<Config> {
+pub fn load_with_env(
+    files: &[PathBuf],
+    env: &[(String, String)],
+    flags: &FlagOverrides,
+) -> anyhow::Result<Config> {
     let mut merged = Table::new();
     let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut repositories: Vec<Value> = Vec::new();
     for file in expand(files)? {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read config file {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read config file {}", file.display()))?;
         // Parsing the file alone as a Config reports unknown keys and wrong types with this file's line.
-        toml::from_str::<Config>(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", file.display()))?;
+        toml::from_str::<Config>(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {e}", file.display()))?;
         let mut table: Table = toml::from_str(&text)?;
         if let Some(Value::Array(repos)) = table.remove("repository") {
             repositories.extend(repos);
@@ -74,23 +80,34 @@ pub fn load_with_env(files: &[PathBuf], env: &[(String, String)], flags: &FlagOv
         merged.insert("repository".into(), Value::Array(repositories));
     }
     for (name, raw) in env {
-        let Some(rest) = name.strip_prefix("PACKGATE__") else { continue };
+        let Some(rest) = name.strip_prefix("PACKGATE__") else {
+            continue;
+        };
         let (rest, from_file) = match rest.strip_suffix("__FILE") {
             Some(r) => (r, true),
             None => (rest, false),
         };
         let key = rest.to_ascii_lowercase().replace("__", ".");
         let Some((_, kind)) = ENV_KEYS.iter().find(|(k, _)| *k == key) else {
-            bail!("environment variable {name} matches no configuration key (known: {})", known_env_names());
+            bail!(
+                "environment variable {name} matches no configuration key (known: {})",
+                known_env_names()
+            );
         };
         let raw = if from_file {
-            std::fs::read_to_string(raw).with_context(|| format!("{name}: cannot read {raw}"))?.trim_end().to_string()
+            std::fs::read_to_string(raw)
+                .with_context(|| format!("{name}: cannot read {raw}"))?
+                .trim_end()
+                .to_string()
         } else {
             raw.clone()
         };
         let value = match kind {
             Kind::Str => Value::String(raw),
-            Kind::Int => Value::Integer(raw.parse().with_context(|| format!("{name} must be an integer"))?),
+            Kind::Int => Value::Integer(
+                raw.parse()
+                    .with_context(|| format!("{name} must be an integer"))?,
+            ),
             Kind::Bool => Value::Boolean(match raw.as_str() {
                 "true" | "1" => true,
                 "false" | "0" => false,
@@ -103,12 +120,18 @@ pub fn load_with_env(files: &[PathBuf], env: &[(String, String)], flags: &FlagOv
         set_path(&mut merged, "server.listen", Value::String(v.clone()));
     }
     if let Some(v) = &flags.data_dir {
-        set_path(&mut merged, "server.data_dir", Value::String(v.display().to_string()));
+        set_path(
+            &mut merged,
+            "server.data_dir",
+            Value::String(v.display().to_string()),
+        );
     }
     if let Some(v) = &flags.base_url {
         set_path(&mut merged, "server.base_url", Value::String(v.clone()));
     }
-    let mut config: Config = Value::Table(merged).try_into().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let mut config: Config = Value::Table(merged)
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     config.validate()?;
     Ok(config)
 }
@@ -140,14 +163,27 @@ fn expand(files: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn merge(dst: &mut Table, src: Table, prefix: &str, file: &Path, origin: &mut BTreeMap<String, PathBuf>) -> anyhow::Result<()> {
+fn merge(
+    dst: &mut Table,
+    src: Table,
+    prefix: &str,
+    file: &Path,
+    origin: &mut BTreeMap<String, PathBuf>,
+) -> anyhow::Result<()> {
     for (k, v) in src {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (dst.get_mut(&k), v) {
             (Some(Value::Table(d)), Value::Table(s)) => merge(d, s, &path, file, origin)?,
             (Some(existing), v) => {
                 if *existing != v {
-                    let first = origin.get(&path).map(|p| p.display().to_string()).unwrap_or_default();
+                    let first = origin
+                        .get(&path)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
                     bail!(
                         "configuration key `{path}` is set differently in {first} and {} (set it in one file only)",
                         file.display()
@@ -181,7 +217,9 @@ fn set_path(root: &mut Table, dotted: &str, value: Value) {
     let Some(last) = parts.pop() else { return };
     let mut table = root;
     for p in parts {
-        let entry = table.entry(p.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        let entry = table
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
         if !entry.is_table() {
             *entry = Value::Table(Table::new());
         }
@@ -212,18 +250,28 @@ mod tests {
     #[test]
     fn file_then_env_then_flag_take_precedence_in_that_order() {
         let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), "a.toml", "[server]\nlisten = \"127.0.0.1:1\"\nmax_upload = \"1 MiB\"\nworkers = 3\n");
+        let f = write(
+            dir.path(),
+            "a.toml",
+            "[server]\nlisten = \"127.0.0.1:1\"\nmax_upload = \"1 MiB\"\nworkers = 3\n",
+        );
         let c = load_with_env(std::slice::from_ref(&f), &[], &FlagOverrides::default()).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:1");
         let env = vec![
-            ("PACKGATE__SERVER__LISTEN".to_string(), "127.0.0.1:2".to_string()),
+            (
+                "PACKGATE__SERVER__LISTEN".to_string(),
+                "127.0.0.1:2".to_string(),
+            ),
             ("PACKGATE__SERVER__WORKERS".to_string(), "5".to_string()),
         ];
         let c = load_with_env(std::slice::from_ref(&f), &env, &FlagOverrides::default()).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:2");
         assert_eq!(c.server.workers, 5);
         assert_eq!(c.server.max_upload.0, 1 << 20);
-        let flags = FlagOverrides { listen: Some("127.0.0.1:3".into()), ..Default::default() };
+        let flags = FlagOverrides {
+            listen: Some("127.0.0.1:3".into()),
+            ..Default::default()
+        };
         let c = load_with_env(&[f], &env, &flags).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:3");
     }
@@ -233,8 +281,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.toml", "[server]\nlisten = \"127.0.0.1:1\"\n");
         let b = write(dir.path(), "b.toml", "[server]\nlisten = \"127.0.0.1:2\"\n");
-        let err = load_with_env(&[a, b], &[], &FlagOverrides::default()).unwrap_err().to_string();
-        assert!(err.contains("a.toml") && err.contains("b.toml") && err.contains("server.listen"), "{err}");
+        let err = load_with_env(&[a, b], &[], &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a.toml") && err.contains("b.toml") && err.contains("server.listen"),
+            "{err}"
+        );
         let c = write(dir.path(), "c.toml", "[server]\nlisten = \"127.0.0.1:1\"\n");
         let d = write(dir.path(), "d.toml", "[server]\nlisten = \"127.0.0.1:1\"\n");
         assert!(load_with_env(&[c, d], &[], &FlagOverrides::default()).is_ok());
@@ -244,13 +297,23 @@ mod tests {
     fn unknown_keys_and_unsupported_kinds_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.toml", "[server]\nlisen = \"x\"\n");
-        let err = load_with_env(&[a], &[], &FlagOverrides::default()).unwrap_err().to_string();
+        let err = load_with_env(&[a], &[], &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lisen"), "{err}");
         let env = vec![("PACKGATE__SERVER__NOPE".to_string(), "1".to_string())];
-        let err = load_with_env(&[], &env, &FlagOverrides::default()).unwrap_err().to_string();
+        let err = load_with_env(&[], &env, &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("PACKGATE__SERVER__NOPE"), "{err}");
-        let p = write(dir.path(), "p.toml", "[[repository]]\nname = \"up\"\nformat = \"npm\"\ntype = \"proxy\"\n");
-        let err = load_with_env(&[p], &[], &FlagOverrides::default()).unwrap_err().to_string();
+        let p = write(
+            dir.path(),
+            "p.toml",
+            "[[repository]]\nname = \"up\"\nformat = \"npm\"\ntype = \"proxy\"\n",
+        );
+        let err = load_with_env(&[p], &[], &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not yet supported"), "{err}");
     }
 

@@ -76,7 +76,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: Secret::default(), max_connections: 16 }
+        DatabaseConfig {
+            url: Secret::default(),
+            max_connections: 16,
+        }
     }
 }
 
@@ -167,7 +170,11 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.is_empty() { f.write_str("\"\"") } else { f.write_str("\"<redacted>\"") }
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"<redacted>\"")
+        }
     }
 }
 
@@ -178,7 +185,10 @@ impl Config {
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         if self.database.url.expose().is_empty() {
-            format!("sqlite://{}?mode=rwc", self.server.data_dir.join("packgate.sqlite").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.server.data_dir.join("packgate.sqlite").display()
+            )
         } else {
             self.database.url.expose().to_string()
         }
@@ -201,13 +211,21 @@ impl Config {
         for r in &self.repository {
             let valid = !r.name.is_empty()
                 && r.name.len() <= 64
-                && r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                && r.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
                 && !r.name.starts_with(['.', '-', '_']);
             if !valid {
-                anyhow::bail!("repository name {:?} is invalid: use 1-64 ASCII letters, digits, '-', '_' or '.'", r.name);
+                anyhow::bail!(
+                    "repository name {:?} is invalid: use 1-64 ASCII letters, digits, '-', '_' or '.'",
+                    r.name
+                );
             }
             if RESERVED_NAMES.contains(&r.name.as_str()) {
-                anyhow::bail!("repository name {:?} is reserved for packgate's own URLs", r.name);
+                anyhow::bail!(
+                    "repository name {:?} is reserved for packgate's own URLs",
+                    r.name
+                );
             }
             if !seen.insert(r.name.clone()) {
                 anyhow::bail!("repository {:?} is declared twice", r.name);
@@ -219,7 +237,10 @@ impl Config {
                     r.name,
                     r.kind
                 ),
-                other => anyhow::bail!("repository {:?}: unknown type {other:?} (expected hosted, proxy or group)", r.name),
+                other => anyhow::bail!(
+                    "repository {:?}: unknown type {other:?} (expected hosted, proxy or group)",
+                    r.name
+                ),
             }
             match r.format.as_str() {
                 "npm" => {}
@@ -235,10 +256,14 @@ impl Config {
             "filesystem" => {}
             "s3" => {
                 if self.storage.bucket.is_empty() {
-                    anyhow::bail!("storage.bucket (PACKGATE__STORAGE__BUCKET) is required when storage.type = \"s3\"");
+                    anyhow::bail!(
+                        "storage.bucket (PACKGATE__STORAGE__BUCKET) is required when storage.type = \"s3\""
+                    );
                 }
             }
-            other => anyhow::bail!("storage.type {other:?} is unknown (expected \"filesystem\" or \"s3\")"),
+            other => anyhow::bail!(
+                "storage.type {other:?} is unknown (expected \"filesystem\" or \"s3\")"
+            ),
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             anyhow::bail!("server.log_format must be \"text\" or \"json\"");

@@ -24,7 +24,9 @@ impl ByteSize {
             "gb" => 1_000_000_000,
             other => return Err(format!("unknown size unit {other:?} in {s:?}")),
         };
-        n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("size {s:?} is too large"))
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("size {s:?} is too large"))
     }
 }
 
@@ -49,7 +51,13 @@ mod tests {
 
     #[test]
     fn sizes_parse_with_binary_and_decimal_units() {
-        for (s, n) in [("10", 10), ("64 KiB", 65536), ("100MiB", 100 << 20), ("1 kb", 1000), ("2 GiB", 2 << 30)] {
+        for (s, n) in [
+            ("10", 10),
+            ("64 KiB", 65536),
+            ("100MiB", 100 << 20),
+            ("1 kb", 1000),
+            ("2 GiB", 2 << 30),
+        ] {
             assert_eq!(ByteSize::parse(s), Ok(ByteSize(n)), "{s}");
         }
         assert!(ByteSize::parse("ten").is_err());

@@ -22,12 +22,12 @@ impl Db {
     /// server can share it.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sea_orm::DbErr> {
         let sqlite = url.starts_with("sqlite:");
-        if sqlite {
-            if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
-                if let Some(parent) = std::path::Path::new(path).parent() {
-                    let _ = std::fs::create_dir_all(parent);
-                }
-            }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p))
+            && let Some(parent) = std::path::Path::new(path).parent()
+        {
+            let _ = std::fs::create_dir_all(parent);
         }
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections.max(1))
@@ -44,7 +44,11 @@ impl Db {
             });
         }
         let conn = Database::connect(opts).await?;
-        Ok(Db { conn, writer: Arc::new(Mutex::new(())), sqlite })
+        Ok(Db {
+            conn,
+            writer: Arc::new(Mutex::new(())),
+            sqlite,
+        })
     }
 
     /// Applies pending migrations.
@@ -55,7 +59,11 @@ impl Db {
     /// Serializes write transactions inside this process on SQLite (which allows one writer and
     /// would otherwise fail concurrent upgrades with "database is locked"); free on PostgreSQL.
     pub async fn write_lock(&self) -> Option<MutexGuard<'_, ()>> {
-        if self.sqlite { Some(self.writer.lock().await) } else { None }
+        if self.sqlite {
+            Some(self.writer.lock().await)
+        } else {
+            None
+        }
     }
 
     /// Whether the database answers (`/readyz`).

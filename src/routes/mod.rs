@@ -18,5 +18,8 @@ pub fn format_id(name: &str) -> Option<&'static str> {
 /// The module of a format id (falls back to npm, the only one, for unknown ids; config validation
 /// refuses those before this is reached).
 pub fn module(id: &str) -> &'static dyn FormatModule {
-    modules().into_iter().find(|m| m.id() == id).unwrap_or(&npm::NpmModule)
+    modules()
+        .into_iter()
+        .find(|m| m.id() == id)
+        .unwrap_or(&npm::NpmModule)
 }

@@ -46,7 +46,15 @@ pub const OVER_LIMIT: &str = "upload exceeds the size limit";
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`, refusing more than `limit` bytes.
     pub fn new(inner: W, limit: u64) -> Self {
-        HashingWriter { inner, sha256: Sha256::new(), sha512: Sha512::new(), sha1: Sha1::new(), md5: Md5::new(), size: 0, limit }
+        HashingWriter {
+            inner,
+            sha256: Sha256::new(),
+            sha512: Sha512::new(),
+            sha1: Sha1::new(),
+            md5: Md5::new(),
+            size: 0,
+            limit,
+        }
     }
 
     /// Flushes and returns the digests and the inner writer.
@@ -86,7 +94,9 @@ impl<W: Write> Write for HashingWriter<W> {
 /// A new temp file in `dir` (created if missing).
 pub fn temp_file(dir: &Path) -> Result<NamedTempFile, AppError> {
     std::fs::create_dir_all(dir)?;
-    Ok(tempfile::Builder::new().prefix("upload-").tempfile_in(dir)?)
+    Ok(tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(dir)?)
 }
 
 /// Streams a request body into a temp file, refusing more than `limit` bytes (413).
@@ -96,10 +106,12 @@ where
     E: std::fmt::Display,
 {
     let tmp = temp_file(dir)?;
-    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(tmp.reopen()?));
+    let mut out =
+        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(tmp.reopen()?));
     let mut total: u64 = 0;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| AppError::Invalid(format!("could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| AppError::Invalid(format!("could not read the request body: {e}")))?;
         total += chunk.len() as u64;
         if total > limit {
             return Err(too_large(limit));
@@ -112,11 +124,17 @@ where
 
 /// The 413 error for a limit.
 pub fn too_large(limit: u64) -> AppError {
-    AppError::TooLarge(format!("upload is larger than the configured limit of {limit} bytes"))
+    AppError::TooLarge(format!(
+        "upload is larger than the configured limit of {limit} bytes"
+    ))
 }
 
 /// Puts the file into the store under its SHA-256. Durable on return; identical bytes are stored once.
-pub async fn store(store: &dyn BlobStore, digests: &Digests, path: &Path) -> Result<BlobKey, AppError> {
+pub async fn store(
+    store: &dyn BlobStore,
+    digests: &Digests,
+    path: &Path,
+) -> Result<BlobKey, AppError> {
     let key = BlobKey::new(&digests.sha256).ok_or_else(|| AppError::internal("bad sha256"))?;
     store.put_file(&key, path).await?;
     Ok(key)
@@ -132,7 +150,10 @@ mod tests {
         w.write_all(b"abc").unwrap();
         let (d, out) = w.finish().unwrap();
         assert_eq!(out, b"abc");
-        assert_eq!(d.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(d.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(d.md5, "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(d.size, 3);

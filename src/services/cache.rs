@@ -23,13 +23,18 @@ pub struct DocCache {
 impl DocCache {
     /// A cache holding at most `capacity` documents.
     pub fn new(capacity: usize) -> Self {
-        DocCache { entries: Mutex::new(HashMap::new()), capacity }
+        DocCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
     }
 
     /// The document for `key` if it was rendered at `stamp`.
     pub fn get(&self, key: &str, stamp: i64) -> Option<Rendered> {
         let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key).filter(|(s, _)| *s == stamp).map(|(_, r)| r.clone())
+        map.get(key)
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, r)| r.clone())
     }
 
     /// Stores a rendering; when full, drops everything (cheap, and renders are O(versions)).

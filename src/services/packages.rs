@@ -8,7 +8,8 @@ use crate::db::entity::{blob, file, package, property, version};
 use crate::error::AppError;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -68,7 +69,10 @@ pub struct PackageDescriptor {
 
 impl PackageDescriptor {
     /// Package-level properties whose name starts with `prefix`, prefix removed.
-    pub fn properties_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn properties_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.properties
             .iter()
             .filter(|p| p.version_id.is_none())
@@ -77,7 +81,11 @@ impl PackageDescriptor {
 }
 
 /// The package row, if the package exists.
-pub async fn find(db: &Db, repo: &str, normalized: &str) -> Result<Option<package::Model>, AppError> {
+pub async fn find(
+    db: &Db,
+    repo: &str,
+    normalized: &str,
+) -> Result<Option<package::Model>, AppError> {
     Ok(package::Entity::find()
         .filter(package::Column::Repository.eq(repo))
         .filter(package::Column::NormalizedName.eq(normalized))
@@ -86,7 +94,11 @@ pub async fn find(db: &Db, repo: &str, normalized: &str) -> Result<Option<packag
 }
 
 /// The version row of a package by normalized version.
-pub async fn find_version(db: &Db, package_id: i64, normalized_version: &str) -> Result<Option<version::Model>, AppError> {
+pub async fn find_version(
+    db: &Db,
+    package_id: i64,
+    normalized_version: &str,
+) -> Result<Option<version::Model>, AppError> {
     Ok(version::Entity::find()
         .filter(version::Column::PackageId.eq(package_id))
         .filter(version::Column::NormalizedVersion.eq(normalized_version))
@@ -95,8 +107,14 @@ pub async fn find_version(db: &Db, package_id: i64, normalized_version: &str) ->
 }
 
 /// Loads a package with its versions, files, blobs and properties (three queries).
-pub async fn load(db: &Db, repo: &str, normalized: &str) -> Result<Option<PackageDescriptor>, AppError> {
-    let Some(pkg) = find(db, repo, normalized).await? else { return Ok(None) };
+pub async fn load(
+    db: &Db,
+    repo: &str,
+    normalized: &str,
+) -> Result<Option<PackageDescriptor>, AppError> {
+    let Some(pkg) = find(db, repo, normalized).await? else {
+        return Ok(None);
+    };
     load_for(db, pkg).await.map(Some)
 }
 
@@ -131,7 +149,10 @@ pub async fn load_for(db: &Db, pkg: package::Model) -> Result<PackageDescriptor,
     };
     let mut by_version: HashMap<i64, Vec<(file::Model, blob::Model)>> = HashMap::new();
     for f in files {
-        let b = blobs.get(&f.blob_sha256).cloned().ok_or_else(|| AppError::internal("file without blob row"))?;
+        let b = blobs
+            .get(&f.blob_sha256)
+            .cloned()
+            .ok_or_else(|| AppError::internal("file without blob row"))?;
         by_version.entry(f.version_id).or_default().push((f, b));
     }
     let properties = property::Entity::find()
@@ -141,13 +162,24 @@ pub async fn load_for(db: &Db, pkg: package::Model) -> Result<PackageDescriptor,
         .await?;
     let versions = versions
         .into_iter()
-        .map(|v| VersionDescriptor { files: by_version.remove(&v.id).unwrap_or_default(), version: v })
+        .map(|v| VersionDescriptor {
+            files: by_version.remove(&v.id).unwrap_or_default(),
+            version: v,
+        })
         .collect();
-    Ok(PackageDescriptor { package: pkg, versions, properties })
+    Ok(PackageDescriptor {
+        package: pkg,
+        versions,
+        properties,
+    })
 }
 
 /// A file of a package by its name, with its blob.
-pub async fn find_file(db: &Db, package_id: i64, file_name: &str) -> Result<Option<(file::Model, blob::Model)>, AppError> {
+pub async fn find_file(
+    db: &Db,
+    package_id: i64,
+    file_name: &str,
+) -> Result<Option<(file::Model, blob::Model)>, AppError> {
     let ids: Vec<i64> = version::Entity::find()
         .select_only()
         .column(version::Column::Id)
@@ -190,19 +222,28 @@ async fn ensure_package(db: &Db, p: &PackageRef<'_>) -> Result<package::Model, A
     };
     // Two instances may create the same package at once: the loser re-reads the winner's row.
     let res = package::Entity::insert(am)
-        .on_conflict(OnConflict::columns([package::Column::Repository, package::Column::NormalizedName]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([package::Column::Repository, package::Column::NormalizedName])
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&db.conn)
         .await;
     match res {
         Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
         Err(e) => return Err(e.into()),
     }
-    find(db, p.repo, p.normalized).await?.ok_or_else(|| AppError::internal("package vanished after insert"))
+    find(db, p.repo, p.normalized)
+        .await?
+        .ok_or_else(|| AppError::internal("package vanished after insert"))
 }
 
 async fn bump<C: ConnectionTrait>(c: &C, package_id: i64) -> Result<(), AppError> {
     package::Entity::update_many()
-        .col_expr(package::Column::ChangeStamp, Expr::col(package::Column::ChangeStamp).add(1))
+        .col_expr(
+            package::Column::ChangeStamp,
+            Expr::col(package::Column::ChangeStamp).add(1),
+        )
         .col_expr(package::Column::UpdatedAt, Expr::value(now_millis()))
         .filter(package::Column::Id.eq(package_id))
         .exec(c)
@@ -210,7 +251,12 @@ async fn bump<C: ConnectionTrait>(c: &C, package_id: i64) -> Result<(), AppError
     Ok(())
 }
 
-async fn set_property_in<C: ConnectionTrait>(c: &C, package_id: i64, name: &str, value: Option<&str>) -> Result<(), AppError> {
+async fn set_property_in<C: ConnectionTrait>(
+    c: &C,
+    package_id: i64,
+    name: &str,
+    value: Option<&str>,
+) -> Result<(), AppError> {
     property::Entity::delete_many()
         .filter(property::Column::PackageId.eq(package_id))
         .filter(property::Column::VersionId.is_null())
@@ -233,7 +279,11 @@ async fn set_property_in<C: ConnectionTrait>(c: &C, package_id: i64, name: &str,
 
 /// Records a new version with its file in one transaction. The blob must already be in the store.
 /// Fails with Conflict when the version (by normalized version) exists.
-pub async fn create_version_with_file(db: &Db, p: &PackageRef<'_>, nv: NewVersion) -> Result<version::Model, AppError> {
+pub async fn create_version_with_file(
+    db: &Db,
+    p: &PackageRef<'_>,
+    nv: NewVersion,
+) -> Result<version::Model, AppError> {
     let pkg = ensure_package(db, p).await?;
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
@@ -257,7 +307,9 @@ pub async fn create_version_with_file(db: &Db, p: &PackageRef<'_>, nv: NewVersio
         Err(e) => {
             let err: AppError = e.into();
             return Err(match err {
-                AppError::Conflict(_) => AppError::Conflict(format!("version {} already exists", nv.version)),
+                AppError::Conflict(_) => {
+                    AppError::Conflict(format!("version {} already exists", nv.version))
+                }
                 other => other,
             });
         }
@@ -271,7 +323,11 @@ pub async fn create_version_with_file(db: &Db, p: &PackageRef<'_>, nv: NewVersio
         created_at: Set(now),
     };
     match blob::Entity::insert(b)
-        .on_conflict(OnConflict::column(blob::Column::Sha256).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(blob::Column::Sha256)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&txn)
         .await
     {
@@ -308,7 +364,12 @@ pub async fn create_version_with_file(db: &Db, p: &PackageRef<'_>, nv: NewVersio
 }
 
 /// Sets (or with `None` removes) a package-level property.
-pub async fn set_property(db: &Db, package_id: i64, name: &str, value: Option<&str>) -> Result<(), AppError> {
+pub async fn set_property(
+    db: &Db,
+    package_id: i64,
+    name: &str,
+    value: Option<&str>,
+) -> Result<(), AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
     set_property_in(&txn, package_id, name, value).await?;
@@ -318,7 +379,11 @@ pub async fn set_property(db: &Db, package_id: i64, name: &str, value: Option<&s
 }
 
 /// Sets or clears the deprecation message of versions (by version id).
-pub async fn set_deprecated(db: &Db, package_id: i64, changes: &[(i64, Option<String>)]) -> Result<(), AppError> {
+pub async fn set_deprecated(
+    db: &Db,
+    package_id: i64,
+    changes: &[(i64, Option<String>)],
+) -> Result<(), AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
     for (id, msg) in changes {
@@ -336,13 +401,27 @@ pub async fn set_deprecated(db: &Db, package_id: i64, changes: &[(i64, Option<St
 
 /// Removes versions (their files go with them), then applies package-level property changes, in one
 /// transaction. Blobs stay in the store until garbage collection finds them unreferenced.
-pub async fn remove_versions(db: &Db, package_id: i64, version_ids: &[i64], properties: &[(String, Option<String>)]) -> Result<(), AppError> {
+pub async fn remove_versions(
+    db: &Db,
+    package_id: i64,
+    version_ids: &[i64],
+    properties: &[(String, Option<String>)],
+) -> Result<(), AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
     if !version_ids.is_empty() {
-        file::Entity::delete_many().filter(file::Column::VersionId.is_in(version_ids.to_vec())).exec(&txn).await?;
-        property::Entity::delete_many().filter(property::Column::VersionId.is_in(version_ids.to_vec())).exec(&txn).await?;
-        version::Entity::delete_many().filter(version::Column::Id.is_in(version_ids.to_vec())).exec(&txn).await?;
+        file::Entity::delete_many()
+            .filter(file::Column::VersionId.is_in(version_ids.to_vec()))
+            .exec(&txn)
+            .await?;
+        property::Entity::delete_many()
+            .filter(property::Column::VersionId.is_in(version_ids.to_vec()))
+            .exec(&txn)
+            .await?;
+        version::Entity::delete_many()
+            .filter(version::Column::Id.is_in(version_ids.to_vec()))
+            .exec(&txn)
+            .await?;
     }
     for (name, value) in properties {
         set_property_in(&txn, package_id, name, value.as_deref()).await?;
@@ -364,17 +443,31 @@ pub async fn remove_package(db: &Db, package_id: i64) -> Result<(), AppError> {
         .all(&txn)
         .await?;
     if !ids.is_empty() {
-        file::Entity::delete_many().filter(file::Column::VersionId.is_in(ids.clone())).exec(&txn).await?;
+        file::Entity::delete_many()
+            .filter(file::Column::VersionId.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
     }
-    property::Entity::delete_many().filter(property::Column::PackageId.eq(package_id)).exec(&txn).await?;
-    version::Entity::delete_many().filter(version::Column::PackageId.eq(package_id)).exec(&txn).await?;
+    property::Entity::delete_many()
+        .filter(property::Column::PackageId.eq(package_id))
+        .exec(&txn)
+        .await?;
+    version::Entity::delete_many()
+        .filter(version::Column::PackageId.eq(package_id))
+        .exec(&txn)
+        .await?;
     package::Entity::delete_by_id(package_id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// Packages of a repository whose name contains any of `terms` (all packages when empty), by name.
-pub async fn search(db: &Db, repo: &str, terms: &[String], limit: u64) -> Result<Vec<package::Model>, AppError> {
+pub async fn search(
+    db: &Db,
+    repo: &str,
+    terms: &[String],
+    limit: u64,
+) -> Result<Vec<package::Model>, AppError> {
     let mut q = package::Entity::find().filter(package::Column::Repository.eq(repo));
     if !terms.is_empty() {
         let mut cond = sea_orm::Condition::any();
@@ -383,5 +476,8 @@ pub async fn search(db: &Db, repo: &str, terms: &[String], limit: u64) -> Result
         }
         q = q.filter(cond);
     }
-    Ok(q.order_by_asc(package::Column::Name).limit(limit).all(&db.conn).await?)
+    Ok(q.order_by_asc(package::Column::Name)
+        .limit(limit)
+        .all(&db.conn)
+        .await?)
 }

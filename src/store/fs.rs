@@ -27,7 +27,9 @@ fn put_blocking(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     if dest.exists() {
         return Ok(());
     }
-    let dir = dest.parent().ok_or_else(|| std::io::Error::other("blob path has no parent"))?;
+    let dir = dest
+        .parent()
+        .ok_or_else(|| std::io::Error::other("blob path has no parent"))?;
     std::fs::create_dir_all(dir)?;
     let staging = tempfile::NamedTempFile::new_in(dir)?;
     {
@@ -57,7 +59,10 @@ impl BlobStore for FsStore {
         let stream: ByteStream = match range {
             Some(r) => {
                 file.seek(std::io::SeekFrom::Start(r.start)).await?;
-                Box::pin(ReaderStream::with_capacity(file.take(r.end - r.start), 256 * 1024))
+                Box::pin(ReaderStream::with_capacity(
+                    file.take(r.end - r.start),
+                    256 * 1024,
+                ))
             }
             None => Box::pin(ReaderStream::with_capacity(file, 256 * 1024)),
         };
@@ -85,7 +90,10 @@ impl BlobStore for FsStore {
         if m.is_dir() && !m.permissions().readonly() {
             Ok(())
         } else {
-            Err(StoreError::Io(format!("{} is not a writable directory", self.root.display())))
+            Err(StoreError::Io(format!(
+                "{} is not a writable directory",
+                self.root.display()
+            )))
         }
     }
 }
@@ -113,6 +121,9 @@ mod tests {
         assert_eq!(got, b"234");
         store.delete(&key).await.unwrap();
         assert_eq!(store.stat(&key).await.unwrap(), None);
-        assert!(matches!(store.get(&key, None).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get(&key, None).await,
+            Err(StoreError::NotFound)
+        ));
     }
 }

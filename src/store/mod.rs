@@ -22,7 +22,10 @@ pub struct BlobKey(String);
 impl BlobKey {
     /// Wraps a hex SHA-256; `None` unless it is 64 lower-case hex digits.
     pub fn new(sha256_hex: &str) -> Option<BlobKey> {
-        let ok = sha256_hex.len() == 64 && sha256_hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let ok = sha256_hex.len() == 64
+            && sha256_hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| BlobKey(sha256_hex.to_string()))
     }
 
@@ -53,7 +56,11 @@ pub enum StoreError {
 
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::NotFound { StoreError::NotFound } else { StoreError::Io(e.to_string()) }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::NotFound
+        } else {
+            StoreError::Io(e.to_string())
+        }
     }
 }
 
@@ -76,7 +83,9 @@ pub trait BlobStore: Send + Sync + 'static {
 }
 
 /// Builds the configured backend.
-pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
+pub async fn from_config(
+    cfg: &crate::config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
     Ok(match cfg.storage.kind.as_str() {
         "s3" => std::sync::Arc::new(S3Store::new(&cfg.storage)),
         _ => {

@@ -35,7 +35,11 @@ impl S3Store {
         if !cfg.endpoint.is_empty() {
             builder = builder.endpoint_url(cfg.endpoint.clone());
         }
-        S3Store { client: Client::from_conf(builder.build()), bucket: cfg.bucket.clone(), prefix: cfg.prefix.clone() }
+        S3Store {
+            client: Client::from_conf(builder.build()),
+            bucket: cfg.bucket.clone(),
+            prefix: cfg.prefix.clone(),
+        }
     }
 
     fn key(&self, key: &BlobKey) -> String {
@@ -67,7 +71,11 @@ impl BlobStore for S3Store {
     }
 
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<ByteStream, StoreError> {
-        let mut req = self.client.get_object().bucket(&self.bucket).key(self.key(key));
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key));
         if let Some(r) = range {
             if r.end <= r.start {
                 return Ok(Box::pin(futures_util::stream::empty()));
@@ -75,14 +83,26 @@ impl BlobStore for S3Store {
             req = req.range(format!("bytes={}-{}", r.start, r.end - 1));
         }
         match req.send().await {
-            Ok(out) => Ok(Box::pin(ReaderStream::with_capacity(out.body.into_async_read(), 256 * 1024))),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Err(StoreError::NotFound),
+            Ok(out) => Ok(Box::pin(ReaderStream::with_capacity(
+                out.body.into_async_read(),
+                256 * 1024,
+            ))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                Err(StoreError::NotFound)
+            }
             Err(e) => Err(io(aws_sdk_s3::error::DisplayErrorContext(e))),
         }
     }
 
     async fn stat(&self, key: &BlobKey) -> Result<Option<u64>, StoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(self.key(key)).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(io(aws_sdk_s3::error::DisplayErrorContext(e))),

@@ -17,8 +17,13 @@ pub enum Credential {
 
 /// Parses the `Authorization` header.
 pub fn credential(req: &HttpRequest) -> Result<Option<Credential>, AppError> {
-    let Some(v) = req.headers().get("authorization") else { return Ok(None) };
-    let v = v.to_str().map_err(|_| AppError::Unauthorized("malformed Authorization header".into()))?.trim();
+    let Some(v) = req.headers().get("authorization") else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("malformed Authorization header".into()))?
+        .trim();
     if v.is_empty() {
         return Ok(None);
     }
@@ -30,7 +35,8 @@ pub fn credential(req: &HttpRequest) -> Result<Option<Credential>, AppError> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(rest.trim())
             .map_err(|_| AppError::Unauthorized("malformed Basic credentials".into()))?;
-        let text = String::from_utf8(raw).map_err(|_| AppError::Unauthorized("malformed Basic credentials".into()))?;
+        let text = String::from_utf8(raw)
+            .map_err(|_| AppError::Unauthorized("malformed Basic credentials".into()))?;
         let (u, p) = text.split_once(':').unwrap_or((text.as_str(), ""));
         return Ok(Some(Credential::Basic(u.to_string(), p.to_string())));
     }
@@ -46,6 +52,8 @@ pub async fn principal(req: &HttpRequest, state: &AppState) -> Result<Option<Pri
     };
     match found {
         Some(p) => Ok(Some(p)),
-        None => Err(AppError::Unauthorized("bad credentials: the token is unknown, revoked or expired".into())),
+        None => Err(AppError::Unauthorized(
+            "bad credentials: the token is unknown, revoked or expired".into(),
+        )),
     }
 }

@@ -24,7 +24,11 @@ pub fn parse_range(header: &str, size: u64) -> Option<Result<std::ops::Range<u64
         size.saturating_sub(n)..size
     } else {
         let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() { size } else { b.parse::<u64>().ok()?.saturating_add(1).min(size) };
+        let end = if b.is_empty() {
+            size
+        } else {
+            b.parse::<u64>().ok()?.saturating_add(1).min(size)
+        };
         if start >= size || end <= start {
             return Some(Err(()));
         }
@@ -34,7 +38,13 @@ pub fn parse_range(header: &str, size: u64) -> Option<Result<std::ops::Range<u64
 }
 
 /// The download response for a blob.
-pub async fn serve(req: &HttpRequest, state: &AppState, sha256: &str, size: u64, content_type: &str) -> Result<HttpResponse, AppError> {
+pub async fn serve(
+    req: &HttpRequest,
+    state: &AppState,
+    sha256: &str,
+    size: u64,
+    content_type: &str,
+) -> Result<HttpResponse, AppError> {
     let key = BlobKey::new(sha256).ok_or_else(|| AppError::internal("bad blob key"))?;
     let etag = format!("\"{}\"", &sha256[..32]);
     let mut builder = HttpResponse::build(StatusCode::OK);
@@ -44,16 +54,27 @@ pub async fn serve(req: &HttpRequest, state: &AppState, sha256: &str, size: u64,
         .insert_header(("accept-ranges", "bytes"))
         .insert_header(("cache-control", "public, max-age=31536000, immutable"));
     if super::etag::not_modified(req, &etag) {
-        return Ok(HttpResponse::NotModified().insert_header(("etag", etag)).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header(("etag", etag))
+            .finish());
     }
-    let range = req.headers().get("range").and_then(|v| v.to_str().ok()).and_then(|h| parse_range(h, size));
+    let range = req
+        .headers()
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| parse_range(h, size));
     let range = match range {
         Some(Err(())) => {
-            return Ok(HttpResponse::RangeNotSatisfiable().insert_header(("content-range", format!("bytes */{size}"))).finish());
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header(("content-range", format!("bytes */{size}")))
+                .finish());
         }
         Some(Ok(r)) => {
             builder.status(StatusCode::PARTIAL_CONTENT);
-            builder.insert_header(("content-range", format!("bytes {}-{}/{size}", r.start, r.end - 1)));
+            builder.insert_header((
+                "content-range",
+                format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            ));
             Some(r)
         }
         None => None,

@@ -11,6 +11,14 @@ pub fn of_bytes(body: &[u8]) -> String {
 
 /// Whether the request's `If-None-Match` matches `etag` (so a 304 is due).
 pub fn not_modified(req: &HttpRequest, etag: &str) -> bool {
-    let Some(v) = req.headers().get("if-none-match").and_then(|v| v.to_str().ok()) else { return false };
-    v.split(',').map(str::trim).any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag))
+    let Some(v) = req
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    v.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag))
 }

@@ -16,12 +16,22 @@ use serde_json::json;
 pub async fn list(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("dist_tags");
     ctx.allow(Scope::Read).await?;
-    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
-    Ok(json(StatusCode::OK, serde_json::to_value(dist_tags(&desc)).map_err(AppError::internal)?))
+    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(json(
+        StatusCode::OK,
+        serde_json::to_value(dist_tags(&desc)).map_err(AppError::internal)?,
+    ))
 }
 
 /// Points a tag at an existing version; the body is a JSON string (`"1.2.0"`).
-pub async fn set<S, E>(ctx: &Ctx<'_>, name: &str, tag: &str, body: S) -> Result<HttpResponse, AppError>
+pub async fn set<S, E>(
+    ctx: &Ctx<'_>,
+    name: &str,
+    tag: &str,
+    body: S,
+) -> Result<HttpResponse, AppError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -31,13 +41,26 @@ where
     packgate_npm::validate_dist_tag(tag)?;
     let spooled = blobs::spool(body, &ctx.state.tmp_dir, 64 * 1024).await?;
     let text = std::fs::read_to_string(spooled.path())?;
-    let version: String = serde_json::from_str(text.trim())
-        .map_err(|_| AppError::Invalid("the request body must be a JSON string naming a version, like \"1.2.0\"".into()))?;
-    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
+    let version: String = serde_json::from_str(text.trim()).map_err(|_| {
+        AppError::Invalid(
+            "the request body must be a JSON string naming a version, like \"1.2.0\"".into(),
+        )
+    })?;
+    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
+        .await?
+        .ok_or_else(not_found)?;
     if !desc.versions.iter().any(|v| v.version.version == version) {
-        return Err(AppError::NotFound(format!("version {version} of {name} does not exist")));
+        return Err(AppError::NotFound(format!(
+            "version {version} of {name} does not exist"
+        )));
     }
-    packages::set_property(&ctx.state.db, desc.package.id, &format!("{DIST_TAG}{tag}"), Some(&version)).await?;
+    packages::set_property(
+        &ctx.state.db,
+        desc.package.id,
+        &format!("{DIST_TAG}{tag}"),
+        Some(&version),
+    )
+    .await?;
     Ok(json(StatusCode::CREATED, json!({"ok": true})))
 }
 
@@ -46,12 +69,24 @@ pub async fn remove(ctx: &Ctx<'_>, name: &str, tag: &str) -> Result<HttpResponse
     ctx.label("dist_tags");
     ctx.require(Scope::Publish).await?;
     if tag == "latest" {
-        return Err(AppError::Invalid("the latest tag cannot be removed; point it at another version instead".into()));
+        return Err(AppError::Invalid(
+            "the latest tag cannot be removed; point it at another version instead".into(),
+        ));
     }
-    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
+    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
+        .await?
+        .ok_or_else(not_found)?;
     if !dist_tags(&desc).contains_key(tag) {
-        return Err(AppError::NotFound(format!("{name} has no dist-tag {tag:?}")));
+        return Err(AppError::NotFound(format!(
+            "{name} has no dist-tag {tag:?}"
+        )));
     }
-    packages::set_property(&ctx.state.db, desc.package.id, &format!("{DIST_TAG}{tag}"), None).await?;
+    packages::set_property(
+        &ctx.state.db,
+        desc.package.id,
+        &format!("{DIST_TAG}{tag}"),
+        None,
+    )
+    .await?;
     Ok(json(StatusCode::OK, json!({"ok": true})))
 }

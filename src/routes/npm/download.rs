@@ -12,7 +12,18 @@ use actix_web::HttpResponse;
 pub async fn get_tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpResponse, AppError> {
     ctx.label("tarball");
     ctx.allow(Scope::Read).await?;
-    let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? else { return Err(not_found()) };
-    let Some((_, b)) = packages::find_file(&ctx.state.db, pkg.id, file).await? else { return Err(not_found()) };
-    blob::serve(ctx.req, ctx.state, &b.sha256, b.size.max(0) as u64, "application/octet-stream").await
+    let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? else {
+        return Err(not_found());
+    };
+    let Some((_, b)) = packages::find_file(&ctx.state.db, pkg.id, file).await? else {
+        return Err(not_found());
+    };
+    blob::serve(
+        ctx.req,
+        ctx.state,
+        &b.sha256,
+        b.size.max(0) as u64,
+        "application/octet-stream",
+    )
+    .await
 }

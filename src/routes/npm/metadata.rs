@@ -4,17 +4,26 @@ use super::view::{dist_tags, package_view};
 use super::{Ctx, not_found};
 use crate::error::AppError;
 use crate::routes::common::etag;
+use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::packages;
-use crate::services::auth::Scope;
 use actix_web::HttpResponse;
 use bytes::Bytes;
 
 /// Renders (or takes from the cache) the packument of a package; `None` when it does not exist.
-async fn packument(ctx: &Ctx<'_>, name: &str, abbreviated: bool) -> Result<Option<(Rendered, i64)>, AppError> {
-    let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? else { return Ok(None) };
+async fn packument(
+    ctx: &Ctx<'_>,
+    name: &str,
+    abbreviated: bool,
+) -> Result<Option<(Rendered, i64)>, AppError> {
+    let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? else {
+        return Ok(None);
+    };
     let registry = ctx.registry_url();
-    let key = format!("npm\0{}\0{}\0{}\0{abbreviated}\0{registry}", ctx.repo.name, pkg.id, name);
+    let key = format!(
+        "npm\0{}\0{}\0{}\0{abbreviated}\0{registry}",
+        ctx.repo.name, pkg.id, name
+    );
     let updated = pkg.updated_at;
     if let Some(r) = ctx.state.cache.get(&key, pkg.change_stamp) {
         return Ok(Some((r, updated)));
@@ -25,8 +34,15 @@ async fn packument(ctx: &Ctx<'_>, name: &str, abbreviated: bool) -> Result<Optio
         return Ok(None);
     }
     let view = package_view(&desc, &registry);
-    let body = if abbreviated { packgate_npm::render_abbreviated(&view) } else { packgate_npm::render_full(&view) };
-    let rendered = Rendered { etag: etag::of_bytes(&body), body: Bytes::from(body) };
+    let body = if abbreviated {
+        packgate_npm::render_abbreviated(&view)
+    } else {
+        packgate_npm::render_full(&view)
+    };
+    let rendered = Rendered {
+        etag: etag::of_bytes(&body),
+        body: Bytes::from(body),
+    };
     ctx.state.cache.put(key, stamp, rendered.clone());
     Ok(Some((rendered, updated)))
 }
@@ -35,12 +51,25 @@ async fn packument(ctx: &Ctx<'_>, name: &str, abbreviated: bool) -> Result<Optio
 pub async fn get_packument(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("packument");
     ctx.allow(Scope::Read).await?;
-    let accept = ctx.req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = ctx
+        .req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let write = ctx.req.query_string().split('&').any(|p| p == "write=true");
     let abbreviated = !write && packgate_npm::wants_abbreviated(accept);
-    let Some((doc, updated)) = packument(ctx, name, abbreviated).await? else { return Err(not_found()) };
-    let content_type = if abbreviated { "application/vnd.npm.install-v1+json" } else { "application/json" };
-    let last_modified = httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(updated.max(0) as u64));
+    let Some((doc, updated)) = packument(ctx, name, abbreviated).await? else {
+        return Err(not_found());
+    };
+    let content_type = if abbreviated {
+        "application/vnd.npm.install-v1+json"
+    } else {
+        "application/json"
+    };
+    let last_modified = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(updated.max(0) as u64),
+    );
     if etag::not_modified(ctx.req, &doc.etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header(("etag", doc.etag))
@@ -58,15 +87,29 @@ pub async fn get_packument(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, Ap
 }
 
 /// `GET /{name}/{version-or-tag}`: one version's manifest, as it appears in the full packument.
-pub async fn get_version(ctx: &Ctx<'_>, name: &str, wanted: &str) -> Result<HttpResponse, AppError> {
+pub async fn get_version(
+    ctx: &Ctx<'_>,
+    name: &str,
+    wanted: &str,
+) -> Result<HttpResponse, AppError> {
     ctx.label("version");
     ctx.allow(Scope::Read).await?;
-    let Some(desc) = packages::load(&ctx.state.db, &ctx.repo.name, name).await? else { return Err(not_found()) };
-    let version = dist_tags(&desc).get(wanted).cloned().unwrap_or_else(|| wanted.to_string());
-    let doc: serde_json::Value = serde_json::from_slice(&packgate_npm::render_full(&package_view(&desc, &ctx.registry_url())))
-        .map_err(AppError::internal)?;
+    let Some(desc) = packages::load(&ctx.state.db, &ctx.repo.name, name).await? else {
+        return Err(not_found());
+    };
+    let version = dist_tags(&desc)
+        .get(wanted)
+        .cloned()
+        .unwrap_or_else(|| wanted.to_string());
+    let doc: serde_json::Value = serde_json::from_slice(&packgate_npm::render_full(&package_view(
+        &desc,
+        &ctx.registry_url(),
+    )))
+    .map_err(AppError::internal)?;
     let Some(v) = doc.get("versions").and_then(|v| v.get(&version)) else {
-        return Err(AppError::NotFound(format!("version {wanted:?} of {name} not found")));
+        return Err(AppError::NotFound(format!(
+            "version {wanted:?} of {name} not found"
+        )));
     };
     let body = v.to_string();
     Ok(HttpResponse::Ok()

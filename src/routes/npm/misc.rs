@@ -32,7 +32,8 @@ where
 {
     let spooled = blobs::spool(body, &ctx.state.tmp_dir, ctx.repo.max_upload).await?;
     let text = std::fs::read(spooled.path())?;
-    serde_json::from_slice(&text).map_err(|e| AppError::Invalid(format!("the audit request is not valid JSON: {e}")))
+    serde_json::from_slice(&text)
+        .map_err(|e| AppError::Invalid(format!("the audit request is not valid JSON: {e}")))
 }
 
 /// `POST /-/npm/v1/security/advisories/bulk` (gzip body): no advisories.
@@ -81,19 +82,34 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     let registry = ctx.registry_url();
     let mut hits = Vec::new();
     for pkg in candidates {
-        if let Some(scope) = &q.scope {
-            if !pkg.name.starts_with(&format!("@{scope}/")) {
-                continue;
-            }
+        if let Some(scope) = &q.scope
+            && !pkg.name.starts_with(&format!("@{scope}/"))
+        {
+            continue;
         }
         let desc = packages::load_for(&ctx.state.db, pkg).await?;
         let tags = super::view::dist_tags(&desc);
-        let Some(latest) = tags.get("latest") else { continue };
-        let Some(v) = desc.versions.iter().find(|v| &v.version.version == latest) else { continue };
-        let manifest: serde_json::Value = serde_json::from_str(&v.version.metadata).unwrap_or_default();
-        let keywords = manifest.get("keywords").cloned().unwrap_or_else(|| json!([]));
+        let Some(latest) = tags.get("latest") else {
+            continue;
+        };
+        let Some(v) = desc.versions.iter().find(|v| &v.version.version == latest) else {
+            continue;
+        };
+        let manifest: serde_json::Value =
+            serde_json::from_str(&v.version.metadata).unwrap_or_default();
+        let keywords = manifest
+            .get("keywords")
+            .cloned()
+            .unwrap_or_else(|| json!([]));
         if !q.keywords.is_empty() {
-            let have: Vec<String> = keywords.as_array().map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_lowercase)).collect()).unwrap_or_default();
+            let have: Vec<String> = keywords
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_lowercase))
+                        .collect()
+                })
+                .unwrap_or_default();
             if !q.keywords.iter().all(|k| have.contains(k)) {
                 continue;
             }
@@ -101,17 +117,30 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
         hits.push(packgate_npm::SearchHit {
             name: desc.package.name.clone(),
             version: latest.clone(),
-            description: manifest.get("description").and_then(|d| d.as_str()).map(str::to_string),
+            description: manifest
+                .get("description")
+                .and_then(|d| d.as_str())
+                .map(str::to_string),
             keywords,
             date: iso8601(v.version.created_at),
             link: format!("{registry}/{}", desc.package.name),
-            publisher: manifest.get("_npmUser").and_then(|u| u.get("name")).and_then(|n| n.as_str()).map(str::to_string),
+            publisher: manifest
+                .get("_npmUser")
+                .and_then(|u| u.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_string),
         });
     }
     let total = hits.len() as u64;
-    let page: Vec<_> = hits.into_iter().skip(from as usize).take(size as usize).collect();
+    let page: Vec<_> = hits
+        .into_iter()
+        .skip(from as usize)
+        .take(size as usize)
+        .collect();
     let body = packgate_npm::render_search(&page, total, &iso8601(now_millis()));
-    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 fn url_pairs(qs: &str) -> Vec<(String, String)> {
@@ -119,7 +148,11 @@ fn url_pairs(qs: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (dec(k), dec(v))
         })
         .collect()

@@ -32,7 +32,9 @@ pub type NpmResult = Result<HttpResponse, ApiError<Npm>>;
 impl ErrorFormat for Npm {
     fn render(status: StatusCode, message: &str) -> HttpResponse {
         // No WWW-Authenticate on 401: npm would print "Unable to authenticate, need: ..." instead of the message.
-        HttpResponse::build(status).content_type("application/json").body(packgate_npm::error_body(message))
+        HttpResponse::build(status)
+            .content_type("application/json")
+            .body(packgate_npm::error_body(message))
     }
 }
 
@@ -63,7 +65,12 @@ macro_rules! invalid_from {
         }
     )*};
 }
-invalid_from!(packgate_npm::PublishError, packgate_npm::TarballError, packgate_npm::NameError, packgate_npm::VersionError);
+invalid_from!(
+    packgate_npm::PublishError,
+    packgate_npm::TarballError,
+    packgate_npm::NameError,
+    packgate_npm::VersionError
+);
 
 /// What the raw path under the repository asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,7 +96,10 @@ enum Target {
 }
 
 fn decode(raw: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(raw).decode_utf8().ok().map(|s| s.into_owned())
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 /// Splits `@scope%2fname/rest`, `@scope/name/rest` or `name/rest` into (name, rest).
@@ -172,7 +182,12 @@ impl Ctx<'_> {
     /// Authenticates and authorizes `action`; returns the principal (None only for anonymous reads).
     async fn allow(&self, action: Scope) -> Result<Option<Principal>, AppError> {
         let who = self.principal().await?;
-        authorize(who.as_ref(), &self.repo.name, self.repo.anonymous_read, action)?;
+        authorize(
+            who.as_ref(),
+            &self.repo.name,
+            self.repo.anonymous_read,
+            action,
+        )?;
         Ok(who)
     }
 
@@ -194,7 +209,9 @@ impl Ctx<'_> {
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> HttpResponse {
-    HttpResponse::build(status).content_type("application/json").body(body.to_string())
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body.to_string())
 }
 
 fn not_found() -> AppError {
@@ -202,10 +219,19 @@ fn not_found() -> AppError {
 }
 
 /// The single entry point: parse the raw path, then call the operation.
-async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>, repo: web::Data<RepoCtx>) -> NpmResult {
+async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+) -> NpmResult {
     let prefix_len = repo.name.len() + 1;
     let path = req.path().get(prefix_len..).unwrap_or("").to_string();
-    let ctx = Ctx { req: &req, state: &state, repo: &repo };
+    let ctx = Ctx {
+        req: &req,
+        state: &state,
+        repo: &repo,
+    };
     let method = req.method().clone();
     let is_get = method == Method::GET || method == Method::HEAD;
     let Some(target) = parse_target(&path) else {
@@ -228,18 +254,26 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
         (Target::AuditQuick, "POST") => misc::audit_quick(&ctx, body()).await,
         (Target::Keys, _) if is_get => misc::keys(&ctx).await,
         (Target::DistTags(name), _) if is_get => dist_tags::list(&ctx, &name).await,
-        (Target::DistTag(name, tag), "PUT" | "POST") => dist_tags::set(&ctx, &name, &tag, body()).await,
+        (Target::DistTag(name, tag), "PUT" | "POST") => {
+            dist_tags::set(&ctx, &name, &tag, body()).await
+        }
         (Target::DistTag(name, tag), "DELETE") => dist_tags::remove(&ctx, &name, &tag).await,
         (Target::Package(name), _) if is_get => metadata::get_packument(&ctx, &name).await,
         (Target::Package(name), "PUT") => publish::put_package(&ctx, &name, false, body()).await,
         (Target::PackageRev(name), "PUT") => publish::put_package(&ctx, &name, true, body()).await,
         (Target::PackageRev(name), "DELETE") => publish::delete_package(&ctx, &name).await,
-        (Target::Tarball(name, file), _) if is_get => download::get_tarball(&ctx, &name, &file).await,
-        (Target::TarballRev(name, file), "DELETE") => publish::delete_tarball(&ctx, &name, &file).await,
+        (Target::Tarball(name, file), _) if is_get => {
+            download::get_tarball(&ctx, &name, &file).await
+        }
+        (Target::TarballRev(name, file), "DELETE") => {
+            publish::delete_tarball(&ctx, &name, &file).await
+        }
         (Target::Version(name, v), _) if is_get => metadata::get_version(&ctx, &name, &v).await,
         _ => {
             ctx.label("unknown");
-            Err(AppError::Invalid(format!("method {method} is not supported on this path")))
+            Err(AppError::Invalid(format!(
+                "method {method} is not supported on this path"
+            )))
         }
     };
     res.map_err(ApiError::from)
@@ -253,20 +287,52 @@ mod tests {
     fn raw_paths_route_to_their_operations() {
         let t = |p: &str| parse_target(p);
         assert_eq!(t("/left-pad"), Some(Target::Package("left-pad".into())));
-        for p in ["/@acme%2fwidget", "/@acme%2Fwidget", "/@acme/widget", "/%40acme%2fwidget"] {
+        for p in [
+            "/@acme%2fwidget",
+            "/@acme%2Fwidget",
+            "/@acme/widget",
+            "/%40acme%2fwidget",
+        ] {
             assert_eq!(t(p), Some(Target::Package("@acme/widget".into())), "{p}");
         }
-        assert_eq!(t("/@acme/widget/-/widget-1.0.0.tgz"), Some(Target::Tarball("@acme/widget".into(), "widget-1.0.0.tgz".into())));
+        assert_eq!(
+            t("/@acme/widget/-/widget-1.0.0.tgz"),
+            Some(Target::Tarball(
+                "@acme/widget".into(),
+                "widget-1.0.0.tgz".into()
+            ))
+        );
         assert_eq!(
             t("/@acme/widget/-/widget-1.0.0.tgz/-rev/3-abc"),
-            Some(Target::TarballRev("@acme/widget".into(), "widget-1.0.0.tgz".into()))
+            Some(Target::TarballRev(
+                "@acme/widget".into(),
+                "widget-1.0.0.tgz".into()
+            ))
         );
-        assert_eq!(t("/@acme%2fwidget/-rev/3-abc"), Some(Target::PackageRev("@acme/widget".into())));
-        assert_eq!(t("/a/1.0.0"), Some(Target::Version("a".into(), "1.0.0".into())));
-        assert_eq!(t("/-/package/@acme%2fwidget/dist-tags"), Some(Target::DistTags("@acme/widget".into())));
-        assert_eq!(t("/-/package/a/dist-tags/beta"), Some(Target::DistTag("a".into(), "beta".into())));
-        assert_eq!(t("/-/user/org.couchdb.user:alice"), Some(Target::CouchUser("alice".into())));
-        assert_eq!(t("/-/npm/v1/tokens/token/abc"), Some(Target::Token("abc".into())));
+        assert_eq!(
+            t("/@acme%2fwidget/-rev/3-abc"),
+            Some(Target::PackageRev("@acme/widget".into()))
+        );
+        assert_eq!(
+            t("/a/1.0.0"),
+            Some(Target::Version("a".into(), "1.0.0".into()))
+        );
+        assert_eq!(
+            t("/-/package/@acme%2fwidget/dist-tags"),
+            Some(Target::DistTags("@acme/widget".into()))
+        );
+        assert_eq!(
+            t("/-/package/a/dist-tags/beta"),
+            Some(Target::DistTag("a".into(), "beta".into()))
+        );
+        assert_eq!(
+            t("/-/user/org.couchdb.user:alice"),
+            Some(Target::CouchUser("alice".into()))
+        );
+        assert_eq!(
+            t("/-/npm/v1/tokens/token/abc"),
+            Some(Target::Token("abc".into()))
+        );
         assert_eq!(t("/-/nope"), None);
         assert_eq!(t("/../etc"), None);
     }

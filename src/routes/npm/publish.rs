@@ -25,7 +25,9 @@ use tempfile::NamedTempFile;
 const MAX_DOC: usize = 16 * 1024 * 1024;
 
 fn duplicate(version: &str) -> AppError {
-    AppError::Forbidden(format!("You cannot publish over the previously published versions: {version}."))
+    AppError::Forbidden(format!(
+        "You cannot publish over the previously published versions: {version}."
+    ))
 }
 
 struct Split {
@@ -47,30 +49,48 @@ where
     let (split, digests) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let reader = BufReader::with_capacity(256 * 1024, std::fs::File::open(spooled.path())?);
         let mut writer = HashingWriter::new(BufWriter::with_capacity(256 * 1024, tgz_file), limit);
-        let split = packgate_npm::split_publish_body(reader, &mut writer, MAX_DOC).map_err(|e| match e {
-            packgate_npm::PublishError::Store(io) if io.to_string() == blobs::OVER_LIMIT => blobs::too_large(limit),
-            packgate_npm::PublishError::Store(io) => AppError::Internal(io.to_string()),
-            other => other.into(),
-        })?;
+        let split = packgate_npm::split_publish_body(reader, &mut writer, MAX_DOC).map_err(
+            |e| match e {
+                packgate_npm::PublishError::Store(io) if io.to_string() == blobs::OVER_LIMIT => {
+                    blobs::too_large(limit)
+                }
+                packgate_npm::PublishError::Store(io) => AppError::Internal(io.to_string()),
+                other => other.into(),
+            },
+        )?;
         let (digests, mut w) = writer.finish()?;
         std::io::Write::flush(&mut w)?;
         w.get_ref().sync_all()?;
         Ok((split, digests))
     })
     .await??;
-    Ok(Split { split, tgz, digests })
+    Ok(Split {
+        split,
+        tgz,
+        digests,
+    })
 }
 
 /// `PUT /{name}` and `PUT /{name}/-rev/{rev}`.
-pub async fn put_package<S, E>(ctx: &Ctx<'_>, name: &str, has_rev: bool, body: S) -> Result<HttpResponse, AppError>
+pub async fn put_package<S, E>(
+    ctx: &Ctx<'_>,
+    name: &str,
+    has_rev: bool,
+    body: S,
+) -> Result<HttpResponse, AppError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     ctx.label("publish");
     let who = ctx.require(Scope::Publish).await?;
-    let Split { split, tgz, digests } = read_body(ctx, body).await?;
-    let kind = packgate_npm::classify_put(&split.document, split.attachment_name.is_some(), has_rev);
+    let Split {
+        split,
+        tgz,
+        digests,
+    } = read_body(ctx, body).await?;
+    let kind =
+        packgate_npm::classify_put(&split.document, split.attachment_name.is_some(), has_rev);
     let existing = packages::find(&ctx.state.db, &ctx.repo.name, name).await?;
     match kind {
         PutKind::Publish => publish(ctx, name, &who, existing.is_none(), split, tgz, digests).await,
@@ -99,11 +119,18 @@ where
             let desc = packages::load_for(&ctx.state.db, pkg).await?;
             let keep = packgate_npm::remaining_versions(&split.document);
             if keep.is_empty() {
-                return Err(AppError::Invalid("an unpublish must leave at least one version; unpublish the package instead".into()));
+                return Err(AppError::Invalid(
+                    "an unpublish must leave at least one version; unpublish the package instead"
+                        .into(),
+                ));
             }
-            let removed: Vec<&packages::VersionDescriptor> =
-                desc.versions.iter().filter(|v| !keep.contains(&v.version.version)).collect();
-            let removed_versions: Vec<String> = removed.iter().map(|v| v.version.version.clone()).collect();
+            let removed: Vec<&packages::VersionDescriptor> = desc
+                .versions
+                .iter()
+                .filter(|v| !keep.contains(&v.version.version))
+                .collect();
+            let removed_versions: Vec<String> =
+                removed.iter().map(|v| v.version.version.clone()).collect();
             let ids: Vec<i64> = removed.iter().map(|v| v.version.id).collect();
             let props = retag_after_removal(&desc, &removed_versions);
             packages::remove_versions(&ctx.state.db, desc.package.id, &ids, &props).await?;
@@ -120,7 +147,10 @@ where
 
 /// Dist-tag changes once `removed` versions are gone: tags pointing at them go, and `latest` moves
 /// to the highest remaining stable version (or the highest remaining one).
-fn retag_after_removal(desc: &packages::PackageDescriptor, removed: &[String]) -> Vec<(String, Option<String>)> {
+fn retag_after_removal(
+    desc: &packages::PackageDescriptor,
+    removed: &[String],
+) -> Vec<(String, Option<String>)> {
     let tags = dist_tags(desc);
     let mut changes: Vec<(String, Option<String>)> = tags
         .iter()
@@ -129,10 +159,18 @@ fn retag_after_removal(desc: &packages::PackageDescriptor, removed: &[String]) -
         .collect();
     let latest_gone = tags.get("latest").is_none_or(|v| removed.contains(v));
     if latest_gone {
-        let mut remaining: Vec<String> =
-            desc.versions.iter().map(|v| v.version.version.clone()).filter(|v| !removed.contains(v)).collect();
+        let mut remaining: Vec<String> = desc
+            .versions
+            .iter()
+            .map(|v| v.version.version.clone())
+            .filter(|v| !removed.contains(v))
+            .collect();
         packgate_npm::sort_versions(&mut remaining);
-        let stable = remaining.iter().rev().find(|v| !v.contains('-')).or(remaining.last());
+        let stable = remaining
+            .iter()
+            .rev()
+            .find(|v| !v.contains('-'))
+            .or(remaining.last());
         if let Some(v) = stable {
             changes.retain(|(n, _)| n != &format!("{DIST_TAG}latest"));
             changes.push((format!("{DIST_TAG}latest"), Some(v.clone())));
@@ -153,10 +191,12 @@ async fn publish(
     let req = packgate_npm::parse_publish(&split, name, is_new)?;
     packgate_npm::verify_attachment(&req, digests.size, &digests.sha1, &digests.sha512)?;
     let identity = packgate_npm::version_identity(&req.version);
-    if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? {
-        if packages::find_version(&ctx.state.db, pkg.id, &identity).await?.is_some() {
-            return Err(duplicate(&req.version));
-        }
+    if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await?
+        && packages::find_version(&ctx.state.db, pkg.id, &identity)
+            .await?
+            .is_some()
+    {
+        return Err(duplicate(&req.version));
     }
     let path = tgz.path().to_path_buf();
     let req2 = req.clone();
@@ -179,24 +219,37 @@ async fn publish(
         set_properties: vec![(format!("{DIST_TAG}{}", req.tag), req.version.clone())],
         default_properties: vec![(format!("{DIST_TAG}latest"), req.version.clone())],
     };
-    let pref = PackageRef { repo: &ctx.repo.name, format: "npm", name, normalized: name };
+    let pref = PackageRef {
+        repo: &ctx.repo.name,
+        format: "npm",
+        name,
+        normalized: name,
+    };
     match packages::create_version_with_file(&ctx.state.db, &pref, nv).await {
         Ok(_) => {}
         Err(AppError::Conflict(_)) => return Err(duplicate(&req.version)),
         Err(e) => return Err(e),
     }
-    if let Some(m) = ctx.req.app_data::<actix_web::web::Data<crate::observe::Metrics>>() {
+    if let Some(m) = ctx
+        .req
+        .app_data::<actix_web::web::Data<crate::observe::Metrics>>()
+    {
         m.publish(&ctx.repo.name, "npm");
     }
     tracing::info!(repo.name = %ctx.repo.name, package.name = %name, package.version = %req.version, user = %who.user_name, "published");
-    Ok(json(StatusCode::CREATED, json!({"ok": true, "id": name, "rev": format!("1-{}", req.version)})))
+    Ok(json(
+        StatusCode::CREATED,
+        json!({"ok": true, "id": name, "rev": format!("1-{}", req.version)}),
+    ))
 }
 
 /// `DELETE /{name}/-rev/{rev}`: the whole package.
 pub async fn delete_package(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("unpublish");
     ctx.require(Scope::Delete).await?;
-    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name)
+        .await?
+        .ok_or_else(not_found)?;
     packages::remove_package(&ctx.state.db, pkg.id).await?;
     tracing::info!(repo.name = %ctx.repo.name, package.name = %name, "package unpublished");
     Ok(json(StatusCode::OK, json!({"ok": true})))
@@ -204,13 +257,24 @@ pub async fn delete_package(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, A
 
 /// `DELETE /{name}/-/{file}/-rev/{rev}`: the second step of a one-version unpublish. The version
 /// is normally gone already (step one); if not, remove it now, so either order works.
-pub async fn delete_tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpResponse, AppError> {
+pub async fn delete_tarball(
+    ctx: &Ctx<'_>,
+    name: &str,
+    file: &str,
+) -> Result<HttpResponse, AppError> {
     ctx.label("unpublish");
     ctx.require(Scope::Delete).await?;
-    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name).await?.ok_or_else(not_found)?;
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name)
+        .await?
+        .ok_or_else(not_found)?;
     let desc = packages::load_for(&ctx.state.db, pkg).await?;
-    let hit = desc.versions.iter().find(|v| v.files.iter().any(|(f, _)| f.name == file));
-    let Some(v) = hit else { return Ok(json(StatusCode::OK, json!({"ok": true}))) };
+    let hit = desc
+        .versions
+        .iter()
+        .find(|v| v.files.iter().any(|(f, _)| f.name == file));
+    let Some(v) = hit else {
+        return Ok(json(StatusCode::OK, json!({"ok": true})));
+    };
     if desc.versions.len() == 1 {
         packages::remove_package(&ctx.state.db, desc.package.id).await?;
     } else {

@@ -18,13 +18,16 @@ where
 {
     let spooled = blobs::spool(body, &ctx.state.tmp_dir, 1024 * 1024).await?;
     let text = std::fs::read(spooled.path())?;
-    serde_json::from_slice(&text).map_err(|e| AppError::Invalid(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(&text)
+        .map_err(|e| AppError::Invalid(format!("the request body is not valid JSON: {e}")))
 }
 
 /// `POST /-/v1/login`: web login is not offered; any 4xx makes npm fall back to username/password.
 pub async fn web_login(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("login");
-    Err(AppError::NotFound("web login is not supported by this registry; use username and password".into()))
+    Err(AppError::NotFound(
+        "web login is not supported by this registry; use username and password".into(),
+    ))
 }
 
 /// `PUT /-/user/org.couchdb.user:{name}`: check the password and issue a token (201).
@@ -38,9 +41,14 @@ where
     let user_name = doc.get("name").and_then(Value::as_str).unwrap_or(name);
     let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
     let Some(user) = auth::check_password(&ctx.state.db, user_name, password).await? else {
-        return Err(AppError::Unauthorized("incorrect username or password (accounts are created by an administrator)".into()));
+        return Err(AppError::Unauthorized(
+            "incorrect username or password (accounts are created by an administrator)".into(),
+        ));
     };
-    let t = NewToken { name: Some("npm login".into()), ..Default::default() };
+    let t = NewToken {
+        name: Some("npm login".into()),
+        ..Default::default()
+    };
     let (token, _) = auth::create_token(&ctx.state.db, &user, t).await?;
     Ok(json(
         StatusCode::CREATED,
@@ -52,15 +60,22 @@ where
 pub async fn get_user(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("user");
     ctx.require(Scope::Read).await?;
-    let user = auth::find_user(&ctx.state.db, name).await?.ok_or_else(not_found)?;
-    Ok(json(StatusCode::OK, json!({"_id": format!("org.couchdb.user:{}", user.name), "name": user.name, "email": user.email})))
+    let user = auth::find_user(&ctx.state.db, name)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(json(
+        StatusCode::OK,
+        json!({"_id": format!("org.couchdb.user:{}", user.name), "name": user.name, "email": user.email}),
+    ))
 }
 
 /// `DELETE /-/user/token/{token}`: logout revokes the token.
 pub async fn logout(ctx: &Ctx<'_>, token: &str) -> Result<HttpResponse, AppError> {
     ctx.label("logout");
     let who = ctx.principal().await?;
-    let Some(who) = who else { return Err(AppError::Unauthorized("authentication required".into())) };
+    let Some(who) = who else {
+        return Err(AppError::Unauthorized("authentication required".into()));
+    };
     let own = auth::principal_for_token(&ctx.state.db, token).await?;
     if own.as_ref().is_none_or(|p| p.user_id != who.user_id) {
         return Err(not_found());
@@ -72,7 +87,10 @@ pub async fn logout(ctx: &Ctx<'_>, token: &str) -> Result<HttpResponse, AppError
 /// `GET /-/whoami`.
 pub async fn whoami(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("whoami");
-    let who = ctx.principal().await?.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    let who = ctx
+        .principal()
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
     Ok(json(StatusCode::OK, json!({"username": who.user_name})))
 }
 
@@ -92,10 +110,16 @@ fn token_object(t: &crate::db::entity::token::Model) -> Value {
 /// `GET /-/npm/v1/tokens`: the caller's tokens (one page; `urls` must be present).
 pub async fn list_tokens(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("tokens");
-    let who = ctx.principal().await?.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    let who = ctx
+        .principal()
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
     let tokens = auth::list_tokens(&ctx.state.db, Some(who.user_id)).await?;
     let objects: Vec<Value> = tokens.iter().map(|(t, _)| token_object(t)).collect();
-    Ok(json(StatusCode::OK, json!({"objects": objects, "total": objects.len(), "urls": {}})))
+    Ok(json(
+        StatusCode::OK,
+        json!({"objects": objects, "total": objects.len(), "urls": {}}),
+    ))
 }
 
 /// `POST /-/npm/v1/tokens`: a new token after re-checking the password.
@@ -105,17 +129,37 @@ where
     E: std::fmt::Display,
 {
     ctx.label("tokens");
-    let who = ctx.principal().await?.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    let who = ctx
+        .principal()
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
     let doc = small_json(ctx, body).await?;
     let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
     let Some(user) = auth::check_password(&ctx.state.db, &who.user_name, password).await? else {
         return Err(AppError::Unauthorized("incorrect password".into()));
     };
-    let readonly = doc.get("readonly").and_then(Value::as_bool).unwrap_or(false);
+    let readonly = doc
+        .get("readonly")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let scopes = if readonly { vec![Scope::Read] } else { vec![] };
-    let expires_at = doc.get("expires").and_then(Value::as_i64).filter(|d| *d > 0).map(|d| now_millis() + d * 86_400_000);
+    let expires_at = doc
+        .get("expires")
+        .and_then(Value::as_i64)
+        .filter(|d| *d > 0)
+        .map(|d| now_millis() + d * 86_400_000);
     let name = doc.get("name").and_then(Value::as_str).map(str::to_string);
-    let (clear, row) = auth::create_token(&ctx.state.db, &user, NewToken { scopes, repos: vec![], expires_at, name }).await?;
+    let (clear, row) = auth::create_token(
+        &ctx.state.db,
+        &user,
+        NewToken {
+            scopes,
+            repos: vec![],
+            expires_at,
+            name,
+        },
+    )
+    .await?;
     let mut obj = token_object(&row);
     obj["token"] = Value::String(clear);
     Ok(json(StatusCode::OK, obj))
@@ -124,7 +168,10 @@ where
 /// `DELETE /-/npm/v1/tokens/token/{key}`.
 pub async fn revoke_token(ctx: &Ctx<'_>, key: &str) -> Result<HttpResponse, AppError> {
     ctx.label("tokens");
-    let who = ctx.principal().await?.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    let who = ctx
+        .principal()
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
     if key.is_empty() || !auth::revoke_by_key(&ctx.state.db, who.user_id, key).await? {
         return Err(not_found());
     }

@@ -13,17 +13,26 @@ pub const DIST_TAG: &str = "npm.dist-tag.";
 
 /// `sha512-<base64>` from raw SHA-512 bytes.
 pub fn integrity(sha512: &[u8]) -> String {
-    format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha512))
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha512)
+    )
 }
 
 /// The dist-tags of a package.
 pub fn dist_tags(desc: &PackageDescriptor) -> BTreeMap<String, String> {
-    desc.properties_with_prefix(DIST_TAG).map(|(t, v)| (t.to_string(), v.to_string())).collect()
+    desc.properties_with_prefix(DIST_TAG)
+        .map(|(t, v)| (t.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The `_rev` npm copies into write URLs.
 pub fn rev(desc: &PackageDescriptor) -> String {
-    format!("{}-{:x}", desc.package.change_stamp + 1, desc.package.updated_at)
+    format!(
+        "{}-{:x}",
+        desc.package.change_stamp + 1,
+        desc.package.updated_at
+    )
 }
 
 /// The render input for a package, with tarball URLs under `registry` (`{base}/{repo}`).

@@ -1,0 +1,573 @@
+#!/usr/bin/env python3
+"""Helper for bench/run.sh (Python 3 standard library only).
+
+Subcommands
+  tgz      write an npm tarball (package/package.json + package/payload.bin of random bytes); the
+           payload is streamed, so a 1 GiB tarball never sits in memory
+  body     write npm's publish document for a tarball to a file, base64 streamed in chunks
+  seed     publish the 200-version package (small generated tarballs, kept on disk so every
+           target gets the same bytes) and single-version packages from tarball files
+  pubbench time N publishes of new versions, sequential or with W concurrent workers
+  count    number of versions in a packument
+  wrkparse turn wrk --latency output into JSON
+  cpu      CPU seconds (user+sys) of a process and its direct children
+  metrics  sum/count of packgate_http_request_duration_seconds per route, as JSON
+  table    render results.json as the markdown report
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import io
+import json
+import os
+import re
+import sys
+import tarfile
+import threading
+import time
+import urllib.parse
+
+CHUNK = 3 * 1024 * 1024  # multiple of 3: base64 chunks concatenate without padding
+
+
+# ------------------------------------------------------------------------------------------ tarballs
+
+class RandomReader:
+    """A file-like object yielding `size` random bytes, a chunk at a time."""
+
+    def __init__(self, size):
+        self.left = size
+
+    def read(self, n=-1):
+        if self.left <= 0:
+            return b""
+        if n is None or n < 0 or n > self.left:
+            n = self.left
+        n = min(n, 1 << 20)
+        self.left -= n
+        return os.urandom(n)
+
+
+def manifest(name, version, i=0):
+    """A package.json of a realistic shape (scripts, dependencies, engines, ...)."""
+    return {
+        "name": name,
+        "version": version,
+        "description": f"Benchmark package {name}, release {version}",
+        "main": "index.js",
+        "license": "MIT",
+        "keywords": ["bench", "packgate", "npm"],
+        "author": {"name": "Bench Author", "email": "bench@example.test"},
+        "repository": {"type": "git", "url": "git+https://git.example.test/bench/" + name + ".git"},
+        "scripts": {"test": "node test.js", "build": "tsc -p ."},
+        "engines": {"node": ">=18"},
+        "dependencies": {
+            "dep-alpha": f"^{1 + i % 3}.0.0",
+            "dep-beta": "~2.3.0",
+            "dep-gamma": ">=0.4.0 <2",
+        },
+        "devDependencies": {"dev-tool": "^5.1.0", "dev-lint": "^9.0.0"},
+    }
+
+
+def tgz_bytes(name, version, payload, i=0):
+    """A small tarball in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tf:
+        _add_members(tf, name, version, payload, i)
+    return buf.getvalue()
+
+
+def _add_members(tf, name, version, payload_size, i=0):
+    pj = json.dumps(manifest(name, version, i), indent=2).encode()
+    ti = tarfile.TarInfo("package/package.json")
+    ti.size = len(pj)
+    ti.mtime = 499162500
+    ti.mode = 0o644
+    tf.addfile(ti, io.BytesIO(pj))
+    idx = f"module.exports = {json.dumps(name + '@' + version)};\n".encode()
+    ti = tarfile.TarInfo("package/index.js")
+    ti.size = len(idx)
+    ti.mtime = 499162500
+    ti.mode = 0o644
+    tf.addfile(ti, io.BytesIO(idx))
+    if payload_size:
+        ti = tarfile.TarInfo("package/payload.bin")
+        ti.size = payload_size
+        ti.mtime = 499162500
+        ti.mode = 0o644
+        tf.addfile(ti, RandomReader(payload_size))
+
+
+def cmd_tgz(a):
+    size = parse_size(a.size)
+    # Random content does not compress; level 0 keeps generation fast for the 1 GiB case.
+    level = 0 if size >= (1 << 20) else 6
+    with open(a.out, "wb") as f, tarfile.open(fileobj=f, mode="w:gz", compresslevel=level) as tf:
+        _add_members(tf, a.name, a.version, size)
+    print(os.path.getsize(a.out))
+
+
+def parse_size(s):
+    m = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", str(s).strip(), re.I)
+    if not m:
+        raise SystemExit(f"bad size {s!r}")
+    n = int(m.group(1))
+    unit = (m.group(2) or "").upper()[:1]
+    return n * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+
+
+# ------------------------------------------------------------------------------------ publish bodies
+
+def file_digests(path):
+    s1, s512, n = hashlib.sha1(), hashlib.sha512(), 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(CHUNK)
+            if not b:
+                break
+            s1.update(b)
+            s512.update(b)
+            n += len(b)
+    return s1.hexdigest(), "sha512-" + base64.b64encode(s512.digest()).decode(), n
+
+
+def publish_doc(name, version, registry, shasum, integrity, length, i=0, data="@@DATA@@"):
+    fname = f"{name.split('/')[-1]}-{version}.tgz"
+    v = manifest(name, version, i)
+    v.update({
+        "_id": f"{name}@{version}",
+        "_nodeVersion": "20.0.0",
+        "_npmVersion": "10.9.0",
+        "dist": {
+            "shasum": shasum,
+            "integrity": integrity,
+            "tarball": f"{registry.rstrip('/')}/{name}/-/{fname}",
+        },
+    })
+    return {
+        "_id": name,
+        "name": name,
+        "description": v["description"],
+        "dist-tags": {"latest": version},
+        "versions": {version: v},
+        "access": None,
+        "_attachments": {fname: {"content_type": "application/octet-stream", "data": data, "length": length}},
+    }
+
+
+def body_bytes(name, version, registry, tgz, i=0):
+    shasum = hashlib.sha1(tgz).hexdigest()
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()
+    doc = publish_doc(name, version, registry, shasum, integrity, len(tgz), i, base64.b64encode(tgz).decode())
+    return json.dumps(doc).encode()
+
+
+def cmd_body(a):
+    shasum, integrity, n = file_digests(a.tgz)
+    doc = json.dumps(publish_doc(a.name, a.version, a.registry, shasum, integrity, n))
+    head, tail = doc.split('"@@DATA@@"')
+    with open(a.out, "wb") as out, open(a.tgz, "rb") as f:
+        out.write(head.encode() + b'"')
+        while True:
+            b = f.read(CHUNK)
+            if not b:
+                break
+            out.write(base64.b64encode(b))
+        out.write(b'"' + tail.encode())
+    print(json.dumps({"bytes": os.path.getsize(a.out), "shasum": shasum}))
+
+
+# ------------------------------------------------------------------------------------------- HTTP
+
+class Client:
+    """One keep-alive connection to a registry base URL like http://127.0.0.1:8080/npm/."""
+
+    def __init__(self, registry, token=None, timeout=600):
+        u = urllib.parse.urlsplit(registry)
+        self.host, self.port = u.hostname, u.port
+        self.prefix = u.path.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        h = {"user-agent": "packgate-bench", "accept": "application/json"}
+        if self.token:
+            h["authorization"] = "Bearer " + self.token
+        if body is not None:
+            h["content-type"] = "application/json"
+        h.update(headers or {})
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, self.prefix + path, body=body, headers=h)
+                r = self.conn.getresponse()
+                data = r.read()
+                if r.getheader("connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return r.status, data
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # a keep-alive connection closed by the server between requests: reconnect once
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+    def publish(self, name, version, tgz, i=0):
+        reg = f"http://{self.host}:{self.port}{self.prefix}/"
+        enc = urllib.parse.quote(name, safe="@")
+        return self.request("PUT", "/" + enc, body=body_bytes(name, version, reg, tgz, i),
+                            headers={"npm-command": "publish"})
+
+
+def seed_versions(i):
+    return f"1.{i // 20}.{i % 20}"
+
+
+def cmd_seed(a):
+    c = Client(a.registry, a.token)
+    failures = 0
+    if a.versions:
+        os.makedirs(a.tgz_dir, exist_ok=True)
+        for i in range(a.versions):
+            v = seed_versions(i)
+            path = os.path.join(a.tgz_dir, f"{a.name}-{v}.tgz")
+            if not os.path.exists(path):
+                with open(path, "wb") as f:
+                    f.write(tgz_bytes(a.name, v, 512, i))
+            with open(path, "rb") as f:
+                st, data = c.publish(a.name, v, f.read(), i)
+            if st not in (200, 201):
+                failures += 1
+                print(f"seed {a.name}@{v}: HTTP {st} {data[:200]!r}", file=sys.stderr)
+    for spec in a.file or []:
+        name, version, path = spec.split(":", 2)
+        with open(path, "rb") as f:
+            st, data = c.publish(name, version, f.read())
+        if st not in (200, 201):
+            failures += 1
+            print(f"seed {name}@{version}: HTTP {st} {data[:200]!r}", file=sys.stderr)
+    if failures:
+        raise SystemExit(f"seed: {failures} publishes failed")
+
+
+def cmd_pubbench(a):
+    """N publishes of new versions of one package (the same package for every worker)."""
+    tgzs = [tgz_bytes(a.name, f"2.0.{i}", 512, i) for i in range(a.count)]
+    lock = threading.Lock()
+    nxt = [0]
+    statuses = {}
+    lat = []
+
+    def worker():
+        c = Client(a.registry, a.token)
+        while True:
+            with lock:
+                i = nxt[0]
+                if i >= a.count:
+                    return
+                nxt[0] += 1
+            t = time.perf_counter()
+            try:
+                st, _ = c.publish(a.name, f"2.0.{i}", tgzs[i], i)
+            except Exception as e:  # noqa: BLE001 - counted as a failure
+                st = type(e).__name__
+                c.conn = None
+            dt = time.perf_counter() - t
+            with lock:
+                statuses[str(st)] = statuses.get(str(st), 0) + 1
+                lat.append(dt)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(a.workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    secs = time.perf_counter() - t0
+    ok = statuses.get("200", 0) + statuses.get("201", 0)
+    lat.sort()
+    st, data = Client(a.registry).request("GET", "/" + urllib.parse.quote(a.name, safe="@"))
+    stored = len(json.loads(data).get("versions", {})) if st == 200 else 0
+    print(json.dumps({
+        "count": a.count, "workers": a.workers, "ok": ok, "statuses": statuses, "seconds": round(secs, 3),
+        "per_sec": round(ok / secs, 1) if secs else 0,
+        "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
+        "versions_stored": stored,
+    }))
+
+
+def cmd_count(a):
+    with open(a.file, "rb") as f:
+        print(len(json.load(f).get("versions", {})))
+
+
+# -------------------------------------------------------------------------------------- measuring
+
+def to_ms(s):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", s)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+
+
+def cmd_wrkparse(a):
+    text = open(a.file).read()
+    out = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": None, "non2xx": 0, "socket_errors": 0,
+           "transfer_per_sec": None}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"Transfer/sec:\s+(\S+)", text)
+    if m:
+        out["transfer_per_sec"] = m.group(1)
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M)
+        if m:
+            out[key] = to_ms(m.group(1))
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        out["socket_errors"] = sum(int(x) for x in m.groups())
+    print(json.dumps(out))
+
+
+def proc_cpu(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def cmd_cpu(a):
+    total = proc_cpu(a.pid)
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid == a.pid:
+                total += proc_cpu(int(d))
+    print(f"{total:.2f}")
+
+
+def cmd_metrics(a):
+    out = {}
+    for line in open(a.file):
+        m = re.match(r'packgate_http_request_duration_seconds_(sum|count)\{.*route="([^"]+)".*\} ([\d.e+-]+)', line)
+        if m:
+            out.setdefault(m.group(2), {"sum": 0.0, "count": 0})
+            if m.group(1) == "sum":
+                out[m.group(2)]["sum"] += float(m.group(3))
+            else:
+                out[m.group(2)]["count"] += int(float(m.group(3)))
+    print(json.dumps(out))
+
+
+# --------------------------------------------------------------------------------------- the table
+
+def fmt_rps(x):
+    return "—" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def fmt_ms(x):
+    return "—" if x is None else f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:,.0f}"
+
+
+def fmt_mib(kib):
+    return "—" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def load_results(path):
+    """results.tsv: lines `dotted.key<TAB>json value`, later lines win."""
+    r = {}
+    for line in open(path):
+        if not line.strip():
+            continue
+        key, val = line.rstrip("\n").split("\t", 1)
+        d = r
+        parts = key.split(".")
+        for k in parts[:-1]:
+            d = d.setdefault(k, {})
+        if parts[-1] == "+":  # append to a list
+            d.setdefault("_list", []).append(json.loads(val))
+        else:
+            d[parts[-1]] = json.loads(val)
+    return r
+
+
+def cmd_table(a):
+    r = load_results(a.results)
+    r.setdefault("wrk", {})
+    r.setdefault("publish", {})
+    r["notes"] = r.get("notes", {}).get("_list", [])
+    r["tests"] = r.get("tests", {}).get("_list", [])
+    L = []
+    L.append(f"# packgate benchmark, {r['date']}")
+    L.append("")
+    L.append(f"Machine: {r['machine']}. packgate {r['packgate_version']} (release build, git {r['git']}), "
+             f"Verdaccio {r['verdaccio_version']} on Node {r['node_version']}, {r['nginx_version']}, wrk "
+             f"`-t2 -c64 -d{r['duration']}s --latency` (`-c8` for 50 MiB). The load generator and the "
+             "server share the same 2 cores.")
+    L.append("")
+    L.append("## Reads (wrk)")
+    L.append("")
+    L.append("| test | packgate req/s | p99 ms | Verdaccio req/s | p99 ms | nginx req/s | p99 ms "
+             "| packgate ÷ Verdaccio | packgate ÷ nginx |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for t in r["tests"]:
+        cells = []
+        for tgt in ("packgate", "verdaccio", "nginx"):
+            x = r["wrk"].get(t["id"], {}).get(tgt)
+            if x is None:
+                cells += ["—", "—"]
+                continue
+            flag = ""
+            if x.get("non2xx") or x.get("socket_errors"):
+                flag = f" ⚠ {x.get('non2xx', 0)} non-2xx, {x.get('socket_errors', 0)} socket errors"
+            cells += [fmt_rps(x["rps"]) + flag, fmt_ms(x["p99_ms"])]
+        pg = r["wrk"].get(t["id"], {}).get("packgate", {}).get("rps")
+        vd = r["wrk"].get(t["id"], {}).get("verdaccio", {}).get("rps")
+        ng = r["wrk"].get(t["id"], {}).get("nginx", {}).get("rps")
+        ratio = lambda p, q: f"{p / q:.2f}x" if p and q else "—"  # noqa: E731
+        L.append(f"| {t['label']} | " + " | ".join(cells) + f" | {ratio(pg, vd)} | {ratio(pg, ng)} |")
+    L.append("")
+    L.append("Body sizes: " + ", ".join(f"{k} {v:,} B" for k, v in r.get("sizes", {}).items()) + ".")
+    L.append("")
+    L.append("### CPU split during each run (CPU-seconds over the run; 2 cores = 2 s per second)")
+    L.append("")
+    L.append("| test | target | server CPU s | wrk CPU s | server mean service time (packgate /metrics) |")
+    L.append("|---|---|---:|---:|---:|")
+    for t in r["tests"]:
+        for tgt in ("packgate", "verdaccio", "nginx"):
+            x = r["wrk"].get(t["id"], {}).get(tgt)
+            if not x:
+                continue
+            svc = x.get("server_mean_ms")
+            L.append(f"| {t['label']} | {tgt} | {x.get('server_cpu', '—')} | {x.get('wrk_cpu', '—')} | "
+                     + (f"{svc:.3f} ms" if svc is not None else "") + " |")
+    L.append("")
+    L.append("## Publishes (new versions of one package, small tarballs)")
+    L.append("")
+    L.append("| mode | packgate publishes/s | p99 ms | stored / sent | Verdaccio publishes/s | p99 ms | stored / sent |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    for mode, label in (("seq", "sequential, 200 one after another"), ("conc", "8 concurrent workers, 200 total")):
+        cells = []
+        for tgt in ("packgate", "verdaccio"):
+            x = r["publish"].get(mode, {}).get(tgt)
+            if not x:
+                cells += ["—", "—", "—"]
+                continue
+            bad = {k: v for k, v in x["statuses"].items() if k not in ("200", "201")}
+            note = f" (errors: {bad})" if bad else ""
+            cells += [f"{x['per_sec']:.1f}{note}", fmt_ms(x["p99_ms"]), f"{x['versions_stored']} / {x['count']}"]
+        L.append(f"| {label} | " + " | ".join(cells) + " |")
+    L.append("")
+    L.append("## Memory")
+    L.append("")
+    L.append("| | packgate | Verdaccio |")
+    L.append("|---|---:|---:|")
+    m = r["memory"]
+    L.append(f"| idle RSS right after start (VmRSS) | {fmt_mib(m['packgate']['idle'])} | {fmt_mib(m['verdaccio']['idle'])} |")
+    L.append(f"| RSS after seeding (incl. the 50 MiB publish) | {fmt_mib(m['packgate'].get('after_seed'))} | {fmt_mib(m['verdaccio'].get('after_seed'))} |")
+    L.append(f"| peak RSS after all loads (VmHWM) | {fmt_mib(m['packgate']['peak'])} | {fmt_mib(m['verdaccio']['peak'])} |")
+    L.append(f"| RSS at the end (VmRSS) | {fmt_mib(m['packgate'].get('end'))} | {fmt_mib(m['verdaccio'].get('end'))} |")
+    L.append("")
+    g = r.get("gib")
+    L.append("## 1 GiB tarball: packgate memory while streaming (VmRSS sampled every 0.2 s)")
+    L.append("")
+    if not g or g.get("skipped"):
+        L.append(f"Skipped: {g.get('skipped') if g else 'not run'}")
+    else:
+        L.append("| phase | time s | throughput | HTTP | max VmRSS | samples |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        L.append(f"| before (idle, fresh instance) | | | | {fmt_mib(g['idle'])} | |")
+        for ph in ("upload", "download"):
+            p = g[ph]
+            mbps = p["bytes"] / p["seconds"] / (1 << 20) if p["seconds"] else 0
+            L.append(f"| {ph} ({p['bytes'] / (1 << 30):.2f} GiB {'body' if ph == 'upload' else 'tarball'}) "
+                     f"| {p['seconds']:.1f} | {mbps:,.0f} MiB/s | {p['http']} | {fmt_mib(p['max_rss'])} | {p['samples']} |")
+        L.append(f"| after (VmRSS / VmHWM of the process) | | | | {fmt_mib(g['after'])} / {fmt_mib(g['hwm'])} | |")
+        L.append("")
+        L.append(f"Download integrity: {g['download_check']}.")
+    L.append("")
+    if r.get("notes"):
+        L.append("## Notes from this run")
+        L.append("")
+        for n in r["notes"]:
+            L.append(f"- {n}")
+        L.append("")
+    text = "\n".join(L)
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("tgz")
+    s.add_argument("--name", required=True)
+    s.add_argument("--version", required=True)
+    s.add_argument("--size", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(f=cmd_tgz)
+    s = sub.add_parser("body")
+    s.add_argument("--name", required=True)
+    s.add_argument("--version", required=True)
+    s.add_argument("--registry", required=True)
+    s.add_argument("--tgz", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(f=cmd_body)
+    s = sub.add_parser("seed")
+    s.add_argument("--registry", required=True)
+    s.add_argument("--token")
+    s.add_argument("--name", default="bench-pkg")
+    s.add_argument("--versions", type=int, default=0)
+    s.add_argument("--tgz-dir", default=".")
+    s.add_argument("--file", action="append", help="NAME:VERSION:PATH, a tarball to publish")
+    s.set_defaults(f=cmd_seed)
+    s = sub.add_parser("pubbench")
+    s.add_argument("--registry", required=True)
+    s.add_argument("--token")
+    s.add_argument("--name", required=True)
+    s.add_argument("--count", type=int, default=200)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(f=cmd_pubbench)
+    s = sub.add_parser("count")
+    s.add_argument("file")
+    s.set_defaults(f=cmd_count)
+    s = sub.add_parser("wrkparse")
+    s.add_argument("file")
+    s.set_defaults(f=cmd_wrkparse)
+    s = sub.add_parser("cpu")
+    s.add_argument("pid", type=int)
+    s.set_defaults(f=cmd_cpu)
+    s = sub.add_parser("metrics")
+    s.add_argument("file")
+    s.set_defaults(f=cmd_metrics)
+    s = sub.add_parser("table")
+    s.add_argument("results")
+    s.add_argument("out")
+    s.set_defaults(f=cmd_table)
+    a = p.parse_args()
+    a.f(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,434 @@
+#!/usr/bin/env bash
+# bench/run.sh: packgate against Verdaccio and nginx on this machine (loopback only).
+#
+#   bench/run.sh              full run (about 6 minutes plus the build), report in bench/results/<date>.md
+#
+# Environment:
+#   PACKGATE_BIN     packgate binary (default: $CARGO_TARGET_DIR/release/packgate, built if missing)
+#   CARGO_TARGET_DIR default $HOME/.cache/packgate-target
+#   BENCH_CACHE      where Verdaccio is npm-installed (default $HOME/.cache/packgate-bench)
+#   BENCH_DURATION   seconds per wrk run (default 10, at most 15)
+#   BENCH_SKIP_GIB=1 skip the 1 GiB streaming-memory test
+#   BENCH_KEEP=1     keep the temp directory (logs, data dirs) for inspection
+#
+# Every server it starts listens on 127.0.0.1 only and is stopped (by PID) on exit. Loads are
+# bounded: each wrk run lasts BENCH_DURATION seconds, each publish test sends 200 requests.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+PY="python3 $HERE/pgbench.py"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/packgate-target}"
+PG="${PACKGATE_BIN:-$CARGO_TARGET_DIR/release/packgate}"
+CACHE="${BENCH_CACHE:-$HOME/.cache/packgate-bench}"
+DUR="${BENCH_DURATION:-10}"
+((DUR >= 1 && DUR <= 15)) || { echo "BENCH_DURATION must be 1..15" >&2; exit 2; }
+VERDACCIO_VERSION_SPEC="6"
+
+log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# ------------------------------------------------------------------------------------- installs
+ensure_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    local SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    # Debian starts nginx on port 80 after install unless policy-rc.d forbids it: forbid it.
+    local made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+      $SUDO chmod +x /usr/sbin/policy-rc.d
+      made_policy=1
+    fi
+    if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}" >/dev/null 2>&1; then
+      $SUDO apt-get update >/dev/null
+      if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}" >/dev/null; then
+        # nginx-light is gone from newer Debian releases: fall back to nginx
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]/nginx-light/nginx}" >/dev/null
+      fi
+    fi
+    [ -n "$made_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+  fi
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+  VERDACCIO="$CACHE/node_modules/verdaccio/bin/verdaccio"
+  if [ ! -f "$VERDACCIO" ]; then
+    log "installing verdaccio@$VERDACCIO_VERSION_SPEC into $CACHE"
+    mkdir -p "$CACHE"
+    # verdaccio-audit asks for node-fetch by a dist-tag ("cjs") that registry mirrors may not carry;
+    # the override pins the version that tag names.
+    [ -f "$CACHE/package.json" ] || echo '{"private":true,"overrides":{"node-fetch":"2.7.0"}}' >"$CACHE/package.json"
+    (cd "$CACHE" && NPM_CONFIG_UPDATE_NOTIFIER=false npm install --no-audit --no-fund --loglevel=error \
+      "verdaccio@$VERDACCIO_VERSION_SPEC" >/dev/null)
+  fi
+  if [ ! -x "$PG" ]; then
+    log "building packgate (release)"
+    (cd "$ROOT" && nice cargo build --release --bin packgate)
+  fi
+}
+
+# ------------------------------------------------------------------------------------ lifecycle
+PIDS=()          # servers and samplers started here, stopped on exit
+NGINX_PID=""
+WORK=""
+cleanup() {
+  local rc=$?
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "$NGINX_PID" ] && kill -QUIT "$NGINX_PID" 2>/dev/null
+  for p in "${PIDS[@]}" $NGINX_PID; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
+  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+    if [ "${BENCH_KEEP:-}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+RES=""
+record() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
+note() { record "notes.+" "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1")"; echo "note: $1" >&2; }
+
+# start_packgate DIR [env...]: starts `packgate serve` on a free loopback port; sets PG_PID, PG_PORT
+start_packgate() {
+  local dir="$1"; shift
+  mkdir -p "$dir"
+  env "$@" "$PG" serve --listen 127.0.0.1:0 --data-dir "$dir" >"$dir/stdout.log" 2>"$dir/stderr.log" &
+  PG_PID=$!
+  PIDS+=("$PG_PID")
+  for _ in $(seq 300); do
+    if grep -q 'listening on http://127.0.0.1:' "$dir/stdout.log" 2>/dev/null; then break; fi
+    kill -0 "$PG_PID" 2>/dev/null || { cat "$dir/stderr.log" >&2; echo "packgate did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+  PG_PORT="$(sed -n 's#.*listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$dir/stdout.log" | head -1)"
+  [ -n "$PG_PORT" ] || { echo "packgate did not report its port" >&2; exit 1; }
+}
+
+packgate_token() {
+  local dir="$1"
+  echo "bench-password-1" | "$PG" user add bench --password-stdin --data-dir "$dir" >/dev/null
+  "$PG" token create bench --data-dir "$dir" | tail -1
+}
+
+wait_http() {  # URL: wait until it answers 200
+  for _ in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2; exit 1
+}
+
+# --------------------------------------------------------------------------------------- checks
+ensure_tools
+mkdir -p "$HERE/results"
+WORK="$(mktemp -d /tmp/packgate-bench.XXXXXX)"
+chmod 755 "$WORK"   # nginx workers may run as another user
+RES="$WORK/results.tsv"
+: >"$RES"
+DATE="$(date -u +%Y-%m-%d)"
+OUT="$HERE/results/$DATE.md"
+PG_VERSION="$("$PG" --version | awk '{print $2}')"
+GIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- src formats migrations 2>/dev/null)" ] && echo '+dirty')"
+record date "\"$(date -u +'%Y-%m-%d %H:%M UTC')\""
+record machine "\"$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r), shared with other work\""
+record packgate_version "\"$PG_VERSION\""
+record git "\"$GIT\""
+record verdaccio_version "\"$(node -e "console.log(require('$CACHE/node_modules/verdaccio/package.json').version)")\""
+record node_version "\"$(node --version)\""
+record nginx_version "\"$("$NGINX" -v 2>&1 | sed 's#.*version: ##')\""
+record duration "$DUR"
+
+# -------------------------------------------------------------------------- tarballs on disk
+log "generating tarballs"
+TGZ="$WORK/tgz"
+mkdir -p "$TGZ"
+$PY tgz --name bench-1m --version 1.0.0 --size 1MiB --out "$TGZ/bench-1m-1.0.0.tgz" >/dev/null
+$PY tgz --name bench-50m --version 1.0.0 --size 50MiB --out "$TGZ/bench-50m-1.0.0.tgz" >/dev/null
+
+# ---------------------------------------------------------------------------------- packgate
+log "starting packgate"
+start_packgate "$WORK/packgate"
+PGA_PID=$PG_PID PGA_PORT=$PG_PORT
+sleep 1
+record memory.packgate.idle "$(rss_kib "$PGA_PID")"
+PGA_TOKEN="$(packgate_token "$WORK/packgate")"
+PGA_REG="http://127.0.0.1:$PGA_PORT/npm/"
+echo "packgate pid $PGA_PID on $PGA_REG" >&2
+
+# --------------------------------------------------------------------------------- Verdaccio
+log "starting Verdaccio"
+VD_PORT="$(free_port)"
+VD_DIR="$WORK/verdaccio"
+mkdir -p "$VD_DIR/storage"
+cat >"$VD_DIR/config.yaml" <<EOF
+storage: $VD_DIR/storage
+auth:
+  htpasswd:
+    file: $VD_DIR/htpasswd
+    max_users: -1
+uplinks: {}
+packages:
+  '**':
+    access: \$all
+    publish: \$all
+    unpublish: \$all
+max_body_size: 200mb
+listen: 127.0.0.1:$VD_PORT
+log: { type: stdout, format: pretty, level: http }
+EOF
+node "$VERDACCIO" --config "$VD_DIR/config.yaml" --listen "127.0.0.1:$VD_PORT" >"$VD_DIR/verdaccio.log" 2>&1 &
+VD_PID=$!
+PIDS+=("$VD_PID")
+wait_http "http://127.0.0.1:$VD_PORT/-/ping"
+sleep 2
+record memory.verdaccio.idle "$(rss_kib "$VD_PID")"
+VD_REG="http://127.0.0.1:$VD_PORT/"
+echo "Verdaccio pid $VD_PID on $VD_REG" >&2
+
+# -------------------------------------------------------------------------------------- seed
+log "publishing bench-pkg (200 versions), bench-1m, bench-50m to packgate and Verdaccio"
+SEED_FILES=(--file "bench-1m:1.0.0:$TGZ/bench-1m-1.0.0.tgz" --file "bench-50m:1.0.0:$TGZ/bench-50m-1.0.0.tgz")
+$PY seed --registry "$PGA_REG" --token "$PGA_TOKEN" --name bench-pkg --versions 200 --tgz-dir "$TGZ/small" "${SEED_FILES[@]}"
+$PY seed --registry "$VD_REG" --name bench-pkg --versions 200 --tgz-dir "$TGZ/small" "${SEED_FILES[@]}"
+record memory.packgate.after_seed "$(rss_kib "$PGA_PID")"
+record memory.verdaccio.after_seed "$(rss_kib "$VD_PID")"
+
+# ------------------------------------------------------------------------------------- nginx
+log "starting nginx"
+NG="$WORK/nginx"
+mkdir -p "$NG/www/packuments" "$NG/tmp" "$NG/logs"
+for n in bench-1m bench-50m; do
+  mkdir -p "$NG/www/npm/$n/-"
+  cp "$TGZ/$n-1.0.0.tgz" "$NG/www/npm/$n/-/"
+done
+curl -sf -H 'Accept: application/json' "${PGA_REG}bench-pkg" -o "$NG/www/packuments/bench-pkg.full.json"
+curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${PGA_REG}bench-pkg" -o "$NG/www/packuments/bench-pkg.corgi.json"
+chmod -R a+rX "$NG/www" "$TGZ"
+NG_PORT="$(free_port)"
+cat >"$NG/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $NG/nginx.pid;
+error_log $NG/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  client_body_temp_path $NG/tmp/body;
+  proxy_temp_path $NG/tmp/proxy;
+  fastcgi_temp_path $NG/tmp/fastcgi;
+  uwsgi_temp_path $NG/tmp/uwsgi;
+  scgi_temp_path $NG/tmp/scgi;
+  map \$http_accept \$variant {
+    "~application/vnd\.npm\.install-v1\+json" corgi;
+    default full;
+  }
+  server {
+    listen 127.0.0.1:$NG_PORT;
+    root $NG/www;
+    location ~ ^/npm/([^/]+)\$ {
+      default_type application/json;
+      try_files /packuments/\$1.\$variant.json =404;
+    }
+  }
+}
+EOF
+"$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" &
+NGINX_PID=$!
+wait_http "http://127.0.0.1:$NG_PORT/npm/bench-pkg"
+NG_REG="http://127.0.0.1:$NG_PORT/npm/"
+echo "nginx pid $NGINX_PID on $NG_REG" >&2
+
+# ------------------------------------------------------------------------------ sanity checks
+log "checking that every target serves the same documents and bytes"
+declare -A REG=([packgate]="$PGA_REG" [verdaccio]="$VD_REG" [nginx]="$NG_REG")
+declare -A SPID=([packgate]="$PGA_PID" [verdaccio]="$VD_PID" [nginx]="$NGINX_PID")
+for t in packgate verdaccio nginx; do
+  curl -sf -H 'Accept: application/json' "${REG[$t]}bench-pkg" -o "$WORK/check.json"
+  n="$($PY count "$WORK/check.json")"
+  [ "$n" = 200 ] || { echo "$t: bench-pkg has $n versions, want 200" >&2; exit 1; }
+  record "sizes.$t full packument" "$(stat -c %s "$WORK/check.json")"
+  record "sizes.$t abbreviated" "$(curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${REG[$t]}bench-pkg" | wc -c)"
+  for n in bench-1m bench-50m; do
+    want="$(sha1sum <"$TGZ/$n-1.0.0.tgz" | cut -d' ' -f1)"
+    got="$(curl -sf "${REG[$t]}$n/-/$n-1.0.0.tgz" | sha1sum | cut -d' ' -f1)"
+    [ "$want" = "$got" ] || { echo "$t: $n tarball differs" >&2; exit 1; }
+  done
+done
+record "sizes.1 MiB tarball" "$(stat -c %s "$TGZ/bench-1m-1.0.0.tgz")"
+record "sizes.50 MiB tarball" "$(stat -c %s "$TGZ/bench-50m-1.0.0.tgz")"
+
+# ---------------------------------------------------------------------------------------- wrk
+# run_wrk ID TARGET CONNS URL [HEADER]
+run_wrk() {
+  local id="$1" tgt="$2" conns="$3" url="$4" hdr="${5:-}"
+  local out="$WORK/wrk.$id.$tgt.txt" m0="" m1=""
+  local args=(-t2 "-c$conns" "-d${DUR}s" --latency --timeout 10s)
+  [ -n "$hdr" ] && args+=(-H "$hdr")
+  [ "$tgt" = packgate ] && m0="$(curl -sf "http://127.0.0.1:$PGA_PORT/metrics" | tee "$WORK/m0")"
+  local c0; c0="$($PY cpu "${SPID[$tgt]}")"
+  local TIMEFORMAT='%U %S'
+  { time wrk "${args[@]}" "$url" >"$out"; } 2>"$out.time"
+  local c1; c1="$($PY cpu "${SPID[$tgt]}")"
+  local j; j="$($PY wrkparse "$out")"
+  local wcpu; wcpu="$(awk '{printf "%.2f", $1+$2}' "$out.time")"
+  local extra=""
+  if [ "$tgt" = packgate ]; then
+    curl -sf "http://127.0.0.1:$PGA_PORT/metrics" >"$WORK/m1"
+    extra="$(python3 - "$WORK/m0" "$WORK/m1" "$HERE/pgbench.py" <<'EOF'
+import json, subprocess, sys
+a = json.loads(subprocess.check_output([sys.executable, sys.argv[3], "metrics", sys.argv[1]]))
+b = json.loads(subprocess.check_output([sys.executable, sys.argv[3], "metrics", sys.argv[2]]))
+best = None
+for route, v in b.items():
+    u = a.get(route, {"sum": 0, "count": 0})
+    n = v["count"] - u["count"]
+    if n > 0 and (best is None or n > best[0]):
+        best = (n, (v["sum"] - u["sum"]) / n * 1000)
+print(f',"server_mean_ms":{best[1]:.4f}' if best else "")
+EOF
+)"
+  fi
+  j="${j%\}},\"server_cpu\":$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'),\"wrk_cpu\":$wcpu$extra}"
+  record "wrk.$id.$tgt" "$j"
+  echo "$id $tgt: $j" >&2
+  sleep 1
+}
+
+TESTS=(
+  "pk_full|packument bench-pkg, full (200 versions), 64 conns|64|bench-pkg|Accept: application/json"
+  "pk_abbr|packument bench-pkg, abbreviated, 64 conns|64|bench-pkg|Accept: application/vnd.npm.install-v1+json"
+  "tgz_1m|tarball 1 MiB, 64 conns|64|bench-1m/-/bench-1m-1.0.0.tgz|"
+  "tgz_50m|tarball 50 MiB, 8 conns|8|bench-50m/-/bench-50m-1.0.0.tgz|"
+)
+for spec in "${TESTS[@]}"; do
+  IFS='|' read -r id label conns path hdr <<<"$spec"
+  record "tests.+" "{\"id\":\"$id\",\"label\":\"$label\"}"
+  log "wrk: $label"
+  for t in packgate verdaccio nginx; do
+    run_wrk "$id" "$t" "$conns" "${REG[$t]}$path" "$hdr"
+  done
+done
+
+# ----------------------------------------------------------------------------------- publishes
+log "publishes: 200 sequential, then 200 from 8 concurrent workers"
+for t in packgate verdaccio; do
+  tok=""
+  [ "$t" = packgate ] && tok="--token=$PGA_TOKEN"
+  j="$($PY pubbench --registry "${REG[$t]}" $tok --name bench-seq --count 200 --workers 1)"
+  record "publish.seq.$t" "$j"; echo "seq $t: $j" >&2
+  j="$($PY pubbench --registry "${REG[$t]}" $tok --name bench-conc --count 200 --workers 8)"
+  record "publish.conc.$t" "$j"; echo "conc $t: $j" >&2
+done
+
+record memory.packgate.peak "$(hwm_kib "$PGA_PID")"
+record memory.packgate.end "$(rss_kib "$PGA_PID")"
+record memory.verdaccio.peak "$(hwm_kib "$VD_PID")"
+record memory.verdaccio.end "$(rss_kib "$VD_PID")"
+if grep -qiE ' (ERROR|WARN) ' "$WORK/packgate/stderr.log"; then
+  note "packgate logged $(grep -ciE ' (ERROR|WARN) ' "$WORK/packgate/stderr.log") ERROR/WARN lines during the run, first: $(grep -iE ' (ERROR|WARN) ' "$WORK/packgate/stderr.log" | head -1 | cut -c1-300)"
+fi
+
+# the read/publish servers are done: free the CPU for the streaming test
+kill "$VD_PID" 2>/dev/null || true
+kill -QUIT "$NGINX_PID" 2>/dev/null || true
+kill "$PGA_PID" 2>/dev/null || true
+for p in "$VD_PID" "$NGINX_PID" "$PGA_PID"; do
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
+NGINX_PID=""
+
+# ------------------------------------------------------------------------------ 1 GiB streaming
+sample_rss() {  # PID FILE: VmRSS (KiB) every 0.2 s until killed
+  while :; do rss_kib "$1" >>"$2" 2>/dev/null || break; sleep 0.2; done
+}
+max_of() { sort -n "$1" | tail -1; }
+
+gib_test() {
+  local avail; avail="$(df -Pk "$WORK" | awk 'NR==2{print $4}')"
+  if ((avail < 4 * 1024 * 1024)); then
+    record gib.skipped "\"only $((avail / 1024)) MiB free under $WORK, need 4 GiB\""
+    return
+  fi
+  log "1 GiB tarball: generating"
+  local G="$WORK/gib"
+  mkdir -p "$G"
+  $PY tgz --name bench-1g --version 1.0.0 --size 1GiB --out "$G/bench-1g-1.0.0.tgz" >/dev/null
+  local want; want="$(sha1sum <"$G/bench-1g-1.0.0.tgz" | cut -d' ' -f1)"
+  start_packgate "$G/data" PACKGATE__SERVER__MAX_UPLOAD="2 GiB"
+  local pid=$PG_PID port=$PG_PORT
+  local tok; tok="$(packgate_token "$G/data")"
+  local reg="http://127.0.0.1:$port/npm/"
+  $PY body --name bench-1g --version 1.0.0 --registry "$reg" --tgz "$G/bench-1g-1.0.0.tgz" --out "$G/body.json" >/dev/null
+  sleep 1
+  record gib.idle "$(rss_kib "$pid")"
+
+  log "1 GiB tarball: upload"
+  : >"$G/rss.up"
+  sample_rss "$pid" "$G/rss.up" &
+  local sp=$!
+  PIDS+=("$sp")
+  local t0 t1 code
+  t0="$(date +%s.%N)"
+  code="$(curl -sS -o "$G/up.out" -w '%{http_code}' -X PUT -T "$G/body.json" -H 'Expect:' \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" "${reg}bench-1g")"
+  t1="$(date +%s.%N)"
+  sleep 0.5
+  kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true
+  record gib.upload "{\"bytes\":$(stat -c %s "$G/body.json"),\"seconds\":$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'),\"http\":$code,\"max_rss\":$(max_of "$G/rss.up"),\"samples\":$(wc -l <"$G/rss.up")}"
+  [ "$code" = 200 ] || [ "$code" = 201 ] || note "1 GiB upload answered HTTP $code: $(head -c 300 "$G/up.out")"
+  rm -f "$G/body.json"
+
+  log "1 GiB tarball: download"
+  : >"$G/rss.down"
+  sample_rss "$pid" "$G/rss.down" &
+  sp=$!
+  PIDS+=("$sp")
+  t0="$(date +%s.%N)"
+  curl -sS -D "$G/down.headers" "${reg}bench-1g/-/bench-1g-1.0.0.tgz" |
+    python3 -c 'import hashlib,sys
+h=hashlib.sha1(); n=0
+while True:
+    b=sys.stdin.buffer.read(1<<20)
+    if not b: break
+    h.update(b); n+=len(b)
+print(h.hexdigest(), n)' >"$G/down.sum"
+  cut -d' ' -f1 "$G/down.sum" >"$G/down.sha1"
+  cut -d' ' -f2 "$G/down.sum" >"$G/down.bytes"
+  t1="$(date +%s.%N)"
+  sleep 0.5
+  kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true
+  sleep 0.5
+  code="$(awk 'NR==1{print $2}' "$G/down.headers")"
+  record gib.download "{\"bytes\":$(cat "$G/down.bytes"),\"seconds\":$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'),\"http\":$code,\"max_rss\":$(max_of "$G/rss.down"),\"samples\":$(wc -l <"$G/rss.down")}"
+  if [ "$(cat "$G/down.sha1")" = "$want" ]; then
+    record gib.download_check '"sha1 of the downloaded bytes equals the uploaded tarball"'
+  else
+    record gib.download_check "\"MISMATCH: downloaded sha1 $(cat "$G/down.sha1"), uploaded $want\""
+  fi
+  record gib.after "$(rss_kib "$pid")"
+  record gib.hwm "$(hwm_kib "$pid")"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -rf "$G"
+}
+if [ "${BENCH_SKIP_GIB:-}" = 1 ]; then record gib.skipped '"BENCH_SKIP_GIB=1"'; else gib_test; fi
+
+# ------------------------------------------------------------------------------------- report
+log "report"
+cp "$RES" "$HERE/results/$DATE.tsv"
+$PY table "$RES" "$OUT"
+echo >&2
+echo "written: $OUT (raw values: $HERE/results/$DATE.tsv)" >&2
