@@ -102,7 +102,8 @@ pub async fn run(
             .route("/healthz", web::head().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/readyz", web::head().to(readyz))
-            .route("/metrics", web::get().to(metrics_text));
+            .route("/metrics", web::get().to(metrics_text))
+            .route("/metrics", web::head().to(metrics_text));
         for repo in &repos {
             let module = crate::routes::module(repo.format);
             let scope =

@@ -108,10 +108,27 @@ fn split_name(tail: &str) -> Option<(String, &str)> {
     let decoded_first = decode(first)?;
     if decoded_first.starts_with('@') && !decoded_first.contains('/') {
         let (second, rest) = rest.split_once('/').unwrap_or((rest, ""));
-        let name = packgate_npm::decode_name(&format!("{first}/{second}"))?;
+        let name = package_name(&format!("{first}/{second}"))?;
         return Some((name, rest));
     }
-    Some((packgate_npm::decode_name(first)?, rest))
+    Some((package_name(first)?, rest))
+}
+
+/// A package name from a raw segment. Names npm would refuse still route (to a 404 on reads, and
+/// to the publish handler, whose validation answers 400 saying what is wrong), unless they are
+/// empty, `.`/`..`, or contain control characters.
+fn package_name(raw: &str) -> Option<String> {
+    if let Some(n) = packgate_npm::decode_name(raw) {
+        return Some(n);
+    }
+    let n = decode(raw)?;
+    let ok = !n.is_empty()
+        && n.len() <= 1024
+        && n != "."
+        && n != ".."
+        && !n.chars().any(char::is_control)
+        && n.matches('/').count() <= 1;
+    ok.then_some(n)
 }
 
 fn parse_target(path: &str) -> Option<Target> {
