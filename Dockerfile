@@ -11,7 +11,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY formats/ formats/
 COPY migrations/ migrations/
 COPY src/ src/
-# The [[test]] target's file (tests/) is not needed to build the binary.
+# Declared [[test]] targets must exist for cargo to read the manifest; they are not built.
+COPY tests/ tests/
 RUN cargo build --release --locked --bin packgate \
  && install -D -m 0755 target/release/packgate /out/packgate
 

@@ -366,6 +366,13 @@ def cmd_cpu(a):
     print(f"{total:.2f}")
 
 
+def cmd_busy(a):
+    """CPU-seconds the whole machine has spent busy since boot (all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    print(f"{(sum(v[:8]) - v[3] - v[4]) / os.sysconf('SC_CLK_TCK'):.2f}")
+
+
 def cmd_metrics(a):
     out = {}
     for line in open(a.file):
@@ -423,7 +430,8 @@ def cmd_table(a):
     L.append(f"Machine: {r['machine']}. packgate {r['packgate_version']} (release build, git {r['git']}), "
              f"Verdaccio {r['verdaccio_version']} on Node {r['node_version']}, {r['nginx_version']}, wrk "
              f"`-t2 -c64 -d{r['duration']}s --latency` (`-c8` for 50 MiB). The load generator and the "
-             "server share the same 2 cores.")
+             "server share the same 2 cores; load average at the start (1/5/15 min): "
+             f"{r.get('loadavg', '?')}.")
     L.append("")
     L.append("## Reads (wrk)")
     L.append("")
@@ -451,16 +459,19 @@ def cmd_table(a):
     L.append("")
     L.append("### CPU split during each run (CPU-seconds over the run; 2 cores = 2 s per second)")
     L.append("")
-    L.append("| test | target | server CPU s | wrk CPU s | server mean service time (packgate /metrics) |")
-    L.append("|---|---|---:|---:|---:|")
+    L.append("| test | target | server CPU s | wrk CPU s | other processes CPU s | server CPU per request | "
+             "server mean service time (packgate /metrics) |")
+    L.append("|---|---|---:|---:|---:|---:|---:|")
     for t in r["tests"]:
         for tgt in ("packgate", "verdaccio", "nginx"):
             x = r["wrk"].get(t["id"], {}).get(tgt)
             if not x:
                 continue
             svc = x.get("server_mean_ms")
+            per = (f"{x['server_cpu'] / x['requests'] * 1e6:,.0f} µs"
+                   if x.get("requests") and x.get("server_cpu") is not None else "—")
             L.append(f"| {t['label']} | {tgt} | {x.get('server_cpu', '—')} | {x.get('wrk_cpu', '—')} | "
-                     + (f"{svc:.3f} ms" if svc is not None else "") + " |")
+                     f"{x.get('other_cpu', '—')} | {per} | " + (f"{svc:.3f} ms" if svc is not None else "") + " |")
     L.append("")
     L.append("## Publishes (new versions of one package, small tarballs)")
     L.append("")
@@ -478,6 +489,13 @@ def cmd_table(a):
             cells += [f"{x['per_sec']:.1f}{note}", fmt_ms(x["p99_ms"]), f"{x['versions_stored']} / {x['count']}"]
         L.append(f"| {label} | " + " | ".join(cells) + " |")
     L.append("")
+    L.append("CPU-seconds during each publish test (server / whole machine, which includes the Python "
+             "client and other processes): " + "; ".join(
+                 f"{tgt} {mode} {r['publish'][mode][tgt].get('server_cpu', '?')} / {r['publish'][mode][tgt].get('machine_cpu', '?')} "
+                 f"over {r['publish'][mode][tgt]['seconds']:.2f} s"
+                 for mode in ("seq", "conc") for tgt in ("packgate", "verdaccio")
+                 if r["publish"].get(mode, {}).get(tgt)) + ".")
+    L.append("")
     L.append("## Memory")
     L.append("")
     L.append("| | packgate | Verdaccio |")
@@ -488,23 +506,34 @@ def cmd_table(a):
     L.append(f"| peak RSS after all loads (VmHWM) | {fmt_mib(m['packgate']['peak'])} | {fmt_mib(m['verdaccio']['peak'])} |")
     L.append(f"| RSS at the end (VmRSS) | {fmt_mib(m['packgate'].get('end'))} | {fmt_mib(m['verdaccio'].get('end'))} |")
     L.append("")
-    g = r.get("gib")
-    L.append("## 1 GiB tarball: packgate memory while streaming (VmRSS sampled every 0.2 s)")
+    g = r.get("big")
+    L.append("## Large tarball: packgate memory while streaming (VmRSS sampled every 0.2 s)")
     L.append("")
     if not g or g.get("skipped"):
         L.append(f"Skipped: {g.get('skipped') if g else 'not run'}")
     else:
-        L.append("| phase | time s | throughput | HTTP | max VmRSS | samples |")
-        L.append("|---|---:|---:|---:|---:|---:|")
-        L.append(f"| before (idle, fresh instance) | | | | {fmt_mib(g['idle'])} | |")
-        for ph in ("upload", "download"):
-            p = g[ph]
-            mbps = p["bytes"] / p["seconds"] / (1 << 20) if p["seconds"] else 0
-            L.append(f"| {ph} ({p['bytes'] / (1 << 30):.2f} GiB {'body' if ph == 'upload' else 'tarball'}) "
-                     f"| {p['seconds']:.1f} | {mbps:,.0f} MiB/s | {p['http']} | {fmt_mib(p['max_rss'])} | {p['samples']} |")
-        L.append(f"| after (VmRSS / VmHWM of the process) | | | | {fmt_mib(g['after'])} / {fmt_mib(g['hwm'])} | |")
+        L.append("A fresh packgate with `PACKGATE__SERVER__MAX_UPLOAD=\"2 GiB\"`; the publish body is "
+                 "npm's JSON with the tarball in base64, sent by `curl -T` from a file.")
         L.append("")
-        L.append(f"Download integrity: {g['download_check']}.")
+        L.append("| tarball | phase | bytes on the wire | time s | throughput | HTTP | VmRSS before | max VmRSS during |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        L.append(f"| — | idle, fresh instance | | | | | {fmt_mib(g.get('idle'))} | |")
+        for rd in g.get("rounds", {}).get("_list", []):
+            x = g.get(rd["key"], {})
+            for ph in ("upload", "download"):
+                p = x.get(ph)
+                if not p:
+                    continue
+                mbps = p["bytes"] / p["seconds"] / (1 << 20) if p["seconds"] else 0
+                before = x.get("before") if ph == "upload" else None
+                http = str(p["http"])
+                if ph == "upload" and p.get("http") not in (200, 201):
+                    http += f" `{p.get('answer', '')[:80]}`"
+                if ph == "download" and p.get("intact") is not None:
+                    http += " (bytes intact)" if p["intact"] else " (BYTES DIFFER)"
+                L.append(f"| {rd['label']} ({rd['tgz_bytes'] / (1 << 20):,.0f} MiB .tgz) | {ph} | {p['bytes']:,} | "
+                         f"{p['seconds']:.1f} | {mbps:,.0f} MiB/s | {http} | {fmt_mib(before)} | {fmt_mib(p['max_rss'])} |")
+        L.append(f"| — | end of test: VmRSS / VmHWM (peak over the process's life) | | | | | {fmt_mib(g.get('end'))} | {fmt_mib(g.get('hwm'))} |")
     L.append("")
     if r.get("notes"):
         L.append("## Notes from this run")
@@ -558,6 +587,8 @@ def main():
     s = sub.add_parser("cpu")
     s.add_argument("pid", type=int)
     s.set_defaults(f=cmd_cpu)
+    s = sub.add_parser("busy")
+    s.set_defaults(f=cmd_busy)
     s = sub.add_parser("metrics")
     s.add_argument("file")
     s.set_defaults(f=cmd_metrics)

@@ -137,15 +137,16 @@ RES="$WORK/results.tsv"
 DATE="$(date -u +%Y-%m-%d)"
 OUT="$HERE/results/$DATE.md"
 PG_VERSION="$("$PG" --version | awk '{print $2}')"
-GIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- src formats migrations 2>/dev/null)" ] && echo '+dirty')"
+GIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- src formats migrations 2>/dev/null)" ] && echo '+dirty' || true)"
 record date "\"$(date -u +'%Y-%m-%d %H:%M UTC')\""
-record machine "\"$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r), shared with other work\""
+record machine "\"$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r)), shared with other work\""
 record packgate_version "\"$PG_VERSION\""
 record git "\"$GIT\""
 record verdaccio_version "\"$(node -e "console.log(require('$CACHE/node_modules/verdaccio/package.json').version)")\""
 record node_version "\"$(node --version)\""
 record nginx_version "\"$("$NGINX" -v 2>&1 | sed 's#.*version: ##')\""
 record duration "$DUR"
+record loadavg "\"$(cut -d" " -f1-3 /proc/loadavg)\""
 
 # -------------------------------------------------------------------------- tarballs on disk
 log "generating tarballs"
@@ -238,9 +239,10 @@ http {
   server {
     listen 127.0.0.1:$NG_PORT;
     root $NG/www;
-    location ~ ^/npm/([^/]+)\$ {
+    # a named capture: evaluating the map's regex would overwrite \$1
+    location ~ ^/npm/(?<pkg>[^/]+)\$ {
       default_type application/json;
-      try_files /packuments/\$1.\$variant.json =404;
+      try_files /packuments/\$pkg.\$variant.json =404;
     }
   }
 }
@@ -260,7 +262,10 @@ for t in packgate verdaccio nginx; do
   n="$($PY count "$WORK/check.json")"
   [ "$n" = 200 ] || { echo "$t: bench-pkg has $n versions, want 200" >&2; exit 1; }
   record "sizes.$t full packument" "$(stat -c %s "$WORK/check.json")"
-  record "sizes.$t abbreviated" "$(curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${REG[$t]}bench-pkg" | wc -c)"
+  curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${REG[$t]}bench-pkg" -o "$WORK/check.json"
+  n="$($PY count "$WORK/check.json")"
+  [ "$n" = 200 ] || { echo "$t: abbreviated bench-pkg has $n versions, want 200" >&2; exit 1; }
+  record "sizes.$t abbreviated" "$(stat -c %s "$WORK/check.json")"
   for n in bench-1m bench-50m; do
     want="$(sha1sum <"$TGZ/$n-1.0.0.tgz" | cut -d' ' -f1)"
     got="$(curl -sf "${REG[$t]}$n/-/$n-1.0.0.tgz" | sha1sum | cut -d' ' -f1)"
@@ -279,9 +284,11 @@ run_wrk() {
   [ -n "$hdr" ] && args+=(-H "$hdr")
   [ "$tgt" = packgate ] && m0="$(curl -sf "http://127.0.0.1:$PGA_PORT/metrics" | tee "$WORK/m0")"
   local c0; c0="$($PY cpu "${SPID[$tgt]}")"
+  local b0; b0="$($PY busy)"
   local TIMEFORMAT='%U %S'
   { time wrk "${args[@]}" "$url" >"$out"; } 2>"$out.time"
   local c1; c1="$($PY cpu "${SPID[$tgt]}")"
+  local b1; b1="$($PY busy)"
   local j; j="$($PY wrkparse "$out")"
   local wcpu; wcpu="$(awk '{printf "%.2f", $1+$2}' "$out.time")"
   local extra=""
@@ -301,7 +308,7 @@ print(f',"server_mean_ms":{best[1]:.4f}' if best else "")
 EOF
 )"
   fi
-  j="${j%\}},\"server_cpu\":$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'),\"wrk_cpu\":$wcpu$extra}"
+  j="${j%\}},\"server_cpu\":$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'),\"wrk_cpu\":$wcpu,\"other_cpu\":$(awk -v a="$b0" -v b="$b1" -v s="$c0" -v t="$c1" -v w="$wcpu" 'BEGIN{o=(b-a)-(t-s)-w; if(o<0)o=0; printf "%.2f", o}')$extra}"
   record "wrk.$id.$tgt" "$j"
   echo "$id $tgt: $j" >&2
   sleep 1
@@ -327,10 +334,14 @@ log "publishes: 200 sequential, then 200 from 8 concurrent workers"
 for t in packgate verdaccio; do
   tok=""
   [ "$t" = packgate ] && tok="--token=$PGA_TOKEN"
-  j="$($PY pubbench --registry "${REG[$t]}" $tok --name bench-seq --count 200 --workers 1)"
-  record "publish.seq.$t" "$j"; echo "seq $t: $j" >&2
-  j="$($PY pubbench --registry "${REG[$t]}" $tok --name bench-conc --count 200 --workers 8)"
-  record "publish.conc.$t" "$j"; echo "conc $t: $j" >&2
+  for mode in seq conc; do
+    w=1; [ "$mode" = conc ] && w=8
+    c0="$($PY cpu "${SPID[$t]}")"; b0="$($PY busy)"
+    j="$($PY pubbench --registry "${REG[$t]}" $tok --name "bench-$mode" --count 200 --workers "$w")"
+    c1="$($PY cpu "${SPID[$t]}")"; b1="$($PY busy)"
+    j="${j%\}}, \"server_cpu\": $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'), \"machine_cpu\": $(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}')}"
+    record "publish.$mode.$t" "$j"; echo "$mode $t: $j" >&2
+  done
 done
 
 record memory.packgate.peak "$(hwm_kib "$PGA_PID")"
@@ -351,53 +362,58 @@ done
 NGINX_PID=""
 
 # ------------------------------------------------------------------------------ 1 GiB streaming
+# A fresh packgate with server.max_upload raised to 2 GiB. VmRSS is sampled every 0.2 s while a
+# tarball of random bytes is uploaded (npm's publish JSON, base64, streamed from a file by curl -T)
+# and downloaded again. packgate also caps what a tarball may unpack to (512 MiB in
+# packgate-npm's TarballLimits, not configurable): if it refuses the 1 GiB tarball, the upload
+# samples are still kept and the round trip is repeated with the largest tarball it accepts.
 sample_rss() {  # PID FILE: VmRSS (KiB) every 0.2 s until killed
   while :; do rss_kib "$1" >>"$2" 2>/dev/null || break; sleep 0.2; done
 }
 max_of() { sort -n "$1" | tail -1; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
 
-gib_test() {
-  local avail; avail="$(df -Pk "$WORK" | awk 'NR==2{print $4}')"
-  if ((avail < 4 * 1024 * 1024)); then
-    record gib.skipped "\"only $((avail / 1024)) MiB free under $WORK, need 4 GiB\""
-    return
-  fi
-  log "1 GiB tarball: generating"
-  local G="$WORK/gib"
+# stream_round KEY LABEL PAYLOAD_SIZE: one upload (+ download when accepted); returns 1 if refused
+stream_round() {
+  local key="$1" label="$2" size="$3"
+  local G="$WORK/big" name="bench-$key"
   mkdir -p "$G"
-  $PY tgz --name bench-1g --version 1.0.0 --size 1GiB --out "$G/bench-1g-1.0.0.tgz" >/dev/null
-  local want; want="$(sha1sum <"$G/bench-1g-1.0.0.tgz" | cut -d' ' -f1)"
-  start_packgate "$G/data" PACKGATE__SERVER__MAX_UPLOAD="2 GiB"
-  local pid=$PG_PID port=$PG_PORT
-  local tok; tok="$(packgate_token "$G/data")"
-  local reg="http://127.0.0.1:$port/npm/"
-  $PY body --name bench-1g --version 1.0.0 --registry "$reg" --tgz "$G/bench-1g-1.0.0.tgz" --out "$G/body.json" >/dev/null
-  sleep 1
-  record gib.idle "$(rss_kib "$pid")"
+  log "streaming test ($label): generating"
+  $PY tgz --name "$name" --version 1.0.0 --size "$size" --out "$G/t.tgz" >/dev/null
+  local tbytes; tbytes="$(stat -c %s "$G/t.tgz")"
+  local want; want="$(sha1sum <"$G/t.tgz" | cut -d' ' -f1)"
+  $PY body --name "$name" --version 1.0.0 --registry "$BIG_REG" --tgz "$G/t.tgz" --out "$G/body.json" >/dev/null
+  rm -f "$G/t.tgz"
+  record "big.rounds.+" "{\"key\":\"$key\",\"label\":\"$label\",\"tgz_bytes\":$tbytes}"
+  record "big.$key.before" "$(rss_kib "$BIG_PID")"
 
-  log "1 GiB tarball: upload"
+  log "streaming test ($label): upload"
   : >"$G/rss.up"
-  sample_rss "$pid" "$G/rss.up" &
-  local sp=$!
+  sample_rss "$BIG_PID" "$G/rss.up" &
+  local sp=$! t0 t1 code
   PIDS+=("$sp")
-  local t0 t1 code
   t0="$(date +%s.%N)"
   code="$(curl -sS -o "$G/up.out" -w '%{http_code}' -X PUT -T "$G/body.json" -H 'Expect:' \
-    -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" "${reg}bench-1g")"
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $BIG_TOKEN" "${BIG_REG}$name")"
   t1="$(date +%s.%N)"
   sleep 0.5
   kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true
-  record gib.upload "{\"bytes\":$(stat -c %s "$G/body.json"),\"seconds\":$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'),\"http\":$code,\"max_rss\":$(max_of "$G/rss.up"),\"samples\":$(wc -l <"$G/rss.up")}"
-  [ "$code" = 200 ] || [ "$code" = 201 ] || note "1 GiB upload answered HTTP $code: $(head -c 300 "$G/up.out")"
+  local answer; answer="$(head -c 200 "$G/up.out" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')"
+  record "big.$key.upload" "{\"bytes\":$(stat -c %s "$G/body.json"),\"seconds\":$(elapsed "$t0" "$t1"),\"http\":$code,\"max_rss\":$(max_of "$G/rss.up"),\"samples\":$(wc -l <"$G/rss.up"),\"answer\":$answer}"
   rm -f "$G/body.json"
+  if [ "$code" != 200 ] && [ "$code" != 201 ]; then
+    note "$label: the upload was refused with HTTP $code $(head -c 200 "$G/up.out")"
+    rm -rf "$G"
+    return 1
+  fi
 
-  log "1 GiB tarball: download"
+  log "streaming test ($label): download"
   : >"$G/rss.down"
-  sample_rss "$pid" "$G/rss.down" &
+  sample_rss "$BIG_PID" "$G/rss.down" &
   sp=$!
   PIDS+=("$sp")
   t0="$(date +%s.%N)"
-  curl -sS -D "$G/down.headers" "${reg}bench-1g/-/bench-1g-1.0.0.tgz" |
+  curl -sS -D "$G/down.headers" "${BIG_REG}$name/-/$name-1.0.0.tgz" |
     python3 -c 'import hashlib,sys
 h=hashlib.sha1(); n=0
 while True:
@@ -405,27 +421,41 @@ while True:
     if not b: break
     h.update(b); n+=len(b)
 print(h.hexdigest(), n)' >"$G/down.sum"
-  cut -d' ' -f1 "$G/down.sum" >"$G/down.sha1"
-  cut -d' ' -f2 "$G/down.sum" >"$G/down.bytes"
   t1="$(date +%s.%N)"
   sleep 0.5
   kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true
-  sleep 0.5
   code="$(awk 'NR==1{print $2}' "$G/down.headers")"
-  record gib.download "{\"bytes\":$(cat "$G/down.bytes"),\"seconds\":$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}'),\"http\":$code,\"max_rss\":$(max_of "$G/rss.down"),\"samples\":$(wc -l <"$G/rss.down")}"
-  if [ "$(cat "$G/down.sha1")" = "$want" ]; then
-    record gib.download_check '"sha1 of the downloaded bytes equals the uploaded tarball"'
-  else
-    record gib.download_check "\"MISMATCH: downloaded sha1 $(cat "$G/down.sha1"), uploaded $want\""
-  fi
-  record gib.after "$(rss_kib "$pid")"
-  record gib.hwm "$(hwm_kib "$pid")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local got n
+  read -r got n <"$G/down.sum"
+  record "big.$key.download" "{\"bytes\":$n,\"seconds\":$(elapsed "$t0" "$t1"),\"http\":$code,\"max_rss\":$(max_of "$G/rss.down"),\"samples\":$(wc -l <"$G/rss.down"),\"intact\":$([ "$got" = "$want" ] && echo true || echo false)}"
+  [ "$got" = "$want" ] || note "$label: the downloaded bytes differ from the uploaded tarball (sha1 $got, want $want)"
+  record "big.$key.after" "$(rss_kib "$BIG_PID")"
   rm -rf "$G"
 }
-if [ "${BENCH_SKIP_GIB:-}" = 1 ]; then record gib.skipped '"BENCH_SKIP_GIB=1"'; else gib_test; fi
 
+big_test() {
+  local avail; avail="$(df -Pk "$WORK" | awk 'NR==2{print $4}')"
+  if ((avail < 4 * 1024 * 1024)); then
+    record big.skipped "\"only $((avail / 1024)) MiB free under $WORK, need 4 GiB\""
+    return
+  fi
+  start_packgate "$WORK/big-data" PACKGATE__SERVER__MAX_UPLOAD="2 GiB"
+  BIG_PID=$PG_PID
+  BIG_REG="http://127.0.0.1:$PG_PORT/npm/"
+  BIG_TOKEN="$(packgate_token "$WORK/big-data")"
+  sleep 1
+  record big.idle "$(rss_kib "$BIG_PID")"
+  if ! stream_round 1g "1 GiB tarball" 1GiB; then
+    # 510 MiB of payload + package.json + index.js stays under the 512 MiB unpacked cap
+    stream_round 510m "largest accepted (510 MiB payload)" 510MiB || true
+  fi
+  record big.hwm "$(hwm_kib "$BIG_PID")"
+  record big.end "$(rss_kib "$BIG_PID")"
+  kill "$BIG_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$BIG_PID" 2>/dev/null || break; sleep 0.1; done
+  rm -rf "$WORK/big-data"
+}
+if [ "${BENCH_SKIP_GIB:-}" = 1 ]; then record big.skipped '"BENCH_SKIP_GIB=1"'; else big_test; fi
 # ------------------------------------------------------------------------------------- report
 log "report"
 cp "$RES" "$HERE/results/$DATE.tsv"
