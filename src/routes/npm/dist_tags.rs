@@ -1,15 +1,13 @@
 //! `npm dist-tag ls|add|rm`: `GET|PUT|DELETE /-/package/{name}/dist-tags[/{tag}]`.
 
 use super::view::{DIST_TAG, dist_tags};
-use super::{Ctx, json, not_found};
+use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::Scope;
 use crate::services::blobs;
 use crate::services::packages;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use bytes::Bytes;
-use futures_util::Stream;
 use serde_json::json;
 
 /// The tags of a package as a JSON object.
@@ -26,16 +24,12 @@ pub async fn list(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
 }
 
 /// Points a tag at an existing version; the body is a JSON string (`"1.2.0"`).
-pub async fn set<S, E>(
+pub async fn set(
     ctx: &Ctx<'_>,
     name: &str,
     tag: &str,
-    body: S,
-) -> Result<HttpResponse, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+    body: Body,
+) -> Result<HttpResponse, AppError> {
     ctx.label("dist_tags");
     ctx.require(Scope::Publish).await?;
     packgate_npm::validate_dist_tag(tag)?;

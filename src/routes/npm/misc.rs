@@ -1,7 +1,7 @@
 //! `npm ping`, `npm search`, the audit endpoints (answered "no advisories" so installs never fail
 //! or hang on them) and the signing-keys endpoint.
 
-use super::{Ctx, json};
+use super::{Body, Ctx, json};
 use crate::error::AppError;
 use crate::services::auth::Scope;
 use crate::services::blobs;
@@ -9,8 +9,6 @@ use crate::services::packages;
 use crate::services::time::{iso8601, now_millis};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use bytes::Bytes;
-use futures_util::Stream;
 use serde_json::json;
 
 /// `GET /-/ping`.
@@ -25,11 +23,7 @@ pub async fn keys(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     Ok(json(StatusCode::OK, json!({"keys": []})))
 }
 
-async fn drain<S, E>(ctx: &Ctx<'_>, body: S) -> Result<serde_json::Value, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+async fn drain(ctx: &Ctx<'_>, body: Body) -> Result<serde_json::Value, AppError> {
     let spooled = blobs::spool(body, &ctx.state.tmp_dir, ctx.repo.max_upload).await?;
     let text = std::fs::read(spooled.path())?;
     serde_json::from_slice(&text)
@@ -37,22 +31,14 @@ where
 }
 
 /// `POST /-/npm/v1/security/advisories/bulk` (gzip body): no advisories.
-pub async fn audit_bulk<S, E>(ctx: &Ctx<'_>, body: S) -> Result<HttpResponse, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+pub async fn audit_bulk(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppError> {
     ctx.label("audit");
     drain(ctx, body).await?;
     Ok(json(StatusCode::OK, json!({})))
 }
 
 /// `POST /-/npm/v1/security/audits/quick` (npm 10's fallback): an empty report.
-pub async fn audit_quick<S, E>(ctx: &Ctx<'_>, body: S) -> Result<HttpResponse, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+pub async fn audit_quick(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppError> {
     ctx.label("audit");
     drain(ctx, body).await?;
     Ok(json(

@@ -26,6 +26,9 @@ pub struct NpmModule;
 /// npm's error body: JSON with an `error` string (the only field npm prints).
 pub struct Npm;
 
+/// A request body, decompressed according to its `Content-Encoding` (npm gzips audit bodies).
+pub(super) type Body = actix_web::dev::Decompress<actix_web::dev::Payload>;
+
 /// Handler result with npm-shaped errors.
 pub type NpmResult = Result<HttpResponse, ApiError<Npm>>;
 

@@ -7,15 +7,13 @@
 //! before the one database transaction that records the version.
 
 use super::view::{DIST_TAG, dist_tags};
-use super::{Ctx, json, not_found};
+use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::Scope;
 use crate::services::blobs::{self, Digests, HashingWriter};
 use crate::services::packages::{self, NewVersion, PackageRef};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use bytes::Bytes;
-use futures_util::Stream;
 use packgate_npm::{PutKind, TarballLimits};
 use serde_json::json;
 use std::io::{BufReader, BufWriter};
@@ -37,11 +35,7 @@ struct Split {
 }
 
 /// Spools and splits a PUT body (blocking work off the async threads).
-async fn read_body<S, E>(ctx: &Ctx<'_>, body: S) -> Result<Split, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+async fn read_body(ctx: &Ctx<'_>, body: Body) -> Result<Split, AppError> {
     let spooled = blobs::spool(body, &ctx.state.tmp_dir, ctx.repo.max_upload).await?;
     let tgz = blobs::temp_file(&ctx.state.tmp_dir)?;
     let tgz_file = tgz.reopen()?;
@@ -72,16 +66,12 @@ where
 }
 
 /// `PUT /{name}` and `PUT /{name}/-rev/{rev}`.
-pub async fn put_package<S, E>(
+pub async fn put_package(
     ctx: &Ctx<'_>,
     name: &str,
     has_rev: bool,
-    body: S,
-) -> Result<HttpResponse, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+    body: Body,
+) -> Result<HttpResponse, AppError> {
     ctx.label("publish");
     let who = ctx.require(Scope::Publish).await?;
     let Split {

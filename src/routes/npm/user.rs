@@ -1,21 +1,15 @@
 //! Login (classic CouchDB-style), logout, whoami and `npm token list|create|revoke`.
 
-use super::{Ctx, json, not_found};
+use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::{self, NewToken, Scope};
 use crate::services::blobs;
 use crate::services::time::{iso8601, now_millis};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use bytes::Bytes;
-use futures_util::Stream;
 use serde_json::{Value, json};
 
-async fn small_json<S, E>(ctx: &Ctx<'_>, body: S) -> Result<Value, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+async fn small_json(ctx: &Ctx<'_>, body: Body) -> Result<Value, AppError> {
     let spooled = blobs::spool(body, &ctx.state.tmp_dir, 1024 * 1024).await?;
     let text = std::fs::read(spooled.path())?;
     serde_json::from_slice(&text)
@@ -31,11 +25,7 @@ pub async fn web_login(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
 }
 
 /// `PUT /-/user/org.couchdb.user:{name}`: check the password and issue a token (201).
-pub async fn login<S, E>(ctx: &Ctx<'_>, name: &str, body: S) -> Result<HttpResponse, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+pub async fn login(ctx: &Ctx<'_>, name: &str, body: Body) -> Result<HttpResponse, AppError> {
     ctx.label("login");
     let doc = small_json(ctx, body).await?;
     let user_name = doc.get("name").and_then(Value::as_str).unwrap_or(name);
@@ -123,11 +113,7 @@ pub async fn list_tokens(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
 }
 
 /// `POST /-/npm/v1/tokens`: a new token after re-checking the password.
-pub async fn create_token<S, E>(ctx: &Ctx<'_>, body: S) -> Result<HttpResponse, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
+pub async fn create_token(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppError> {
     ctx.label("tokens");
     let who = ctx
         .principal()
