@@ -4,18 +4,33 @@ pub mod entity;
 
 use packgate_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
-/// The connection pool plus, on SQLite, the in-process writer lock.
+/// The connection pool plus, on SQLite, the in-process writer lock and row cache.
 #[derive(Clone)]
 pub struct Db {
     /// The pool.
     pub conn: DatabaseConnection,
     writer: Arc<Mutex<()>>,
     sqlite: bool,
+    rows: Option<Arc<std::sync::Mutex<RowCache>>>,
 }
+
+/// Package rows and file lookups remembered by this process. Only used on SQLite, where this
+/// process is the only writer of package data (the admin CLI writes users and tokens only), so
+/// every change passes through [`Db::invalidate_rows`]. On PostgreSQL other instances write too,
+/// and every read goes to the database.
+#[derive(Default)]
+pub struct RowCache {
+    generation: u64,
+    packages: HashMap<(String, String), entity::package::Model>,
+    files: HashMap<(i64, String), (entity::file::Model, entity::blob::Model)>,
+}
+
+const ROW_CACHE_LIMIT: usize = 100_000;
 
 impl Db {
     /// Connects; on SQLite creates the file and switches it to WAL so that the CLI and a running
@@ -44,10 +59,12 @@ impl Db {
             });
         }
         let conn = Database::connect(opts).await?;
+        let rows = sqlite.then(|| Arc::new(std::sync::Mutex::new(RowCache::default())));
         Ok(Db {
             conn,
             writer: Arc::new(Mutex::new(())),
             sqlite,
+            rows,
         })
     }
 
@@ -64,6 +81,79 @@ impl Db {
         } else {
             None
         }
+    }
+
+    fn with_rows<T>(&self, f: impl FnOnce(&mut RowCache) -> T) -> Option<T> {
+        let rows = self.rows.as_ref()?;
+        let mut guard = rows.lock().unwrap_or_else(|e| e.into_inner());
+        Some(f(&mut guard))
+    }
+
+    /// The generation to pass to the `remember_*` calls after a database read.
+    pub fn row_generation(&self) -> u64 {
+        self.with_rows(|r| r.generation).unwrap_or(0)
+    }
+
+    /// A remembered package row.
+    pub fn cached_package(&self, repo: &str, name: &str) -> Option<entity::package::Model> {
+        self.with_rows(|r| {
+            r.packages
+                .get(&(repo.to_string(), name.to_string()))
+                .cloned()
+        })
+        .flatten()
+    }
+
+    /// Remembers a package row read at `generation` (ignored if anything changed since).
+    pub fn remember_package(&self, generation: u64, row: &entity::package::Model) {
+        self.with_rows(|r| {
+            if r.generation == generation {
+                if r.packages.len() >= ROW_CACHE_LIMIT {
+                    r.packages.clear();
+                }
+                r.packages.insert(
+                    (row.repository.clone(), row.normalized_name.clone()),
+                    row.clone(),
+                );
+            }
+        });
+    }
+
+    /// A remembered file lookup (package id, file name).
+    pub fn cached_file(
+        &self,
+        package_id: i64,
+        name: &str,
+    ) -> Option<(entity::file::Model, entity::blob::Model)> {
+        self.with_rows(|r| r.files.get(&(package_id, name.to_string())).cloned())
+            .flatten()
+    }
+
+    /// Remembers a file lookup read at `generation`.
+    pub fn remember_file(
+        &self,
+        generation: u64,
+        package_id: i64,
+        hit: &(entity::file::Model, entity::blob::Model),
+    ) {
+        self.with_rows(|r| {
+            if r.generation == generation {
+                if r.files.len() >= ROW_CACHE_LIMIT {
+                    r.files.clear();
+                }
+                r.files
+                    .insert((package_id, hit.0.name.clone()), hit.clone());
+            }
+        });
+    }
+
+    /// Forgets every remembered row; called after each committed change to package data.
+    pub fn invalidate_rows(&self) {
+        self.with_rows(|r| {
+            r.generation += 1;
+            r.packages.clear();
+            r.files.clear();
+        });
     }
 
     /// Whether the database answers (`/readyz`).

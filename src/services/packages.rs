@@ -86,11 +86,19 @@ pub async fn find(
     repo: &str,
     normalized: &str,
 ) -> Result<Option<package::Model>, AppError> {
-    Ok(package::Entity::find()
+    if let Some(row) = db.cached_package(repo, normalized) {
+        return Ok(Some(row));
+    }
+    let generation = db.row_generation();
+    let row = package::Entity::find()
         .filter(package::Column::Repository.eq(repo))
         .filter(package::Column::NormalizedName.eq(normalized))
         .one(&db.conn)
-        .await?)
+        .await?;
+    if let Some(r) = &row {
+        db.remember_package(generation, r);
+    }
+    Ok(row)
 }
 
 /// The version row of a package by normalized version.
@@ -180,6 +188,10 @@ pub async fn find_file(
     package_id: i64,
     file_name: &str,
 ) -> Result<Option<(file::Model, blob::Model)>, AppError> {
+    if let Some(hit) = db.cached_file(package_id, file_name) {
+        return Ok(Some(hit));
+    }
+    let generation = db.row_generation();
     let ids: Vec<i64> = version::Entity::find()
         .select_only()
         .column(version::Column::Id)
@@ -202,7 +214,9 @@ pub async fn find_file(
         .one(&db.conn)
         .await?
         .ok_or_else(|| AppError::internal("file without blob row"))?;
-    Ok(Some((f, b)))
+    let hit = (f, b);
+    db.remember_file(generation, package_id, &hit);
+    Ok(Some(hit))
 }
 
 async fn ensure_package(db: &Db, p: &PackageRef<'_>) -> Result<package::Model, AppError> {
@@ -360,6 +374,7 @@ pub async fn create_version_with_file(
     }
     bump(&txn, pkg.id).await?;
     txn.commit().await?;
+    db.invalidate_rows();
     Ok(ver)
 }
 
@@ -375,6 +390,7 @@ pub async fn set_property(
     set_property_in(&txn, package_id, name, value).await?;
     bump(&txn, package_id).await?;
     txn.commit().await?;
+    db.invalidate_rows();
     Ok(())
 }
 
@@ -396,6 +412,7 @@ pub async fn set_deprecated(
     }
     bump(&txn, package_id).await?;
     txn.commit().await?;
+    db.invalidate_rows();
     Ok(())
 }
 
@@ -428,6 +445,7 @@ pub async fn remove_versions(
     }
     bump(&txn, package_id).await?;
     txn.commit().await?;
+    db.invalidate_rows();
     Ok(())
 }
 
@@ -458,6 +476,7 @@ pub async fn remove_package(db: &Db, package_id: i64) -> Result<(), AppError> {
         .await?;
     package::Entity::delete_by_id(package_id).exec(&txn).await?;
     txn.commit().await?;
+    db.invalidate_rows();
     Ok(())
 }
 

@@ -189,10 +189,18 @@ async fn publish(
         return Err(duplicate(&req.version));
     }
     let path = tgz.path().to_path_buf();
+    // Unpacked contents may be larger than the upload limit (compression), but boundedly so.
+    let defaults = TarballLimits::default();
+    let limits = TarballLimits {
+        max_unpacked: defaults
+            .max_unpacked
+            .max(ctx.repo.max_upload.saturating_mul(4)),
+        ..defaults
+    };
     let req2 = req.clone();
     let info = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let file = BufReader::new(std::fs::File::open(&path)?);
-        let info = packgate_npm::inspect_tarball(file, &TarballLimits::default())?;
+        let info = packgate_npm::inspect_tarball(file, &limits)?;
         packgate_npm::check_tarball_matches(&info, &req2)?;
         Ok(info)
     })
