@@ -4,7 +4,8 @@
 #   bench/run.sh              full run (about 6 minutes plus the build), report in bench/results/<date>.md
 #
 # Environment:
-#   PACKGATE_BIN     packgate binary (default: $CARGO_TARGET_DIR/release/packgate, built if missing)
+#   PACKGATE_BIN     packgate binary to test as is (default: $CARGO_TARGET_DIR/release/packgate, which
+#                    `cargo build --release` brings up to date first)
 #   CARGO_TARGET_DIR default $HOME/.cache/packgate-target
 #   BENCH_CACHE      where Verdaccio is npm-installed (default $HOME/.cache/packgate-bench)
 #   BENCH_DURATION   seconds per wrk run (default 10, at most 15)
@@ -63,10 +64,12 @@ ensure_tools() {
     (cd "$CACHE" && NPM_CONFIG_UPDATE_NOTIFIER=false npm install --no-audit --no-fund --loglevel=error \
       "verdaccio@$VERDACCIO_VERSION_SPEC" >/dev/null)
   fi
-  if [ ! -x "$PG" ]; then
-    log "building packgate (release)"
-    (cd "$ROOT" && nice cargo build --release --bin packgate)
+  if [ -z "${PACKGATE_BIN:-}" ]; then
+    # a no-op when the binary is current; otherwise the results would describe an older tree
+    log "building packgate (release; a no-op when up to date)"
+    (cd "$ROOT" && nice cargo build --release --bin packgate --quiet)
   fi
+  [ -x "$PG" ] || { echo "no packgate binary at $PG" >&2; exit 1; }
 }
 
 # ------------------------------------------------------------------------------------ lifecycle
@@ -279,10 +282,10 @@ record "sizes.50 MiB tarball" "$(stat -c %s "$TGZ/bench-50m-1.0.0.tgz")"
 # run_wrk ID TARGET CONNS URL [HEADER]
 run_wrk() {
   local id="$1" tgt="$2" conns="$3" url="$4" hdr="${5:-}"
-  local out="$WORK/wrk.$id.$tgt.txt" m0="" m1=""
+  local out="$WORK/wrk.$id.$tgt.txt"
   local args=(-t2 "-c$conns" "-d${DUR}s" --latency --timeout 10s)
   [ -n "$hdr" ] && args+=(-H "$hdr")
-  [ "$tgt" = packgate ] && m0="$(curl -sf "http://127.0.0.1:$PGA_PORT/metrics" | tee "$WORK/m0")"
+  if [ "$tgt" = packgate ]; then curl -sf "http://127.0.0.1:$PGA_PORT/metrics" -o "$WORK/m0"; fi
   local c0; c0="$($PY cpu "${SPID[$tgt]}")"
   local b0; b0="$($PY busy)"
   local TIMEFORMAT='%U %S'
