@@ -68,9 +68,19 @@ impl Db {
         })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations. On PostgreSQL this holds an advisory lock for the whole run, so
+    /// that instances starting at the same moment apply each migration once.
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
-        Migrator::up(&self.conn, None).await
+        use sea_orm::TransactionTrait;
+        if self.backend() != DbBackend::Postgres {
+            return Migrator::up(&self.conn, None).await;
+        }
+        let txn = self.conn.begin().await?;
+        // Any fixed key works; this one spells "packgate" in ASCII.
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(8097880040289248357)")
+            .await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await
     }
 
     /// Serializes write transactions inside this process on SQLite (which allows one writer and
