@@ -69,6 +69,7 @@ pub async fn run(
     let (db, store) = open(&config).await?;
     let tmp_dir = config.server.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
+    remove_stale_uploads(&tmp_dir);
     let repos: Vec<RepoCtx> = config
         .repository
         .iter()
@@ -152,4 +153,24 @@ async fn metrics_text(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())
+}
+
+/// Deletes upload spool files left by a crash (older than an hour: never one in use by a
+/// concurrently running upload, which would be far younger).
+fn remove_stale_uploads(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let hour = std::time::Duration::from_secs(3600);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > hour);
+        if old && e.file_name().to_string_lossy().starts_with("upload-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
