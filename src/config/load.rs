@@ -240,10 +240,10 @@ mod tests {
     }
 
     #[test]
-    fn no_configuration_gives_one_hosted_npm_repository() {
+    fn no_configuration_gives_one_hosted_repository_per_format() {
         let c = load_with_env(&[], &[], &FlagOverrides::default()).unwrap();
-        assert_eq!(c.repository.len(), 1);
-        assert_eq!(c.repository[0].name, "npm");
+        let names: Vec<&str> = c.repository.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["npm", "cargo"]);
         assert!(c.database_url().starts_with("sqlite://"));
     }
 

@@ -130,7 +130,7 @@ impl Default for StorageConfig {
 pub struct RepositoryConfig {
     /// First path segment of the repository's URLs.
     pub name: String,
-    /// `npm` (more formats follow).
+    /// `npm` or `cargo` (more formats follow).
     pub format: String,
     /// `hosted`; `proxy` and `group` are accepted by the schema but not yet supported.
     #[serde(rename = "type", default = "default_repo_type")]
@@ -197,15 +197,17 @@ impl Config {
     /// Checks what serde cannot: repository names and kinds, storage settings.
     pub fn validate(&mut self) -> anyhow::Result<()> {
         if self.repository.is_empty() {
-            self.repository.push(RepositoryConfig {
-                name: "npm".into(),
-                format: "npm".into(),
-                kind: "hosted".into(),
-                anonymous_read: true,
-                max_upload: None,
-                upstream: None,
-                members: vec![],
-            });
+            for format in ["npm", "cargo"] {
+                self.repository.push(RepositoryConfig {
+                    name: format.into(),
+                    format: format.into(),
+                    kind: "hosted".into(),
+                    anonymous_read: true,
+                    max_upload: None,
+                    upstream: None,
+                    members: vec![],
+                });
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for r in &self.repository {
@@ -243,9 +245,9 @@ impl Config {
                 ),
             }
             match r.format.as_str() {
-                "npm" => {}
-                "nuget" | "rubygems" | "cargo" | "pypi" => anyhow::bail!(
-                    "repository {:?}: format {:?} is not yet supported (available: npm)",
+                "npm" | "cargo" => {}
+                "nuget" | "rubygems" | "pypi" => anyhow::bail!(
+                    "repository {:?}: format {:?} is not yet supported (available: npm, cargo)",
                     r.name,
                     r.format
                 ),

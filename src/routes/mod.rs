@@ -1,5 +1,6 @@
 //! The one list of formats, and the pieces of HTTP handling they share.
 
+pub mod cargo;
 pub mod common;
 pub mod npm;
 
@@ -7,7 +8,7 @@ use crate::format::FormatModule;
 
 /// Every format this build serves, by id.
 pub fn modules() -> Vec<&'static dyn FormatModule> {
-    vec![&npm::NpmModule]
+    vec![&npm::NpmModule, &cargo::CargoModule]
 }
 
 /// The static id of a configured format name.

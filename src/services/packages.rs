@@ -500,3 +500,24 @@ pub async fn search(
         .all(&db.conn)
         .await?)
 }
+
+/// Marks a version yanked (or not). Returns false when the version does not exist.
+pub async fn set_yanked(
+    db: &Db,
+    package_id: i64,
+    version_id: i64,
+    yanked: bool,
+) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    version::Entity::update_many()
+        .col_expr(version::Column::Yanked, Expr::value(yanked))
+        .filter(version::Column::Id.eq(version_id))
+        .filter(version::Column::PackageId.eq(package_id))
+        .exec(&txn)
+        .await?;
+    bump(&txn, package_id).await?;
+    txn.commit().await?;
+    db.invalidate_rows();
+    Ok(())
+}

@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod blob;
+pub mod ctx;
 pub mod etag;

@@ -19,7 +19,7 @@ async fn packument(
     let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await? else {
         return Ok(None);
     };
-    let registry = ctx.registry_url();
+    let registry = ctx.repo_url();
     let key = format!(
         "npm\0{}\0{}\0{}\0{abbreviated}\0{registry}",
         ctx.repo.name, pkg.id, name
@@ -103,7 +103,7 @@ pub async fn get_version(
         .unwrap_or_else(|| wanted.to_string());
     let doc: serde_json::Value = serde_json::from_slice(&packgate_npm::render_full(&package_view(
         &desc,
-        &ctx.registry_url(),
+        &ctx.repo_url(),
     )))
     .map_err(AppError::internal)?;
     let Some(v) = doc.get("versions").and_then(|v| v.get(&version)) else {

@@ -65,7 +65,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     }
     let q = packgate_npm::parse_search_text(&text);
     let candidates = packages::search(&ctx.state.db, &ctx.repo.name, &q.terms, 10_000).await?;
-    let registry = ctx.registry_url();
+    let registry = ctx.repo_url();
     let mut hits = Vec::new();
     for pkg in candidates {
         if let Some(scope) = &q.scope

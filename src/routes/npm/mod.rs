@@ -16,7 +16,6 @@ mod view;
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
 use crate::server::{AppState, RepoCtx};
-use crate::services::auth::{Principal, Scope, authorize};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -187,46 +186,8 @@ fn parse_target(path: &str) -> Option<Target> {
     Some(Target::Version(name, decode(rest)?))
 }
 
-/// Everything a handler needs about the request's context.
-pub(super) struct Ctx<'a> {
-    req: &'a HttpRequest,
-    state: &'a AppState,
-    repo: &'a RepoCtx,
-}
-
-impl Ctx<'_> {
-    async fn principal(&self) -> Result<Option<Principal>, AppError> {
-        crate::routes::common::auth::principal(self.req, self.state).await
-    }
-
-    /// Authenticates and authorizes `action`; returns the principal (None only for anonymous reads).
-    async fn allow(&self, action: Scope) -> Result<Option<Principal>, AppError> {
-        let who = self.principal().await?;
-        authorize(
-            who.as_ref(),
-            &self.repo.name,
-            self.repo.anonymous_read,
-            action,
-        )?;
-        Ok(who)
-    }
-
-    /// Like [`Ctx::allow`] for actions that always need a principal.
-    async fn require(&self, action: Scope) -> Result<Principal, AppError> {
-        let who = self.principal().await?;
-        authorize(who.as_ref(), &self.repo.name, false, action)?;
-        who.ok_or_else(|| AppError::Unauthorized("authentication required".into()))
-    }
-
-    /// `{base}/{repo}`: the registry URL as npm is configured with it.
-    fn registry_url(&self) -> String {
-        format!("{}/{}", self.state.base_url(self.req), self.repo.name)
-    }
-
-    fn label(&self, route: &'static str) {
-        crate::observe::label(self.req, route);
-    }
-}
+/// The request context every npm handler gets.
+pub(super) type Ctx<'a> = crate::routes::common::ctx::Ctx<'a>;
 
 fn json(status: StatusCode, body: serde_json::Value) -> HttpResponse {
     HttpResponse::build(status)
@@ -247,11 +208,7 @@ async fn dispatch(
 ) -> NpmResult {
     let prefix_len = repo.name.len() + 1;
     let path = req.path().get(prefix_len..).unwrap_or("").to_string();
-    let ctx = Ctx {
-        req: &req,
-        state: &state,
-        repo: &repo,
-    };
+    let ctx = Ctx::new(&req, &state, &repo);
     let method = req.method().clone();
     let is_get = method == Method::GET || method == Method::HEAD;
     let Some(target) = parse_target(&path) else {

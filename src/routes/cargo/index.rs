@@ -1,0 +1,222 @@
+//! Reads: `config.json`, index files (rendered from the database, ETag/304), downloads, search,
+//! and the `/me` page `cargo login` points at.
+
+use super::{CargoResult, ok_json};
+use crate::error::AppError;
+use crate::routes::common::ctx::Ctx;
+use crate::routes::common::{blob, etag};
+use crate::server::{AppState, RepoCtx};
+use crate::services::auth::Scope;
+use crate::services::cache::Rendered;
+use crate::services::packages::{self, PackageDescriptor};
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+
+/// `GET /index/config.json`. A private repository answers anonymous requests with 401 (the only
+/// status on which cargo retries with its token) and says `auth-required` to authenticated ones.
+pub async fn config_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+) -> CargoResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("config");
+    let who = ctx.principal().await?;
+    if !repo.anonymous_read && who.is_none() {
+        let login_url = format!("{}/me", ctx.repo_url());
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header((
+                "www-authenticate",
+                format!("Cargo login_url=\"{login_url}\""),
+            ))
+            .content_type("application/json")
+            .body(packgate_cargo::error_body(
+                "this registry requires a token: run `cargo login --registry <name>`",
+            )));
+    }
+    ctx.allow(Scope::Read).await?;
+    let body = packgate_cargo::config_json(&ctx.repo_url(), !repo.anonymous_read);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("etag", etag::of_bytes(&body)))
+        .body(body))
+}
+
+/// Renders the index file of a crate (cached by change stamp).
+fn render(desc: &PackageDescriptor) -> Result<Vec<u8>, AppError> {
+    let mut entries = Vec::with_capacity(desc.versions.len());
+    for v in &desc.versions {
+        let Some((_, b)) = v.files.first() else {
+            continue;
+        };
+        let meta: packgate_cargo::PublishMeta =
+            serde_json::from_str(&v.version.metadata).map_err(AppError::internal)?;
+        entries.push(packgate_cargo::index_entry(
+            &meta,
+            &b.sha256,
+            v.version.yanked,
+        ));
+    }
+    Ok(packgate_cargo::render_index(&entries))
+}
+
+/// `GET /index/{prefix}/{name}`: one JSON line per version; 404 for unknown crates and for the
+/// `-`/`_` variants of a known one (cargo asks for those only to suggest names).
+pub async fn index_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+    tail: web::Path<String>,
+) -> CargoResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("index");
+    ctx.allow(Scope::Read).await?;
+    let segments: Vec<&str> = tail.split('/').collect();
+    let not_found = || AppError::NotFound("not found".into());
+    let name = packgate_cargo::name_from_index_path(&segments).ok_or_else(not_found)?;
+    let canonical = packgate_cargo::canonical_name(&name);
+    let pkg = packages::find(&state.db, &repo.name, &canonical)
+        .await?
+        .ok_or_else(not_found)?;
+    if pkg.name.to_ascii_lowercase() != name {
+        return Err(not_found().into());
+    }
+    let key = format!("cargo\0{}\0{}", repo.name, pkg.id);
+    let updated = pkg.updated_at;
+    let doc = match state.cache.get(&key, pkg.change_stamp) {
+        Some(doc) => doc,
+        None => {
+            let stamp = pkg.change_stamp;
+            let desc = packages::load_for(&state.db, pkg).await?;
+            let body = render(&desc)?;
+            if body.is_empty() {
+                return Err(not_found().into());
+            }
+            let doc = Rendered {
+                etag: etag::of_bytes(&body),
+                body: Bytes::from(body),
+            };
+            state.cache.put(key, stamp, doc.clone());
+            doc
+        }
+    };
+    if etag::not_modified(&req, &doc.etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header(("etag", doc.etag))
+            .finish());
+    }
+    let last_modified = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(updated.max(0) as u64),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("etag", doc.etag))
+        .insert_header(("last-modified", last_modified))
+        .insert_header(("cache-control", "no-cache"))
+        .body(doc.body))
+}
+
+/// `GET /api/v1/crates/{name}/{version}/download`: the `.crate` (yanked versions stay downloadable).
+pub async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+    path: web::Path<(String, String)>,
+) -> CargoResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("download");
+    ctx.allow(Scope::Read).await?;
+    let (name, version) = path.into_inner();
+    let canonical = packgate_cargo::canonical_name(&name);
+    let missing =
+        || AppError::NotFound(format!("crate `{name}` version `{version}` does not exist"));
+    let pkg = packages::find(&state.db, &repo.name, &canonical)
+        .await?
+        .ok_or_else(missing)?;
+    let file_name = format!("{}-{version}.crate", pkg.name);
+    let (_, b) = packages::find_file(&state.db, pkg.id, &file_name)
+        .await?
+        .ok_or_else(missing)?;
+    Ok(blob::serve(
+        &req,
+        &state,
+        &b.sha256,
+        b.size.max(0) as u64,
+        "application/x-tar",
+    )
+    .await?)
+}
+
+/// `GET /api/v1/crates?q=&per_page=&page=`: crates whose canonical name contains the query.
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+) -> CargoResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("search");
+    ctx.allow(Scope::Read).await?;
+    let mut q = String::new();
+    let mut per_page: u64 = 10;
+    let mut page: u64 = 1;
+    for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        match k {
+            "q" => q = v,
+            "per_page" => per_page = v.parse().unwrap_or(10).clamp(1, 100),
+            "page" => page = v.parse().unwrap_or(1).max(1),
+            _ => {}
+        }
+    }
+    let terms: Vec<String> = q
+        .split_whitespace()
+        .map(packgate_cargo::canonical_name)
+        .collect();
+    let found = packages::search(&state.db, &repo.name, &terms, 100_000).await?;
+    let total = found.len() as u64;
+    let mut hits = Vec::new();
+    for pkg in found
+        .into_iter()
+        .skip(((page - 1) * per_page) as usize)
+        .take(per_page as usize)
+    {
+        let desc = packages::load_for(&state.db, pkg).await?;
+        let mut best: Option<(
+            semver::Version,
+            &crate::services::packages::VersionDescriptor,
+        )> = None;
+        for v in desc.versions.iter().filter(|v| !v.version.yanked) {
+            if let Ok(parsed) = semver::Version::parse(&v.version.version)
+                && best.as_ref().is_none_or(|(b, _)| parsed > *b)
+            {
+                best = Some((parsed, v));
+            }
+        }
+        let Some((max, v)) = best else { continue };
+        let description = serde_json::from_str::<packgate_cargo::PublishMeta>(&v.version.metadata)
+            .ok()
+            .and_then(|m| m.description);
+        hits.push(packgate_cargo::SearchHit {
+            name: desc.package.name.clone(),
+            max_version: max.to_string(),
+            description,
+        });
+    }
+    Ok(ok_json(packgate_cargo::render_search(&hits, total)))
+}
+
+/// `GET /me`: where `cargo login` sends people for a token.
+pub async fn me(req: HttpRequest) -> HttpResponse {
+    crate::observe::label(&req, "me");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            "<!doctype html><title>packgate tokens</title><h1>Getting a token</h1>\
+         <p>Ask an administrator to run <code>packgate token create YOUR-USER --repo REPO</code> \
+         and paste the token into <code>cargo login --registry NAME</code>.</p>\n",
+        )
+}

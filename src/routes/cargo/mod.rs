@@ -1,0 +1,145 @@
+//! Cargo sparse registry (cargo 1.70+): `config.json`, index files, downloads, and the web API
+//! (publish, yank/unyank, owners, search). See `docs/formats/cargo.md` for the URL table.
+//!
+//! Crate names are looked up by their canonical form (ASCII lower-case, `_` folded to `-`); the
+//! spelling first published is kept. Owners are package properties named `cargo.owner.<user id>`.
+
+mod index;
+mod owners;
+mod publish;
+mod yank;
+
+use crate::error::AppError;
+use crate::format::{ApiError, ErrorFormat, FormatModule};
+use crate::routes::common::ctx::Ctx;
+use crate::services::packages::{self, PackageDescriptor};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// The Cargo format.
+pub struct CargoModule;
+
+/// Cargo's error body: `{"errors":[{"detail": ...}]}`, which cargo prints for any status.
+pub struct Cargo;
+
+/// Handler result with cargo-shaped errors.
+pub type CargoResult = Result<HttpResponse, ApiError<Cargo>>;
+
+/// Property-name prefix of crate owners (value: the user's login).
+pub const OWNER: &str = "cargo.owner.";
+
+impl ErrorFormat for Cargo {
+    fn render(status: StatusCode, message: &str) -> HttpResponse {
+        let mut res = HttpResponse::build(status);
+        res.content_type("application/json");
+        res.body(packgate_cargo::error_body(message))
+    }
+}
+
+impl FormatModule for CargoModule {
+    fn id(&self) -> &'static str {
+        "cargo"
+    }
+
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route("/index/config.json", web::get().to(index::config_json))
+            .route("/index/config.json", web::head().to(index::config_json))
+            .route("/index/{tail:.+}", web::get().to(index::index_file))
+            .route("/index/{tail:.+}", web::head().to(index::index_file))
+            .route("/api/v1/crates/new", web::put().to(publish::publish_crate))
+            .route("/api/v1/crates", web::get().to(index::search))
+            .route(
+                "/api/v1/crates/{name}/{version}/download",
+                web::get().to(index::download),
+            )
+            .route(
+                "/api/v1/crates/{name}/{version}/download",
+                web::head().to(index::download),
+            )
+            .route(
+                "/api/v1/crates/{name}/{version}/yank",
+                web::delete().to(yank::yank),
+            )
+            .route(
+                "/api/v1/crates/{name}/{version}/unyank",
+                web::put().to(yank::unyank),
+            )
+            .route("/api/v1/crates/{name}/owners", web::get().to(owners::list))
+            .route("/api/v1/crates/{name}/owners", web::put().to(owners::add))
+            .route(
+                "/api/v1/crates/{name}/owners",
+                web::delete().to(owners::remove),
+            )
+            .route("/me", web::get().to(index::me))
+            .default_service(web::to(not_found_route));
+    }
+
+    fn normalize_name(&self, name: &str) -> String {
+        packgate_cargo::canonical_name(name)
+    }
+
+    fn normalize_version(&self, version: &str) -> String {
+        packgate_cargo::version_identity(version)
+    }
+}
+
+macro_rules! invalid_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AppError {
+            fn from(e: $t) -> Self {
+                AppError::Invalid(e.to_string())
+            }
+        }
+    )*};
+}
+invalid_from!(
+    packgate_cargo::PublishError,
+    packgate_cargo::CrateError,
+    packgate_cargo::NameError,
+    packgate_cargo::VersionError
+);
+
+async fn not_found_route(req: HttpRequest) -> CargoResult {
+    crate::observe::label(&req, "unknown");
+    Err(AppError::NotFound(format!("no such cargo registry endpoint: {}", req.path())).into())
+}
+
+/// A crate by any spelling (case and `-`/`_` folded), with everything loaded.
+async fn load_crate(ctx: &Ctx<'_>, name: &str) -> Result<PackageDescriptor, AppError> {
+    let canonical = packgate_cargo::canonical_name(name);
+    packages::load(&ctx.state.db, &ctx.repo.name, &canonical)
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!("crate `{name}` does not exist in this registry"))
+        })
+}
+
+/// Owner logins of a crate by user id.
+fn owners_of(desc: &PackageDescriptor) -> Vec<(i64, String)> {
+    desc.properties_with_prefix(OWNER)
+        .filter_map(|(id, login)| Some((id.parse().ok()?, login.to_string())))
+        .collect()
+}
+
+/// Refuses unless the caller owns the crate (admins may act on any crate).
+fn require_owner(
+    desc: &PackageDescriptor,
+    who: &crate::services::auth::Principal,
+) -> Result<(), AppError> {
+    if who.has(crate::services::auth::Scope::Admin)
+        || owners_of(desc).iter().any(|(id, _)| *id == who.user_id)
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "user `{}` is not an owner of crate `{}`; an owner can add you with `cargo owner --add`",
+            who.user_name, desc.package.name
+        )))
+    }
+}
+
+fn ok_json(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}

@@ -1,0 +1,108 @@
+//! `GET|PUT|DELETE /api/v1/crates/{name}/owners`: list, add and remove owners. Owners may publish
+//! new versions, yank, and manage owners; a crate always keeps at least one owner.
+
+use super::{CargoResult, OWNER, load_crate, ok_json, owners_of, require_owner};
+use crate::error::AppError;
+use crate::routes::common::ctx::Ctx;
+use crate::server::{AppState, RepoCtx};
+use crate::services::auth::{self, Scope};
+use crate::services::{blobs, packages};
+use actix_web::{HttpRequest, web};
+
+/// Lists owners.
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+    name: web::Path<String>,
+) -> CargoResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("owners");
+    ctx.allow(Scope::Read).await?;
+    let desc = load_crate(&ctx, &name).await?;
+    let owners: Vec<(u32, String)> = owners_of(&desc)
+        .into_iter()
+        .map(|(id, login)| (id.max(0) as u32, login))
+        .collect();
+    Ok(ok_json(packgate_cargo::render_owners(&owners)))
+}
+
+async fn change(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+    name: &str,
+    add: bool,
+) -> CargoResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("owners");
+    let who = ctx.require(Scope::Publish).await?;
+    let desc = load_crate(&ctx, name).await?;
+    require_owner(&desc, &who)?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    let spooled = blobs::spool(body, &state.tmp_dir, 64 * 1024).await?;
+    let logins = packgate_cargo::parse_owner_request(&std::fs::read(spooled.path())?)?;
+    let mut users = Vec::new();
+    for login in &logins {
+        let u = auth::find_user(&state.db, login)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("user `{login}` does not exist")))?;
+        users.push(u);
+    }
+    let current = owners_of(&desc);
+    if !add
+        && current
+            .iter()
+            .all(|(id, _)| users.iter().any(|u| u.id == *id))
+    {
+        return Err(AppError::Invalid(format!(
+            "crate `{}` must keep at least one owner",
+            desc.package.name
+        ))
+        .into());
+    }
+    for u in &users {
+        let value = add.then_some(u.name.as_str());
+        packages::set_property(
+            &state.db,
+            desc.package.id,
+            &format!("{OWNER}{}", u.id),
+            value,
+        )
+        .await?;
+    }
+    let verb = if add {
+        "added as owners of"
+    } else {
+        "removed from the owners of"
+    };
+    let msg = format!("{} {verb} crate `{}`", logins.join(", "), desc.package.name);
+    Ok(ok_json(
+        serde_json::json!({"ok": true, "msg": msg})
+            .to_string()
+            .into_bytes(),
+    ))
+}
+
+/// Adds owners.
+pub async fn add(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+    name: web::Path<String>,
+) -> CargoResult {
+    change(req, payload, state, repo, &name, true).await
+}
+
+/// Removes owners.
+pub async fn remove(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+    name: web::Path<String>,
+) -> CargoResult {
+    change(req, payload, state, repo, &name, false).await
+}
