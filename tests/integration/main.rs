@@ -1,5 +1,5 @@
 //! The integration test binary: starts the real `packgate` binary on 127.0.0.1 and talks to it with
-//! plain HTTP (ureq) and with the real npm client.
+//! plain HTTP (ureq) and with the real npm and cargo clients.
 //!
 //! Stack selection (see `support::server`): SQLite + filesystem under a temp dir by default;
 //! PostgreSQL when `PACKGATE_TEST_DATABASE_URL` is set; S3 when `PACKGATE_TEST_S3_ENDPOINT` is set.
@@ -7,6 +7,8 @@
 
 mod support;
 
+mod cargo_cli;
+mod cargo_http;
 mod core;
 mod npm_cli;
 mod npm_http;

@@ -31,6 +31,18 @@ name = "npm-private"
 format = "npm"
 type = "hosted"
 anonymous_read = false
+
+[[repository]]
+name = "cargo"
+format = "cargo"
+type = "hosted"
+anonymous_read = true
+
+[[repository]]
+name = "cargo-private"
+format = "cargo"
+type = "hosted"
+anonymous_read = false
 "#;
 
 /// A fresh PostgreSQL database, dropped on drop.
@@ -317,7 +329,7 @@ impl TestServer {
         }
     }
 
-    /// A server with the default config (repositories `npm` and `npm-private`).
+    /// A server with the default config (repositories `npm`, `npm-private`, `cargo`, `cargo-private`).
     pub fn start() -> TestServer {
         TestServer::builder().start()
     }
