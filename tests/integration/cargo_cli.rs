@@ -228,7 +228,9 @@ not-here = { version = "1", registry = "elsewhere" }
     assert_eq!(lines.len(), 1);
     let line = &lines[0];
     assert_eq!(line["name"], json!("pg-mid"));
-    assert_eq!(line["features"], json!({"extra": ["dep:pg-extra"]}));
+    assert_eq!(line["features"], json!({}));
+    assert_eq!(line["features2"], json!({"extra": ["dep:pg-extra"]}));
+    assert_eq!(line["v"], json!(2));
     let deps = line["deps"].as_array().expect("deps");
     let dep = |name: &str| -> &Value {
         deps.iter()

@@ -13,11 +13,13 @@ use crate::publish::PublishMeta;
 
 /// One index line (protocol §3.3) with stable field order: name, vers, deps[{name,req,
 /// features,optional,default_features,target,kind,registry,package}], cksum, features, yanked,
-/// links, rust_version (omitted when None), v:1. No `features2` (everything stays in
-/// `features`, which cargo ≥ 1.60 reads with `dep:`/`?` syntax), no `pubtime`.
+/// features2 (omitted when empty), links, rust_version (omitted when None), v. Features whose
+/// values use the `dep:` or `?/` syntax go to `features2` and make `v` 2, as the public registry
+/// writes them, so cargo versions that predate that syntax skip the line instead of misreading
+/// it; every other feature stays in `features` and `v` is 1. No `pubtime`.
 ///
 /// Deserializing accepts lines from other registries too: fields the reference marks optional
-/// get cargo's defaults, unknown fields (`features2`, `pubtime`) are dropped.
+/// get cargo's defaults, unknown fields (`pubtime`) are dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexEntry {
     /// Crate name, original case.
@@ -31,6 +33,9 @@ pub struct IndexEntry {
     /// Feature table.
     #[serde(default)]
     pub features: BTreeMap<String, Vec<String>>,
+    /// Features using `dep:` or `?/` syntax (schema version 2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features2: BTreeMap<String, Vec<String>>,
     /// Whether the version is yanked; the only field that changes after publish.
     #[serde(default)]
     pub yanked: bool,
@@ -40,7 +45,7 @@ pub struct IndexEntry {
     /// Minimum Rust version; the key is left out when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rust_version: Option<String>,
-    /// Schema version: always 1 for lines packgate writes.
+    /// Schema version: 2 when `features2` is present, else 1.
     #[serde(default = "v1")]
     pub v: u32,
 }
@@ -114,16 +119,27 @@ pub fn index_entry(m: &PublishMeta, cksum: &str, yanked: bool) -> IndexEntry {
             }
         })
         .collect();
+    let (features2, features): (BTreeMap<_, _>, BTreeMap<_, _>) = m
+        .features
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(_, values)| {
+            values
+                .iter()
+                .any(|v| v.starts_with("dep:") || v.contains("?/"))
+        });
+    let v = if features2.is_empty() { 1 } else { 2 };
     IndexEntry {
         name: m.name.clone(),
         vers: m.vers.clone(),
         deps,
         cksum: cksum.to_owned(),
-        features: m.features.clone(),
+        features,
+        features2,
         yanked,
         links: m.links.clone(),
         rust_version: m.rust_version.clone(),
-        v: 1,
+        v,
     }
 }
 

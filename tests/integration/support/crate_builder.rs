@@ -316,16 +316,35 @@ impl Crate {
     /// The index line the server must serve for this version (before comparison, see
     /// [`assert_index_line`]); `cksum` is the SHA-256 of `crate_file`.
     pub fn expected_index_line(&self, crate_file: &[u8], yanked: bool) -> Value {
-        json!({
+        // Features using `dep:` or `?/` belong in `features2`, which makes the line schema v2.
+        let new_syntax = |v: &Value| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .any(|s| s.starts_with("dep:") || s.contains("?/"))
+            })
+        };
+        let (features2, features): (Map<String, Value>, Map<String, Value>) = self
+            .features
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(_, v)| new_syntax(v));
+        let v = if features2.is_empty() { 1 } else { 2 };
+        let mut line = json!({
             "name": self.name,
             "vers": self.vers,
             "deps": self.deps.iter().map(Dep::index_json).collect::<Vec<_>>(),
             "cksum": sha256_hex(crate_file),
-            "features": self.features,
+            "features": features,
             "yanked": yanked,
             "links": self.links,
             "rust_version": self.rust_version,
-        })
+            "v": v,
+        });
+        if !features2.is_empty() {
+            line["features2"] = Value::Object(features2);
+        }
+        line
     }
 }
 

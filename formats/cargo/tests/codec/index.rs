@@ -33,8 +33,8 @@ fn the_line_has_cargos_fields_in_order() {
         r#"{"name":"cc","req":"=1.2.3","features":[],"optional":false,"default_features":true,"#,
         r#""target":"x86_64-pc-windows-gnu","kind":"build","registry":null,"package":null}],"#,
         r#""cksum":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","#,
-        r#""features":{"alias":["dep:my_crate_alias"],"default":["std"],"std":[]},"#,
-        r#""yanked":false,"links":null,"rust_version":"1.70","v":1}"#,
+        r#""features":{"default":["std"],"std":[]},"features2":{"alias":["dep:my_crate_alias"]},"#,
+        r#""yanked":false,"links":null,"rust_version":"1.70","v":2}"#,
     );
     assert_eq!(line, want);
 }
@@ -68,13 +68,14 @@ fn target_kind_and_registry_are_carried_over() {
 
 #[test]
 fn rust_version_is_left_out_when_absent_and_links_kept() {
+    // meta() has a `dep:` feature, so the line is schema v2.
     let mut m = meta();
     m.rust_version = None;
     m.links = Some("z".into());
     let line = serde_json::to_string(&index_entry(&m, CKSUM, false)).unwrap();
     assert!(!line.contains("rust_version"), "{line}");
     assert!(
-        line.ends_with(r#""yanked":false,"links":"z","v":1}"#),
+        line.ends_with(r#""yanked":false,"links":"z","v":2}"#),
         "{line}"
     );
 }
@@ -105,8 +106,19 @@ fn lines_from_other_registries_parse_with_cargos_defaults() {
         "cksum":"00","features2":{"a":["dep:y"]},"pubtime":"2026-01-01T00:00:00Z"}"#;
     let entry: IndexEntry = serde_json::from_str(line).unwrap();
     assert_eq!(entry.v, 1);
+    assert_eq!(entry.features2["a"], ["dep:y"]);
     assert!(!entry.yanked && entry.features.is_empty());
     let dep = &entry.deps[0];
     assert_eq!(dep.kind, "normal");
     assert!(dep.default_features && !dep.optional && dep.features.is_empty());
+}
+
+#[test]
+fn lines_without_new_feature_syntax_stay_schema_v1() {
+    let mut m = meta();
+    m.features
+        .retain(|_, values| values.iter().all(|v| !v.starts_with("dep:")));
+    let line = serde_json::to_string(&index_entry(&m, CKSUM, false)).unwrap();
+    assert!(!line.contains("features2"), "{line}");
+    assert!(line.ends_with(r#""v":1}"#), "{line}");
 }
