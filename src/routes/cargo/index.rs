@@ -189,10 +189,20 @@ pub async fn search(
             semver::Version,
             &crate::services::packages::VersionDescriptor,
         )> = None;
-        for v in desc.versions.iter().filter(|v| !v.version.yanked) {
-            if let Ok(parsed) = semver::Version::parse(&v.version.version)
-                && best.as_ref().is_none_or(|(b, _)| parsed > *b)
-            {
+        // The highest version that is not yanked; a crate whose versions are all yanked still
+        // shows (with its highest version), so that `meta.total` counts what the pages list.
+        for v in &desc.versions {
+            let Ok(parsed) = semver::Version::parse(&v.version.version) else {
+                continue;
+            };
+            let better = match &best {
+                None => true,
+                Some((b, bv)) => {
+                    (bv.version.yanked && !v.version.yanked)
+                        || (bv.version.yanked == v.version.yanked && parsed > *b)
+                }
+            };
+            if better {
                 best = Some((parsed, v));
             }
         }
