@@ -122,6 +122,29 @@ where
     Ok(tmp)
 }
 
+/// Streams a request body into a temp file while computing every digest (the body is the package
+/// file itself, as with `gem push`), refusing more than `limit` bytes (413).
+pub async fn spool_hashed<S, E>(
+    body: S,
+    dir: &Path,
+    limit: u64,
+) -> Result<(NamedTempFile, Digests), AppError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let tmp = spool(body, dir, limit).await?;
+    let file = tmp.reopen()?;
+    let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+        let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+        let mut w = HashingWriter::new(std::io::sink(), u64::MAX);
+        std::io::copy(&mut reader, &mut w)?;
+        Ok(w.finish()?.0)
+    })
+    .await??;
+    Ok((tmp, digests))
+}
+
 /// The 413 error for a limit.
 pub fn too_large(limit: u64) -> AppError {
     AppError::TooLarge(format!(

@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod blobs;
 pub mod cache;
+pub mod index_log;
 pub mod packages;
 pub mod time;

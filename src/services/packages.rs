@@ -521,3 +521,70 @@ pub async fn set_yanked(
     db.invalidate_rows();
     Ok(())
 }
+
+/// Every package of a repository with all its versions (two queries), for repository-wide
+/// documents such as RubyGems' legacy spec indexes.
+pub async fn all_versions(
+    db: &Db,
+    repo: &str,
+) -> Result<Vec<(package::Model, Vec<version::Model>)>, AppError> {
+    let pkgs = package::Entity::find()
+        .filter(package::Column::Repository.eq(repo))
+        .order_by_asc(package::Column::Name)
+        .all(&db.conn)
+        .await?;
+    let ids: Vec<i64> = pkgs.iter().map(|p| p.id).collect();
+    let mut by_pkg: HashMap<i64, Vec<version::Model>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let versions = version::Entity::find()
+            .filter(version::Column::PackageId.is_in(chunk.to_vec()))
+            .order_by_asc(version::Column::Id)
+            .all(&db.conn)
+            .await?;
+        for v in versions {
+            by_pkg.entry(v.package_id).or_default().push(v);
+        }
+    }
+    Ok(pkgs
+        .into_iter()
+        .map(|p| {
+            let v = by_pkg.remove(&p.id).unwrap_or_default();
+            (p, v)
+        })
+        .collect())
+}
+
+/// A file anywhere in a repository by its (unique) file name, with its version and blob.
+pub async fn find_file_in_repo(
+    db: &Db,
+    repo: &str,
+    file_name: &str,
+) -> Result<Option<(package::Model, version::Model, file::Model, blob::Model)>, AppError> {
+    let files = file::Entity::find()
+        .filter(file::Column::Name.eq(file_name))
+        .all(&db.conn)
+        .await?;
+    for f in files {
+        let Some(v) = version::Entity::find_by_id(f.version_id)
+            .one(&db.conn)
+            .await?
+        else {
+            continue;
+        };
+        let Some(p) = package::Entity::find_by_id(v.package_id)
+            .one(&db.conn)
+            .await?
+        else {
+            continue;
+        };
+        if p.repository != repo {
+            continue;
+        }
+        let b = blob::Entity::find_by_id(f.blob_sha256.clone())
+            .one(&db.conn)
+            .await?
+            .ok_or_else(|| AppError::internal("file without blob row"))?;
+        return Ok(Some((p, v, f, b)));
+    }
+    Ok(None)
+}

@@ -2,6 +2,7 @@
 
 pub mod blob;
 pub mod file;
+pub mod index_log;
 pub mod package;
 pub mod property;
 pub mod token;
