@@ -8,6 +8,10 @@ Subcommands
   seed     publish the 200-version package (small generated tarballs, kept on disk so every
            target gets the same bytes) and single-version packages from tarball files
   pubbench time N publishes of new versions, sequential or with W concurrent workers
+  crate    write a .crate (gzip tar under {name}-{vers}/: Cargo.toml, src/lib.rs, optionally
+           payload.bin of random bytes, streamed)
+  cargo-seed  publish the 200-version crate (small generated .crate files, kept on disk) and
+           single-version crates from .crate files, with cargo's binary publish framing
   count    number of versions in a packument
   wrkparse turn wrk --latency output into JSON
   cpu      CPU seconds (user+sys) of a process and its direct children
@@ -23,6 +27,7 @@ import io
 import json
 import os
 import re
+import struct
 import sys
 import tarfile
 import threading
@@ -185,8 +190,9 @@ def cmd_body(a):
 class Client:
     """One keep-alive connection to a registry base URL like http://127.0.0.1:8080/npm/."""
 
-    def __init__(self, registry, token=None, timeout=600):
+    def __init__(self, registry, token=None, timeout=600, raw_token=False):
         u = urllib.parse.urlsplit(registry)
+        self.raw_token = raw_token  # cargo sends the token as the whole Authorization value
         self.host, self.port = u.hostname, u.port
         self.prefix = u.path.rstrip("/")
         self.token = token
@@ -196,7 +202,7 @@ class Client:
     def request(self, method, path, body=None, headers=None):
         h = {"user-agent": "packgate-bench", "accept": "application/json"}
         if self.token:
-            h["authorization"] = "Bearer " + self.token
+            h["authorization"] = self.token if self.raw_token else "Bearer " + self.token
         if body is not None:
             h["content-type"] = "application/json"
         h.update(headers or {})
@@ -303,6 +309,121 @@ def cmd_pubbench(a):
     }))
 
 
+# ---------------------------------------------------------------------------------------- cargo
+
+def cargo_meta(name, version, i=0):
+    """cargo's publish metadata (all 18 top-level keys, as cargo sends them) of a realistic shape:
+    a normal, an optional platform-specific and a dev dependency, a feature table."""
+    return {
+        "name": name,
+        "vers": version,
+        "deps": [
+            {"name": "bench-dep-alpha", "version_req": f"^{1 + i % 3}.0", "features": ["derive"],
+             "optional": False, "default_features": True, "target": None, "kind": "normal"},
+            {"name": "bench-dep-beta", "version_req": "^0.8", "features": [], "optional": True,
+             "default_features": False, "target": "cfg(unix)", "kind": "normal"},
+            {"name": "bench-dep-gamma", "version_req": "^2.3", "features": [], "optional": False,
+             "default_features": True, "target": None, "kind": "dev"},
+        ],
+        "features": {"default": ["std"], "std": [], "beta": ["dep:bench-dep-beta"]},
+        "authors": ["Bench Author <bench@example.test>"],
+        "description": f"Benchmark crate {name}, release {version}",
+        "documentation": None,
+        "homepage": None,
+        "readme": None,
+        "readme_file": None,
+        "keywords": ["bench", "packgate"],
+        "categories": [],
+        "license": "MIT",
+        "license_file": None,
+        "repository": None,
+        "badges": {},
+        "links": None,
+        "rust_version": "1.70",
+    }
+
+
+def cargo_toml(name, version, i=0):
+    return (f'[package]\nname = "{name}"\nversion = "{version}"\nedition = "2021"\n'
+            f'rust-version = "1.70"\ndescription = "Benchmark crate {name}, release {version}"\n'
+            'license = "MIT"\nauthors = ["Bench Author <bench@example.test>"]\n\n'
+            f'[dependencies]\nbench-dep-alpha = {{ version = "^{1 + i % 3}.0", features = ["derive"] }}\n'
+            '\n[target."cfg(unix)".dependencies]\n'
+            'bench-dep-beta = { version = "^0.8", optional = true, default-features = false }\n'
+            '\n[dev-dependencies]\nbench-dep-gamma = "^2.3"\n'
+            '\n[features]\ndefault = ["std"]\nstd = []\nbeta = ["dep:bench-dep-beta"]\n').encode()
+
+
+def _add_crate_members(tf, name, version, payload_size, i=0):
+    top = f"{name}-{version}"
+    files = [("Cargo.toml", cargo_toml(name, version, i)),
+             ("src/lib.rs", f"pub const RELEASE: &str = {json.dumps(name + '@' + version)};\n".encode())]
+    for rel, data in files:
+        ti = tarfile.TarInfo(f"{top}/{rel}")
+        ti.size = len(data)
+        ti.mtime = 499162500
+        ti.mode = 0o644
+        tf.addfile(ti, io.BytesIO(data))
+    if payload_size:
+        ti = tarfile.TarInfo(f"{top}/payload.bin")
+        ti.size = payload_size
+        ti.mtime = 499162500
+        ti.mode = 0o644
+        tf.addfile(ti, RandomReader(payload_size))
+
+
+def crate_bytes(name, version, payload, i=0):
+    """A small .crate in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6, format=tarfile.USTAR_FORMAT) as tf:
+        _add_crate_members(tf, name, version, payload, i)
+    return buf.getvalue()
+
+
+def cmd_crate(a):
+    size = parse_size(a.size)
+    level = 0 if size >= (1 << 20) else 6  # random content does not compress
+    with open(a.out, "wb") as f, tarfile.open(fileobj=f, mode="w:gz", compresslevel=level,
+                                              format=tarfile.USTAR_FORMAT) as tf:
+        _add_crate_members(tf, a.name, a.version, size)
+    print(os.path.getsize(a.out))
+
+
+def cargo_publish(c, name, version, crate, i=0):
+    """PUT {base}/api/v1/crates/new: u32 LE len(json) | json | u32 LE len(crate) | crate."""
+    meta = json.dumps(cargo_meta(name, version, i), separators=(",", ":")).encode()
+    body = struct.pack("<I", len(meta)) + meta + struct.pack("<I", len(crate)) + crate
+    return c.request("PUT", "/api/v1/crates/new", body=body,
+                     headers={"content-type": "application/octet-stream", "user-agent": "cargo/1.95.0 (bench)"})
+
+
+def cmd_cargo_seed(a):
+    c = Client(a.registry, a.token, raw_token=True)
+    failures = 0
+    if a.versions:
+        os.makedirs(a.crate_dir, exist_ok=True)
+        for i in range(a.versions):
+            v = seed_versions(i)
+            path = os.path.join(a.crate_dir, f"{a.name}-{v}.crate")
+            if not os.path.exists(path):
+                with open(path, "wb") as f:
+                    f.write(crate_bytes(a.name, v, 512, i))
+            with open(path, "rb") as f:
+                st, data = cargo_publish(c, a.name, v, f.read(), i)
+            if st != 200:
+                failures += 1
+                print(f"cargo-seed {a.name}@{v}: HTTP {st} {data[:200]!r}", file=sys.stderr)
+    for spec in a.file or []:
+        name, version, path = spec.split(":", 2)
+        with open(path, "rb") as f:
+            st, data = cargo_publish(c, name, version, f.read())
+        if st != 200:
+            failures += 1
+            print(f"cargo-seed {name}@{version}: HTTP {st} {data[:200]!r}", file=sys.stderr)
+    if failures:
+        raise SystemExit(f"cargo-seed: {failures} publishes failed")
+
+
 def cmd_count(a):
     with open(a.file, "rb") as f:
         print(len(json.load(f).get("versions", {})))
@@ -320,7 +441,7 @@ def to_ms(s):
 def cmd_wrkparse(a):
     text = open(a.file).read()
     out = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": None, "non2xx": 0, "socket_errors": 0,
-           "transfer_per_sec": None}
+           "transfer_per_sec": None, "read_bytes": None}
     m = re.search(r"Requests/sec:\s+([\d.]+)", text)
     if m:
         out["rps"] = float(m.group(1))
@@ -330,10 +451,14 @@ def cmd_wrkparse(a):
     for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
         m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M)
         if m:
-            out[key] = to_ms(m.group(1))
+            v = to_ms(m.group(1))
+            out[key] = None if v is None else round(v, 4)
     m = re.search(r"(\d+) requests in", text)
     if m:
         out["requests"] = int(m.group(1))
+    m = re.search(r"requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", text)
+    if m:  # wrk's units are binary; 2-3 significant digits
+        out["read_bytes"] = round(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2)[:-1] or " "))
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     if m:
         out["non2xx"] = int(m.group(1))
@@ -418,29 +543,21 @@ def load_results(path):
     return r
 
 
-def cmd_table(a):
-    r = load_results(a.results)
-    r.setdefault("wrk", {})
-    r.setdefault("publish", {})
-    r["notes"] = r.get("notes", {}).get("_list", [])
-    r["tests"] = r.get("tests", {}).get("_list", [])
-    L = []
-    L.append(f"# packgate benchmark, {r['date']}")
-    L.append("")
-    L.append(f"Machine: {r['machine']}. packgate {r['packgate_version']} (release build, git {r['git']}), "
-             f"Verdaccio {r['verdaccio_version']} on Node {r['node_version']}, {r['nginx_version']}, wrk "
-             f"`-t2 -c64 -d{r['duration']}s --latency` (`-c8` for 50 MiB). The load generator and the "
-             "server share the same 2 cores; load average at the start (1/5/15 min): "
-             f"{r.get('loadavg', '?')}.")
-    L.append("")
-    L.append("## Reads (wrk)")
-    L.append("")
-    L.append("| test | packgate req/s | p99 ms | Verdaccio req/s | p99 ms | nginx req/s | p99 ms "
-             "| packgate ÷ Verdaccio | packgate ÷ nginx |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for t in r["tests"]:
+TARGET_NAMES = {"packgate": "packgate", "verdaccio": "Verdaccio", "nginx": "nginx"}
+
+
+def ratio(p, q):
+    return f"{p / q:.2f}x" if p and q else "—"
+
+
+def reads_table(r, tests, targets):
+    """req/s and p99 per target, then packgate ÷ each other target."""
+    L = ["| test | " + " | ".join(f"{TARGET_NAMES[t]} req/s | p99 ms" for t in targets) + " | "
+         + " | ".join(f"packgate ÷ {TARGET_NAMES[t]}" for t in targets[1:]) + " |",
+         "|---|" + "---:|---:|" * len(targets) + "---:|" * (len(targets) - 1)]
+    for t in tests:
         cells = []
-        for tgt in ("packgate", "verdaccio", "nginx"):
+        for tgt in targets:
             x = r["wrk"].get(t["id"], {}).get(tgt)
             if x is None:
                 cells += ["—", "—"]
@@ -449,92 +566,145 @@ def cmd_table(a):
             if x.get("non2xx") or x.get("socket_errors"):
                 flag = f" ⚠ {x.get('non2xx', 0)} non-2xx, {x.get('socket_errors', 0)} socket errors"
             cells += [fmt_rps(x["rps"]) + flag, fmt_ms(x["p99_ms"])]
-        pg = r["wrk"].get(t["id"], {}).get("packgate", {}).get("rps")
-        vd = r["wrk"].get(t["id"], {}).get("verdaccio", {}).get("rps")
-        ng = r["wrk"].get(t["id"], {}).get("nginx", {}).get("rps")
-        ratio = lambda p, q: f"{p / q:.2f}x" if p and q else "—"  # noqa: E731
-        L.append(f"| {t['label']} | " + " | ".join(cells) + f" | {ratio(pg, vd)} | {ratio(pg, ng)} |")
-    L.append("")
-    L.append("Body sizes: " + ", ".join(f"{k} {v:,} B" for k, v in r.get("sizes", {}).items()) + ".")
-    L.append("")
-    L.append("### CPU split during each run (CPU-seconds over the run; 2 cores = 2 s per second)")
-    L.append("")
-    L.append("| test | target | server CPU s | wrk CPU s | other processes CPU s | server CPU per request | "
-             "server mean service time (packgate /metrics) |")
-    L.append("|---|---|---:|---:|---:|---:|---:|")
-    for t in r["tests"]:
-        for tgt in ("packgate", "verdaccio", "nginx"):
+        rps = {tgt: r["wrk"].get(t["id"], {}).get(tgt, {}).get("rps") for tgt in targets}
+        L.append(f"| {t['label']} | " + " | ".join(cells) + " | "
+                 + " | ".join(ratio(rps["packgate"], rps[tgt]) for tgt in targets[1:]) + " |")
+    return L
+
+
+def cpu_table(r, tests, targets, bytes_per_response=False):
+    L = ["| test | target | server CPU s | wrk CPU s | other processes CPU s | server CPU per request | "
+         + ("bytes per response (wrk) | " if bytes_per_response else "")
+         + "server mean service time (packgate /metrics) |",
+         "|---|---|---:|---:|---:|---:|" + ("---:|" if bytes_per_response else "") + "---:|"]
+    for t in tests:
+        for tgt in targets:
             x = r["wrk"].get(t["id"], {}).get(tgt)
             if not x:
                 continue
             svc = x.get("server_mean_ms")
             per = (f"{x['server_cpu'] / x['requests'] * 1e6:,.0f} µs"
                    if x.get("requests") and x.get("server_cpu") is not None else "—")
-            L.append(f"| {t['label']} | {tgt} | {x.get('server_cpu', '—')} | {x.get('wrk_cpu', '—')} | "
-                     f"{x.get('other_cpu', '—')} | {per} | " + (f"{svc:.3f} ms" if svc is not None else "") + " |")
+            bpr = ""
+            if bytes_per_response:
+                bpr = (f"{x['read_bytes'] / x['requests']:,.0f} | " if x.get("read_bytes") and x.get("requests")
+                       else "— | ")
+            L.append(f"| {t['label']} | {TARGET_NAMES[tgt]} | {x.get('server_cpu', '—')} | {x.get('wrk_cpu', '—')} | "
+                     f"{x.get('other_cpu', '—')} | {per} | {bpr}" + (f"{svc:.3f} ms" if svc is not None else "") + " |")
+    return L
+
+
+def cmd_table(a):
+    r = load_results(a.results)
+    r.setdefault("wrk", {})
+    r.setdefault("publish", {})
+    r["notes"] = r.get("notes", {}).get("_list", [])
+    r["tests"] = r.get("tests", {}).get("_list", [])
+    r["ctests"] = r.get("ctests", {}).get("_list", [])
+    npm = bool(r["tests"])
+    L = []
+    L.append(f"# packgate benchmark, {r['date']}" + ("" if r.get("parts", "npm+cargo") == "npm+cargo"
+                                                   else f" ({r['parts']} part only)"))
     L.append("")
-    L.append("## Publishes (new versions of one package, small tarballs)")
+    versions = f"packgate {r['packgate_version']} (release build, git {r['git']}), "
+    if r.get("verdaccio_version"):
+        versions += f"Verdaccio {r['verdaccio_version']} on Node {r['node_version']}, "
+    L.append(f"Machine: {r['machine']}. {versions}{r['nginx_version']}, wrk "
+             f"`-t2 -c64 -d{r['duration']}s --latency`" + (" (`-c8` for 50 MiB)" if npm else "")
+             + ". The load generator and the server share the same 2 cores; load average at the start "
+             f"(1/5/15 min): {r.get('loadavg', '?')}.")
     L.append("")
-    L.append("| mode | packgate publishes/s | p99 ms | stored / sent | Verdaccio publishes/s | p99 ms | stored / sent |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|")
-    for mode, label in (("seq", "sequential, 200 one after another"), ("conc", "8 concurrent workers, 200 total")):
-        cells = []
-        for tgt in ("packgate", "verdaccio"):
-            x = r["publish"].get(mode, {}).get(tgt)
-            if not x:
-                cells += ["—", "—", "—"]
-                continue
-            bad = {k: v for k, v in x["statuses"].items() if k not in ("200", "201")}
-            note = f" (errors: {bad})" if bad else ""
-            cells += [f"{x['per_sec']:.1f}{note}", fmt_ms(x["p99_ms"]), f"{x['versions_stored']} / {x['count']}"]
-        L.append(f"| {label} | " + " | ".join(cells) + " |")
-    L.append("")
-    L.append("CPU-seconds during each publish test (server / whole machine, which includes the Python "
-             "client and other processes): " + "; ".join(
-                 f"{tgt} {mode} {r['publish'][mode][tgt].get('server_cpu', '?')} / {r['publish'][mode][tgt].get('machine_cpu', '?')} "
-                 f"over {r['publish'][mode][tgt]['seconds']:.2f} s"
-                 for mode in ("seq", "conc") for tgt in ("packgate", "verdaccio")
-                 if r["publish"].get(mode, {}).get(tgt)) + ".")
-    L.append("")
+    if npm:
+        L.append("## Reads (wrk)")
+        L.append("")
+        L += reads_table(r, r["tests"], ("packgate", "verdaccio", "nginx"))
+        L.append("")
+        L.append("Body sizes: " + ", ".join(f"{k} {v:,} B" for k, v in r.get("sizes", {}).items()) + ".")
+        L.append("")
+        L.append("### CPU split during each run (CPU-seconds over the run; 2 cores = 2 s per second)")
+        L.append("")
+        L += cpu_table(r, r["tests"], ("packgate", "verdaccio", "nginx"))
+        L.append("")
+    if r["ctests"]:
+        L.append("## Cargo reads (wrk)")
+        L.append("")
+        L.append("packgate's hosted cargo repository (`/cargo/`) against nginx serving the same index file "
+                 "and `.crate` bytes as static files (for the 304 test each server gets its own ETag in "
+                 "`If-None-Match`: packgate's, and nginx's `\"mtime-size\"`).")
+        L.append("")
+        L += reads_table(r, r["ctests"], ("packgate", "nginx"))
+        L.append("")
+        L.append("Sizes: " + ", ".join(f"{k} {v:,} B" for k, v in r.get("csizes", {}).items()) + ".")
+        L.append("")
+        L.append("### CPU split during each cargo run (CPU-seconds over the run; 2 cores = 2 s per second)")
+        L.append("")
+        L += cpu_table(r, r["ctests"], ("packgate", "nginx"), bytes_per_response=True)
+        L.append("")
+    if npm:
+        L.append("## Publishes (new versions of one package, small tarballs)")
+        L.append("")
+        L.append("| mode | packgate publishes/s | p99 ms | stored / sent | Verdaccio publishes/s | p99 ms | stored / sent |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|")
+        for mode, label in (("seq", "sequential, 200 one after another"), ("conc", "8 concurrent workers, 200 total")):
+            cells = []
+            for tgt in ("packgate", "verdaccio"):
+                x = r["publish"].get(mode, {}).get(tgt)
+                if not x:
+                    cells += ["—", "—", "—"]
+                    continue
+                bad = {k: v for k, v in x["statuses"].items() if k not in ("200", "201")}
+                note = f" (errors: {bad})" if bad else ""
+                cells += [f"{x['per_sec']:.1f}{note}", fmt_ms(x["p99_ms"]), f"{x['versions_stored']} / {x['count']}"]
+            L.append(f"| {label} | " + " | ".join(cells) + " |")
+        L.append("")
+        L.append("CPU-seconds during each publish test (server / whole machine, which includes the Python "
+                 "client and other processes): " + "; ".join(
+                     f"{tgt} {mode} {r['publish'][mode][tgt].get('server_cpu', '?')} / {r['publish'][mode][tgt].get('machine_cpu', '?')} "
+                     f"over {r['publish'][mode][tgt]['seconds']:.2f} s"
+                     for mode in ("seq", "conc") for tgt in ("packgate", "verdaccio")
+                     if r["publish"].get(mode, {}).get(tgt)) + ".")
+        L.append("")
     L.append("## Memory")
     L.append("")
-    L.append("| | packgate | Verdaccio |")
-    L.append("|---|---:|---:|")
     m = r["memory"]
-    L.append(f"| idle RSS right after start (VmRSS) | {fmt_mib(m['packgate']['idle'])} | {fmt_mib(m['verdaccio']['idle'])} |")
-    L.append(f"| RSS after seeding (incl. the 50 MiB publish) | {fmt_mib(m['packgate'].get('after_seed'))} | {fmt_mib(m['verdaccio'].get('after_seed'))} |")
-    L.append(f"| peak RSS after all loads (VmHWM) | {fmt_mib(m['packgate']['peak'])} | {fmt_mib(m['verdaccio']['peak'])} |")
-    L.append(f"| RSS at the end (VmRSS) | {fmt_mib(m['packgate'].get('end'))} | {fmt_mib(m['verdaccio'].get('end'))} |")
+    cols = [t for t in ("packgate", "verdaccio") if t in m]
+    L.append("| | " + " | ".join(TARGET_NAMES[t] for t in cols) + " |")
+    L.append("|---|" + "---:|" * len(cols))
+    seeded = "RSS after seeding" + (" (incl. the 50 MiB publish)" if npm else "")
+    for label, key in (("idle RSS right after start (VmRSS)", "idle"), (seeded, "after_seed"),
+                       ("peak RSS after all loads (VmHWM)", "peak"), ("RSS at the end (VmRSS)", "end")):
+        L.append(f"| {label} | " + " | ".join(fmt_mib(m[t].get(key)) for t in cols) + " |")
     L.append("")
     g = r.get("big")
-    L.append("## Large tarball: packgate memory while streaming (VmRSS sampled every 0.2 s)")
-    L.append("")
-    if not g or g.get("skipped"):
-        L.append(f"Skipped: {g.get('skipped') if g else 'not run'}")
-    else:
-        L.append("A fresh packgate with `PACKGATE__SERVER__MAX_UPLOAD=\"2 GiB\"`; the publish body is "
-                 "npm's JSON with the tarball in base64, sent by `curl -T` from a file.")
+    if npm or g:
+        L.append("## Large tarball: packgate memory while streaming (VmRSS sampled every 0.2 s)")
         L.append("")
-        L.append("| tarball | phase | bytes on the wire | time s | throughput | HTTP | VmRSS before | max VmRSS during |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
-        L.append(f"| — | idle, fresh instance | | | | | {fmt_mib(g.get('idle'))} | |")
-        for rd in g.get("rounds", {}).get("_list", []):
-            x = g.get(rd["key"], {})
-            for ph in ("upload", "download"):
-                p = x.get(ph)
-                if not p:
-                    continue
-                mbps = p["bytes"] / p["seconds"] / (1 << 20) if p["seconds"] else 0
-                before = x.get("before") if ph == "upload" else None
-                http = str(p["http"])
-                if ph == "upload" and p.get("http") not in (200, 201):
-                    http += f" `{p.get('answer', '')[:80]}`"
-                if ph == "download" and p.get("intact") is not None:
-                    http += " (bytes intact)" if p["intact"] else " (BYTES DIFFER)"
-                L.append(f"| {rd['label']} ({rd['tgz_bytes'] / (1 << 20):,.0f} MiB .tgz) | {ph} | {p['bytes']:,} | "
-                         f"{p['seconds']:.1f} | {mbps:,.0f} MiB/s | {http} | {fmt_mib(before)} | {fmt_mib(p['max_rss'])} |")
-        L.append(f"| — | end of test: VmRSS / VmHWM (peak over the process's life) | | | | | {fmt_mib(g.get('end'))} | {fmt_mib(g.get('hwm'))} |")
-    L.append("")
+        if not g or g.get("skipped"):
+            L.append(f"Skipped: {g.get('skipped') if g else 'not run'}")
+        else:
+            L.append("A fresh packgate with `PACKGATE__SERVER__MAX_UPLOAD=\"2 GiB\"`; the publish body is "
+                     "npm's JSON with the tarball in base64, sent by `curl -T` from a file.")
+            L.append("")
+            L.append("| tarball | phase | bytes on the wire | time s | throughput | HTTP | VmRSS before | max VmRSS during |")
+            L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+            L.append(f"| — | idle, fresh instance | | | | | {fmt_mib(g.get('idle'))} | |")
+            for rd in g.get("rounds", {}).get("_list", []):
+                x = g.get(rd["key"], {})
+                for ph in ("upload", "download"):
+                    p = x.get(ph)
+                    if not p:
+                        continue
+                    mbps = p["bytes"] / p["seconds"] / (1 << 20) if p["seconds"] else 0
+                    before = x.get("before") if ph == "upload" else None
+                    http = str(p["http"])
+                    if ph == "upload" and p.get("http") not in (200, 201):
+                        http += f" `{p.get('answer', '')[:80]}`"
+                    if ph == "download" and p.get("intact") is not None:
+                        http += " (bytes intact)" if p["intact"] else " (BYTES DIFFER)"
+                    L.append(f"| {rd['label']} ({rd['tgz_bytes'] / (1 << 20):,.0f} MiB .tgz) | {ph} | {p['bytes']:,} | "
+                             f"{p['seconds']:.1f} | {mbps:,.0f} MiB/s | {http} | {fmt_mib(before)} | {fmt_mib(p['max_rss'])} |")
+            L.append(f"| — | end of test: VmRSS / VmHWM (peak over the process's life) | | | | | {fmt_mib(g.get('end'))} | {fmt_mib(g.get('hwm'))} |")
+        L.append("")
     if r.get("notes"):
         L.append("## Notes from this run")
         L.append("")
@@ -578,6 +748,20 @@ def main():
     s.add_argument("--count", type=int, default=200)
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(f=cmd_pubbench)
+    s = sub.add_parser("crate")
+    s.add_argument("--name", required=True)
+    s.add_argument("--version", required=True)
+    s.add_argument("--size", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(f=cmd_crate)
+    s = sub.add_parser("cargo-seed")
+    s.add_argument("--registry", required=True, help="base of the cargo repository, e.g. http://127.0.0.1:PORT/cargo/")
+    s.add_argument("--token")
+    s.add_argument("--name", default="bench-crate")
+    s.add_argument("--versions", type=int, default=0)
+    s.add_argument("--crate-dir", default=".")
+    s.add_argument("--file", action="append", help="NAME:VERSION:PATH, a .crate to publish")
+    s.set_defaults(f=cmd_cargo_seed)
     s = sub.add_parser("count")
     s.add_argument("file")
     s.set_defaults(f=cmd_count)

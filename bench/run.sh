@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # bench/run.sh: packgate against Verdaccio and nginx on this machine (loopback only).
 #
-#   bench/run.sh              full run (about 6 minutes plus the build), report in bench/results/<date>.md
+#   bench/run.sh                   full run (about 7 minutes plus the build), report in bench/results/<date>.md
+#   BENCH_ONLY=cargo bench/run.sh  only the cargo registry reads (about 1.5 minutes), bench/results/<date>-cargo.md
+#   BENCH_ONLY=npm bench/run.sh    only the npm part (reads, publishes, 1 GiB test), bench/results/<date>-npm.md
 #
 # Environment:
+#   BENCH_ONLY       npm or cargo: run only that part (default: both)
 #   PACKGATE_BIN     packgate binary to test as is (default: $CARGO_TARGET_DIR/release/packgate, which
 #                    `cargo build --release` brings up to date first)
 #   CARGO_TARGET_DIR default $HOME/.cache/packgate-target
@@ -14,6 +17,8 @@
 #
 # Every server it starts listens on 127.0.0.1 only and is stopped (by PID) on exit. Loads are
 # bounded: each wrk run lasts BENCH_DURATION seconds, each publish test sends 200 requests.
+# The npm part compares packgate with Verdaccio and nginx; the cargo part (sparse index file with
+# and without If-None-Match, .crate download) compares packgate with nginx serving the same bytes.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -24,6 +29,9 @@ PG="${PACKGATE_BIN:-$CARGO_TARGET_DIR/release/packgate}"
 CACHE="${BENCH_CACHE:-$HOME/.cache/packgate-bench}"
 DUR="${BENCH_DURATION:-10}"
 ((DUR >= 1 && DUR <= 15)) || { echo "BENCH_DURATION must be 1..15" >&2; exit 2; }
+ONLY="${BENCH_ONLY:-}"
+case "$ONLY" in "" | npm | cargo) ;; *) echo "BENCH_ONLY must be npm or cargo" >&2; exit 2 ;; esac
+part() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }  # part npm|cargo: is that part in this run?
 VERDACCIO_VERSION_SPEC="6"
 
 log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -55,7 +63,7 @@ ensure_tools() {
   fi
   NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
   VERDACCIO="$CACHE/node_modules/verdaccio/bin/verdaccio"
-  if [ ! -f "$VERDACCIO" ]; then
+  if part npm && [ ! -f "$VERDACCIO" ]; then
     log "installing verdaccio@$VERDACCIO_VERSION_SPEC into $CACHE"
     mkdir -p "$CACHE"
     # verdaccio-audit asks for node-fetch by a dist-tag ("cjs") that registry mirrors may not carry;
@@ -138,25 +146,36 @@ chmod 755 "$WORK"   # nginx workers may run as another user
 RES="$WORK/results.tsv"
 : >"$RES"
 DATE="$(date -u +%Y-%m-%d)"
-OUT="$HERE/results/$DATE.md"
+SUFFIX="${ONLY:+-$ONLY}"   # a partial run never overwrites the day's full report
+OUT="$HERE/results/$DATE$SUFFIX.md"
 PG_VERSION="$("$PG" --version | awk '{print $2}')"
 GIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- src formats migrations 2>/dev/null)" ] && echo '+dirty' || true)"
 record date "\"$(date -u +'%Y-%m-%d %H:%M UTC')\""
 record machine "\"$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r)), shared with other work\""
 record packgate_version "\"$PG_VERSION\""
 record git "\"$GIT\""
-record verdaccio_version "\"$(node -e "console.log(require('$CACHE/node_modules/verdaccio/package.json').version)")\""
-record node_version "\"$(node --version)\""
+record parts "\"${ONLY:-npm+cargo}\""
+if part npm; then
+  record verdaccio_version "\"$(node -e "console.log(require('$CACHE/node_modules/verdaccio/package.json').version)")\""
+  record node_version "\"$(node --version)\""
+fi
 record nginx_version "\"$("$NGINX" -v 2>&1 | sed 's#.*version: ##')\""
 record duration "$DUR"
 record loadavg "\"$(cut -d" " -f1-3 /proc/loadavg)\""
 
 # -------------------------------------------------------------------------- tarballs on disk
-log "generating tarballs"
-TGZ="$WORK/tgz"
-mkdir -p "$TGZ"
-$PY tgz --name bench-1m --version 1.0.0 --size 1MiB --out "$TGZ/bench-1m-1.0.0.tgz" >/dev/null
-$PY tgz --name bench-50m --version 1.0.0 --size 50MiB --out "$TGZ/bench-50m-1.0.0.tgz" >/dev/null
+TGZ="$WORK/tgz"    # npm tarballs
+CRATES="$WORK/crates"  # .crate files
+mkdir -p "$TGZ" "$CRATES"
+if part npm; then
+  log "generating tarballs"
+  $PY tgz --name bench-1m --version 1.0.0 --size 1MiB --out "$TGZ/bench-1m-1.0.0.tgz" >/dev/null
+  $PY tgz --name bench-50m --version 1.0.0 --size 50MiB --out "$TGZ/bench-50m-1.0.0.tgz" >/dev/null
+fi
+if part cargo; then
+  log "generating the 1 MiB .crate"
+  $PY crate --name bench-crate-1m --version 1.0.0 --size 1MiB --out "$CRATES/bench-crate-1m-1.0.0.crate" >/dev/null
+fi
 
 # ---------------------------------------------------------------------------------- packgate
 log "starting packgate"
@@ -166,14 +185,17 @@ sleep 1
 record memory.packgate.idle "$(rss_kib "$PGA_PID")"
 PGA_TOKEN="$(packgate_token "$WORK/packgate")"
 PGA_REG="http://127.0.0.1:$PGA_PORT/npm/"
-echo "packgate pid $PGA_PID on $PGA_REG" >&2
+PGA_CARGO="http://127.0.0.1:$PGA_PORT/cargo/"   # the default hosted cargo repository
+echo "packgate pid $PGA_PID on http://127.0.0.1:$PGA_PORT/" >&2
 
 # --------------------------------------------------------------------------------- Verdaccio
-log "starting Verdaccio"
-VD_PORT="$(free_port)"
-VD_DIR="$WORK/verdaccio"
-mkdir -p "$VD_DIR/storage"
-cat >"$VD_DIR/config.yaml" <<EOF
+VD_PID="" VD_REG=""
+if part npm; then
+  log "starting Verdaccio"
+  VD_PORT="$(free_port)"
+  VD_DIR="$WORK/verdaccio"
+  mkdir -p "$VD_DIR/storage"
+  cat >"$VD_DIR/config.yaml" <<EOF
 storage: $VD_DIR/storage
 auth:
   htpasswd:
@@ -189,34 +211,54 @@ max_body_size: 200mb
 listen: 127.0.0.1:$VD_PORT
 log: { type: stdout, format: pretty, level: http }
 EOF
-node "$VERDACCIO" --config "$VD_DIR/config.yaml" --listen "127.0.0.1:$VD_PORT" >"$VD_DIR/verdaccio.log" 2>&1 &
-VD_PID=$!
-PIDS+=("$VD_PID")
-wait_http "http://127.0.0.1:$VD_PORT/-/ping"
-sleep 2
-record memory.verdaccio.idle "$(rss_kib "$VD_PID")"
-VD_REG="http://127.0.0.1:$VD_PORT/"
-echo "Verdaccio pid $VD_PID on $VD_REG" >&2
+  node "$VERDACCIO" --config "$VD_DIR/config.yaml" --listen "127.0.0.1:$VD_PORT" >"$VD_DIR/verdaccio.log" 2>&1 &
+  VD_PID=$!
+  PIDS+=("$VD_PID")
+  wait_http "http://127.0.0.1:$VD_PORT/-/ping"
+  sleep 2
+  record memory.verdaccio.idle "$(rss_kib "$VD_PID")"
+  VD_REG="http://127.0.0.1:$VD_PORT/"
+  echo "Verdaccio pid $VD_PID on $VD_REG" >&2
+fi
 
 # -------------------------------------------------------------------------------------- seed
-log "publishing bench-pkg (200 versions), bench-1m, bench-50m to packgate and Verdaccio"
-SEED_FILES=(--file "bench-1m:1.0.0:$TGZ/bench-1m-1.0.0.tgz" --file "bench-50m:1.0.0:$TGZ/bench-50m-1.0.0.tgz")
-$PY seed --registry "$PGA_REG" --token "$PGA_TOKEN" --name bench-pkg --versions 200 --tgz-dir "$TGZ/small" "${SEED_FILES[@]}"
-$PY seed --registry "$VD_REG" --name bench-pkg --versions 200 --tgz-dir "$TGZ/small" "${SEED_FILES[@]}"
+if part npm; then
+  log "publishing bench-pkg (200 versions), bench-1m, bench-50m to packgate and Verdaccio"
+  SEED_FILES=(--file "bench-1m:1.0.0:$TGZ/bench-1m-1.0.0.tgz" --file "bench-50m:1.0.0:$TGZ/bench-50m-1.0.0.tgz")
+  $PY seed --registry "$PGA_REG" --token "$PGA_TOKEN" --name bench-pkg --versions 200 --tgz-dir "$TGZ/small" "${SEED_FILES[@]}"
+  $PY seed --registry "$VD_REG" --name bench-pkg --versions 200 --tgz-dir "$TGZ/small" "${SEED_FILES[@]}"
+fi
+if part cargo; then
+  log "publishing crates bench-crate (200 versions) and bench-crate-1m to packgate"
+  $PY cargo-seed --registry "$PGA_CARGO" --token "$PGA_TOKEN" --name bench-crate --versions 200 \
+    --crate-dir "$CRATES/small" --file "bench-crate-1m:1.0.0:$CRATES/bench-crate-1m-1.0.0.crate"
+fi
 record memory.packgate.after_seed "$(rss_kib "$PGA_PID")"
-record memory.verdaccio.after_seed "$(rss_kib "$VD_PID")"
+part npm && record memory.verdaccio.after_seed "$(rss_kib "$VD_PID")"
 
 # ------------------------------------------------------------------------------------- nginx
+# nginx serves, as static files, the bytes packgate answers with: packuments and tarballs under
+# /npm/, the index file and the .crate under the same paths as packgate's /cargo/.
 log "starting nginx"
 NG="$WORK/nginx"
 mkdir -p "$NG/www/packuments" "$NG/tmp" "$NG/logs"
-for n in bench-1m bench-50m; do
-  mkdir -p "$NG/www/npm/$n/-"
-  cp "$TGZ/$n-1.0.0.tgz" "$NG/www/npm/$n/-/"
-done
-curl -sf -H 'Accept: application/json' "${PGA_REG}bench-pkg" -o "$NG/www/packuments/bench-pkg.full.json"
-curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${PGA_REG}bench-pkg" -o "$NG/www/packuments/bench-pkg.corgi.json"
-chmod -R a+rX "$NG/www" "$TGZ"
+: >"$NG/www/ping"
+CRATE_IDX="index/be/nc/bench-crate"                              # cargo.md §3.1: be/nc/ for bench-crate
+CRATE_DL="api/v1/crates/bench-crate-1m/1.0.0/download"
+if part npm; then
+  for n in bench-1m bench-50m; do
+    mkdir -p "$NG/www/npm/$n/-"
+    cp "$TGZ/$n-1.0.0.tgz" "$NG/www/npm/$n/-/"
+  done
+  curl -sf -H 'Accept: application/json' "${PGA_REG}bench-pkg" -o "$NG/www/packuments/bench-pkg.full.json"
+  curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${PGA_REG}bench-pkg" -o "$NG/www/packuments/bench-pkg.corgi.json"
+fi
+if part cargo; then
+  mkdir -p "$NG/www/cargo/$(dirname "$CRATE_IDX")" "$NG/www/cargo/$(dirname "$CRATE_DL")"
+  curl -sf "${PGA_CARGO}$CRATE_IDX" -o "$NG/www/cargo/$CRATE_IDX"
+  cp "$CRATES/bench-crate-1m-1.0.0.crate" "$NG/www/cargo/$CRATE_DL"
+fi
+chmod -R a+rX "$NG/www" "$TGZ" "$CRATES"
 NG_PORT="$(free_port)"
 cat >"$NG/nginx.conf" <<EOF
 worker_processes 2;
@@ -247,36 +289,22 @@ http {
       default_type application/json;
       try_files /packuments/\$pkg.\$variant.json =404;
     }
+    # static index files: nginx's own ETag ("mtime-size") and If-None-Match handling
+    location /cargo/index/ {
+      default_type text/plain;
+    }
   }
 }
 EOF
 "$NGINX" -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" &
 NGINX_PID=$!
-wait_http "http://127.0.0.1:$NG_PORT/npm/bench-pkg"
+wait_http "http://127.0.0.1:$NG_PORT/ping"
 NG_REG="http://127.0.0.1:$NG_PORT/npm/"
-echo "nginx pid $NGINX_PID on $NG_REG" >&2
-
-# ------------------------------------------------------------------------------ sanity checks
-log "checking that every target serves the same documents and bytes"
+NG_CARGO="http://127.0.0.1:$NG_PORT/cargo/"
+echo "nginx pid $NGINX_PID on http://127.0.0.1:$NG_PORT/" >&2
 declare -A REG=([packgate]="$PGA_REG" [verdaccio]="$VD_REG" [nginx]="$NG_REG")
+declare -A CARGO=([packgate]="$PGA_CARGO" [nginx]="$NG_CARGO")
 declare -A SPID=([packgate]="$PGA_PID" [verdaccio]="$VD_PID" [nginx]="$NGINX_PID")
-for t in packgate verdaccio nginx; do
-  curl -sf -H 'Accept: application/json' "${REG[$t]}bench-pkg" -o "$WORK/check.json"
-  n="$($PY count "$WORK/check.json")"
-  [ "$n" = 200 ] || { echo "$t: bench-pkg has $n versions, want 200" >&2; exit 1; }
-  record "sizes.$t full packument" "$(stat -c %s "$WORK/check.json")"
-  curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${REG[$t]}bench-pkg" -o "$WORK/check.json"
-  n="$($PY count "$WORK/check.json")"
-  [ "$n" = 200 ] || { echo "$t: abbreviated bench-pkg has $n versions, want 200" >&2; exit 1; }
-  record "sizes.$t abbreviated" "$(stat -c %s "$WORK/check.json")"
-  for n in bench-1m bench-50m; do
-    want="$(sha1sum <"$TGZ/$n-1.0.0.tgz" | cut -d' ' -f1)"
-    got="$(curl -sf "${REG[$t]}$n/-/$n-1.0.0.tgz" | sha1sum | cut -d' ' -f1)"
-    [ "$want" = "$got" ] || { echo "$t: $n tarball differs" >&2; exit 1; }
-  done
-done
-record "sizes.1 MiB tarball" "$(stat -c %s "$TGZ/bench-1m-1.0.0.tgz")"
-record "sizes.50 MiB tarball" "$(stat -c %s "$TGZ/bench-50m-1.0.0.tgz")"
 
 # ---------------------------------------------------------------------------------------- wrk
 # run_wrk ID TARGET CONNS URL [HEADER]
@@ -317,46 +345,107 @@ EOF
   sleep 1
 }
 
-TESTS=(
-  "pk_full|packument bench-pkg, full (200 versions), 64 conns|64|bench-pkg|Accept: application/json"
-  "pk_abbr|packument bench-pkg, abbreviated, 64 conns|64|bench-pkg|Accept: application/vnd.npm.install-v1+json"
-  "tgz_1m|tarball 1 MiB, 64 conns|64|bench-1m/-/bench-1m-1.0.0.tgz|"
-  "tgz_50m|tarball 50 MiB, 8 conns|8|bench-50m/-/bench-50m-1.0.0.tgz|"
-)
-for spec in "${TESTS[@]}"; do
-  IFS='|' read -r id label conns path hdr <<<"$spec"
-  record "tests.+" "{\"id\":\"$id\",\"label\":\"$label\"}"
-  log "wrk: $label"
+# ================================================================================== npm part
+if part npm; then
+  log "npm: checking that every target serves the same documents and bytes"
   for t in packgate verdaccio nginx; do
-    run_wrk "$id" "$t" "$conns" "${REG[$t]}$path" "$hdr"
+    curl -sf -H 'Accept: application/json' "${REG[$t]}bench-pkg" -o "$WORK/check.json"
+    n="$($PY count "$WORK/check.json")"
+    [ "$n" = 200 ] || { echo "$t: bench-pkg has $n versions, want 200" >&2; exit 1; }
+    record "sizes.$t full packument" "$(stat -c %s "$WORK/check.json")"
+    curl -sf -H 'Accept: application/vnd.npm.install-v1+json' "${REG[$t]}bench-pkg" -o "$WORK/check.json"
+    n="$($PY count "$WORK/check.json")"
+    [ "$n" = 200 ] || { echo "$t: abbreviated bench-pkg has $n versions, want 200" >&2; exit 1; }
+    record "sizes.$t abbreviated" "$(stat -c %s "$WORK/check.json")"
+    for n in bench-1m bench-50m; do
+      want="$(sha1sum <"$TGZ/$n-1.0.0.tgz" | cut -d' ' -f1)"
+      got="$(curl -sf "${REG[$t]}$n/-/$n-1.0.0.tgz" | sha1sum | cut -d' ' -f1)"
+      [ "$want" = "$got" ] || { echo "$t: $n tarball differs" >&2; exit 1; }
+    done
   done
-done
+  record "sizes.1 MiB tarball" "$(stat -c %s "$TGZ/bench-1m-1.0.0.tgz")"
+  record "sizes.50 MiB tarball" "$(stat -c %s "$TGZ/bench-50m-1.0.0.tgz")"
 
-# ----------------------------------------------------------------------------------- publishes
-log "publishes: 200 sequential, then 200 from 8 concurrent workers"
-for t in packgate verdaccio; do
-  tok=""
-  [ "$t" = packgate ] && tok="--token=$PGA_TOKEN"
-  for mode in seq conc; do
-    w=1; [ "$mode" = conc ] && w=8
-    c0="$($PY cpu "${SPID[$t]}")"; b0="$($PY busy)"
-    j="$($PY pubbench --registry "${REG[$t]}" $tok --name "bench-$mode" --count 200 --workers "$w")"
-    c1="$($PY cpu "${SPID[$t]}")"; b1="$($PY busy)"
-    j="${j%\}}, \"server_cpu\": $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'), \"machine_cpu\": $(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}')}"
-    record "publish.$mode.$t" "$j"; echo "$mode $t: $j" >&2
+  TESTS=(
+    "pk_full|packument bench-pkg, full (200 versions), 64 conns|64|bench-pkg|Accept: application/json"
+    "pk_abbr|packument bench-pkg, abbreviated, 64 conns|64|bench-pkg|Accept: application/vnd.npm.install-v1+json"
+    "tgz_1m|tarball 1 MiB, 64 conns|64|bench-1m/-/bench-1m-1.0.0.tgz|"
+    "tgz_50m|tarball 50 MiB, 8 conns|8|bench-50m/-/bench-50m-1.0.0.tgz|"
+  )
+  for spec in "${TESTS[@]}"; do
+    IFS='|' read -r id label conns path hdr <<<"$spec"
+    record "tests.+" "{\"id\":\"$id\",\"label\":\"$label\"}"
+    log "wrk: $label"
+    for t in packgate verdaccio nginx; do
+      run_wrk "$id" "$t" "$conns" "${REG[$t]}$path" "$hdr"
+    done
   done
-done
+
+  log "publishes: 200 sequential, then 200 from 8 concurrent workers"
+  for t in packgate verdaccio; do
+    tok=""
+    [ "$t" = packgate ] && tok="--token=$PGA_TOKEN"
+    for mode in seq conc; do
+      w=1; [ "$mode" = conc ] && w=8
+      c0="$($PY cpu "${SPID[$t]}")"; b0="$($PY busy)"
+      j="$($PY pubbench --registry "${REG[$t]}" $tok --name "bench-$mode" --count 200 --workers "$w")"
+      c1="$($PY cpu "${SPID[$t]}")"; b1="$($PY busy)"
+      j="${j%\}}, \"server_cpu\": $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'), \"machine_cpu\": $(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}')}"
+      record "publish.$mode.$t" "$j"; echo "$mode $t: $j" >&2
+    done
+  done
+fi
+
+# ================================================================================ cargo part
+if part cargo; then
+  log "cargo: checking that packgate and nginx serve the same index file and .crate"
+  declare -A CETAG=()
+  for t in packgate nginx; do
+    curl -sf -D "$WORK/check.h" "${CARGO[$t]}$CRATE_IDX" -o "$WORK/check.idx"
+    n="$(grep -c '"vers"' "$WORK/check.idx" || true)"
+    [ "$n" = 200 ] || { echo "$t: the index file of bench-crate has $n lines, want 200" >&2; exit 1; }
+    cmp -s "$WORK/check.idx" "$NG/www/cargo/$CRATE_IDX" || { echo "$t: index file bytes differ" >&2; exit 1; }
+    CETAG[$t]="$(tr -d '\r' <"$WORK/check.h" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | head -1)"
+    [ -n "${CETAG[$t]}" ] || { echo "$t: no ETag on the index file" >&2; exit 1; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${CETAG[$t]}" "${CARGO[$t]}$CRATE_IDX")"
+    [ "$code" = 304 ] || { echo "$t: If-None-Match ${CETAG[$t]} answered $code, want 304" >&2; exit 1; }
+    record "csizes.$t index file" "$(stat -c %s "$WORK/check.idx")"
+    want="$(sha256sum <"$CRATES/bench-crate-1m-1.0.0.crate" | cut -d' ' -f1)"
+    got="$(curl -sf "${CARGO[$t]}$CRATE_DL" | sha256sum | cut -d' ' -f1)"
+    [ "$want" = "$got" ] || { echo "$t: the .crate download differs" >&2; exit 1; }
+  done
+  record "csizes.1 MiB crate file" "$(stat -c %s "$CRATES/bench-crate-1m-1.0.0.crate")"
+  record "csizes.small crate file (each)" "$(stat -c %s "$CRATES/small/bench-crate-1.0.0.crate")"
+
+  CTESTS=(
+    "cg_index|index file bench-crate (200 versions), 64 conns|64|$CRATE_IDX|"
+    "cg_index_304|index file bench-crate, If-None-Match → 304, 64 conns|64|$CRATE_IDX|etag"
+    "cg_crate_1m|.crate 1 MiB download, 64 conns|64|$CRATE_DL|"
+  )
+  for spec in "${CTESTS[@]}"; do
+    IFS='|' read -r id label conns path hdr <<<"$spec"
+    record "ctests.+" "{\"id\":\"$id\",\"label\":\"$label\"}"
+    log "wrk: $label"
+    for t in packgate nginx; do
+      h=""
+      [ "$hdr" = etag ] && h="If-None-Match: ${CETAG[$t]}"   # each server's own ETag
+      run_wrk "$id" "$t" "$conns" "${CARGO[$t]}$path" "$h"
+    done
+  done
+fi
 
 record memory.packgate.peak "$(hwm_kib "$PGA_PID")"
 record memory.packgate.end "$(rss_kib "$PGA_PID")"
-record memory.verdaccio.peak "$(hwm_kib "$VD_PID")"
-record memory.verdaccio.end "$(rss_kib "$VD_PID")"
+if part npm; then
+  record memory.verdaccio.peak "$(hwm_kib "$VD_PID")"
+  record memory.verdaccio.end "$(rss_kib "$VD_PID")"
+fi
 if grep -qiE ' (ERROR|WARN) ' "$WORK/packgate/stderr.log"; then
   note "packgate logged $(grep -ciE ' (ERROR|WARN) ' "$WORK/packgate/stderr.log") ERROR/WARN lines during the run, first: $(grep -iE ' (ERROR|WARN) ' "$WORK/packgate/stderr.log" | head -1 | cut -c1-300)"
 fi
 
 # the read/publish servers are done: free the CPU for the streaming test
-kill "$VD_PID" 2>/dev/null || true
+[ -n "$VD_PID" ] && kill "$VD_PID" 2>/dev/null || true
 kill -QUIT "$NGINX_PID" 2>/dev/null || true
 kill "$PGA_PID" 2>/dev/null || true
 for p in "$VD_PID" "$NGINX_PID" "$PGA_PID"; do
@@ -458,10 +547,16 @@ big_test() {
   for _ in $(seq 50); do kill -0 "$BIG_PID" 2>/dev/null || break; sleep 0.1; done
   rm -rf "$WORK/big-data"
 }
-if [ "${BENCH_SKIP_GIB:-}" = 1 ]; then record big.skipped '"BENCH_SKIP_GIB=1"'; else big_test; fi
+if ! part npm; then
+  :  # the streaming test publishes an npm tarball: part of the npm run
+elif [ "${BENCH_SKIP_GIB:-}" = 1 ]; then
+  record big.skipped '"BENCH_SKIP_GIB=1"'
+else
+  big_test
+fi
 # ------------------------------------------------------------------------------------- report
 log "report"
-cp "$RES" "$HERE/results/$DATE.tsv"
+cp "$RES" "$HERE/results/$DATE$SUFFIX.tsv"
 $PY table "$RES" "$OUT"
 echo >&2
-echo "written: $OUT (raw values: $HERE/results/$DATE.tsv)" >&2
+echo "written: $OUT (raw values: $HERE/results/$DATE$SUFFIX.tsv)" >&2
