@@ -3,12 +3,17 @@
 pub mod cargo;
 pub mod common;
 pub mod npm;
+pub mod rubygems;
 
 use crate::format::FormatModule;
 
 /// Every format this build serves, by id.
 pub fn modules() -> Vec<&'static dyn FormatModule> {
-    vec![&npm::NpmModule, &cargo::CargoModule]
+    vec![
+        &npm::NpmModule,
+        &cargo::CargoModule,
+        &rubygems::RubygemsModule,
+    ]
 }
 
 /// The static id of a configured format name.

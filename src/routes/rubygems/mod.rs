@@ -1,0 +1,172 @@
+//! RubyGems (gem 3.3+, Bundler 2.x): the compact index (`versions`, `info/NAME`, `names`), the
+//! legacy Marshal indexes `gem` still uses, downloads, `gem push`, `gem yank` and `gem signin`.
+//! See `docs/formats/rubygems.md` for the URL table.
+//!
+//! Gem names are matched exactly; the package's normalized name is the squatting key (case and
+//! `-`/`_`/`.` folded), so two gems that differ only by those cannot both exist. Every
+//! (version, platform) pair is its own version row, keyed `version[-platform]`.
+
+mod compact;
+mod legacy;
+mod push;
+
+use crate::error::AppError;
+use crate::format::{ApiError, ErrorFormat, FormatModule};
+use crate::routes::common::ctx::Ctx;
+use crate::services::packages::{self, PackageDescriptor};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// The RubyGems format.
+pub struct RubygemsModule;
+
+/// RubyGems error bodies: plain text, which `gem` prints verbatim.
+pub struct Rubygems;
+
+/// Handler result with RubyGems-shaped errors.
+pub type GemResult = Result<HttpResponse, ApiError<Rubygems>>;
+
+/// The append-only compact-index document.
+pub const VERSIONS: &str = "rubygems.versions";
+
+impl ErrorFormat for Rubygems {
+    fn render(status: StatusCode, message: &str) -> HttpResponse {
+        let mut res = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            // Bundler and gem send Basic credentials from their config after this challenge.
+            res.insert_header(("www-authenticate", "Basic realm=\"packgate\""));
+        }
+        res.content_type("text/plain; charset=utf-8")
+            .body(format!("{message}\n"))
+    }
+}
+
+impl FormatModule for RubygemsModule {
+    fn id(&self) -> &'static str {
+        "rubygems"
+    }
+
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        let get_head = |cfg: &mut web::ServiceConfig,
+                        path: &str,
+                        route: actix_web::Route,
+                        head: actix_web::Route| {
+            cfg.route(path, route).route(path, head);
+        };
+        get_head(
+            cfg,
+            "",
+            web::get().to(compact::root),
+            web::head().to(compact::root),
+        );
+        get_head(
+            cfg,
+            "/",
+            web::get().to(compact::root),
+            web::head().to(compact::root),
+        );
+        get_head(
+            cfg,
+            "/versions",
+            web::get().to(compact::versions),
+            web::head().to(compact::versions),
+        );
+        get_head(
+            cfg,
+            "/names",
+            web::get().to(compact::names),
+            web::head().to(compact::names),
+        );
+        get_head(
+            cfg,
+            "/info/{name}",
+            web::get().to(compact::info),
+            web::head().to(compact::info),
+        );
+        get_head(
+            cfg,
+            "/gems/{file}",
+            web::get().to(legacy::gem_file),
+            web::head().to(legacy::gem_file),
+        );
+        get_head(
+            cfg,
+            "/quick/Marshal.4.8/{file}",
+            web::get().to(legacy::quick_spec),
+            web::head().to(legacy::quick_spec),
+        );
+        get_head(
+            cfg,
+            "/{file}",
+            web::get().to(legacy::specs),
+            web::head().to(legacy::specs),
+        );
+        cfg.route("/api/v1/gems", web::post().to(push::push_gem))
+            .route("/api/v1/gems/yank", web::delete().to(push::yank))
+            .route("/api/v1/api_key", web::post().to(push::api_key))
+            .route("/api/v1/api_key", web::get().to(push::api_key))
+            .default_service(web::to(not_found_route));
+    }
+
+    fn normalize_name(&self, name: &str) -> String {
+        packgate_rubygems::similarity_key(name)
+    }
+
+    fn normalize_version(&self, version: &str) -> String {
+        version.to_string()
+    }
+}
+
+macro_rules! invalid_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AppError {
+            fn from(e: $t) -> Self {
+                AppError::Invalid(e.to_string())
+            }
+        }
+    )*};
+}
+invalid_from!(packgate_rubygems::GemError, packgate_rubygems::NameError);
+
+async fn not_found_route(req: HttpRequest) -> GemResult {
+    crate::observe::label(&req, "unknown");
+    Err(AppError::NotFound(format!("Not found: {}", req.path())).into())
+}
+
+/// A gem by its exact name.
+async fn load_gem(ctx: &Ctx<'_>, name: &str) -> Result<Option<PackageDescriptor>, AppError> {
+    let key = packgate_rubygems::similarity_key(name);
+    let Some(desc) = packages::load(&ctx.state.db, &ctx.repo.name, &key).await? else {
+        return Ok(None);
+    };
+    Ok((desc.package.name == name).then_some(desc))
+}
+
+/// `version[-platform]` as the compact index writes it.
+fn version_key(version: &str, platform: &str) -> String {
+    if platform.is_empty() || platform == "ruby" {
+        version.to_string()
+    } else {
+        format!("{version}-{platform}")
+    }
+}
+
+/// The gemspec stored with a version row.
+fn spec_of(v: &crate::db::entity::version::Model) -> Result<packgate_rubygems::GemSpec, AppError> {
+    serde_json::from_str(&v.metadata).map_err(AppError::internal)
+}
+
+/// The `info/NAME` body of a gem: one line per non-yanked version, in publication order.
+fn info_body(desc: &PackageDescriptor) -> Result<Vec<u8>, AppError> {
+    let mut lines = Vec::new();
+    for v in desc.versions.iter().filter(|v| !v.version.yanked) {
+        let Some((_, b)) = v.files.first() else {
+            continue;
+        };
+        lines.push(packgate_rubygems::info_line(
+            &spec_of(&v.version)?,
+            &b.sha256,
+        ));
+    }
+    Ok(packgate_rubygems::render_info(&lines))
+}

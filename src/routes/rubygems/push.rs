@@ -1,0 +1,179 @@
+//! `gem push` (`POST /api/v1/gems`), `gem yank` (`DELETE /api/v1/gems/yank`) and `gem signin`
+//! (`POST /api/v1/api_key`). Every success and failure is a plain-text body that `gem` prints.
+//! After each change a line is appended to the `versions` log with the MD5 of the gem's new
+//! `info/NAME` body, so Bundler's incremental (Range) update sees it.
+
+use super::{GemResult, VERSIONS, info_body, load_gem, version_key};
+use crate::error::AppError;
+use crate::routes::common::auth::{Credential, credential};
+use crate::routes::common::ctx::Ctx;
+use crate::server::{AppState, RepoCtx};
+use crate::services::auth::{self, NewToken, Scope};
+use crate::services::blobs;
+use crate::services::index_log;
+use crate::services::packages::{self, NewVersion, PackageRef};
+use actix_web::{HttpRequest, HttpResponse, web};
+use md5::{Digest, Md5};
+use std::io::BufReader;
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
+}
+
+/// Appends the gem's current state to the `versions` log: `NAME ENTRY INFO_MD5`.
+async fn log_change(ctx: &Ctx<'_>, name: &str, entry: &str) -> Result<(), AppError> {
+    let desc = load_gem(ctx, name)
+        .await?
+        .ok_or_else(|| AppError::internal("gem vanished after a change"))?;
+    let md5 = hex::encode(Md5::digest(info_body(&desc)?));
+    let line = packgate_rubygems::versions_line(name, &[entry.to_string()], &md5);
+    index_log::append(&ctx.state.db, &ctx.repo.name, VERSIONS, line.trim_end()).await
+}
+
+/// `POST /api/v1/gems`: the body is the `.gem`.
+pub async fn push_gem(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+) -> GemResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("push");
+    let who = ctx.require(Scope::Publish).await?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    let (tmp, digests) = blobs::spool_hashed(body, &state.tmp_dir, repo.max_upload).await?;
+    let path = tmp.path().to_path_buf();
+    let max = repo.max_upload;
+    let spec = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let defaults = packgate_rubygems::GemLimits::default();
+        let limits = packgate_rubygems::GemLimits {
+            max_unpacked: defaults.max_unpacked.max(max.saturating_mul(4)),
+            ..defaults
+        };
+        Ok(packgate_rubygems::read_gem(
+            BufReader::new(std::fs::File::open(&path)?),
+            &limits,
+        )?)
+    })
+    .await??;
+    let key = packgate_rubygems::similarity_key(&spec.name);
+    let entry = version_key(&spec.version, &spec.platform);
+    let full = packgate_rubygems::full_name(&spec.name, &spec.version, &spec.platform);
+    if let Some(existing) = packages::load(&state.db, &repo.name, &key).await? {
+        if existing.package.name != spec.name {
+            return Err(AppError::Conflict(format!(
+                "{} is too similar to the existing gem {} (names may not differ only by case, '-', '_' or '.')",
+                spec.name, existing.package.name
+            ))
+            .into());
+        }
+        if existing
+            .versions
+            .iter()
+            .any(|v| v.version.normalized_version == entry)
+        {
+            return Err(duplicate(&full).into());
+        }
+    }
+    blobs::store(state.store.as_ref(), &digests, tmp.path()).await?;
+    let nv = NewVersion {
+        version: spec.version.clone(),
+        normalized_version: entry.clone(),
+        metadata: serde_json::to_string(&spec).map_err(AppError::internal)?,
+        file_name: packgate_rubygems::gem_file_name(&spec.name, &spec.version, &spec.platform),
+        blob: digests,
+        published_by: Some(who.user_id),
+        set_properties: vec![],
+        default_properties: vec![],
+    };
+    let pref = PackageRef {
+        repo: &repo.name,
+        format: "rubygems",
+        name: &spec.name,
+        normalized: &key,
+    };
+    match packages::create_version_with_file(&state.db, &pref, nv).await {
+        Ok(_) => {}
+        Err(AppError::Conflict(_)) => return Err(duplicate(&full).into()),
+        Err(e) => return Err(e.into()),
+    }
+    log_change(&ctx, &spec.name, &entry).await?;
+    if let Some(m) = req.app_data::<web::Data<crate::observe::Metrics>>() {
+        m.publish(&repo.name, "rubygems");
+    }
+    tracing::info!(repo.name = %repo.name, package.name = %spec.name, package.version = %entry, user = %who.user_name, "published");
+    Ok(text(format!(
+        "Successfully registered gem: {} ({})\n",
+        spec.name, entry
+    )))
+}
+
+fn duplicate(full: &str) -> AppError {
+    AppError::Conflict(format!(
+        "Repushing of gem versions is not allowed: {full} already exists (yank it instead)."
+    ))
+}
+
+/// `DELETE /api/v1/gems/yank` with a form body `gem_name=&version=[&platform=]`.
+pub async fn yank(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+) -> GemResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("yank");
+    ctx.require(Scope::Delete).await?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    let spooled = blobs::spool(body, &state.tmp_dir, 64 * 1024).await?;
+    let mut form = std::fs::read(spooled.path())?;
+    if form.is_empty() {
+        // Some clients put the fields in the query string instead.
+        form = req.query_string().as_bytes().to_vec();
+    }
+    let (name, version, platform) = packgate_rubygems::parse_yank_form(&form)?;
+    let platform = platform
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "ruby".into());
+    let entry = version_key(&version, &platform);
+    let missing = || AppError::NotFound(format!("The version {entry} of {name} does not exist."));
+    let desc = load_gem(&ctx, &name).await?.ok_or_else(missing)?;
+    let v = desc
+        .versions
+        .iter()
+        .find(|v| v.version.normalized_version == entry && !v.version.yanked)
+        .ok_or_else(missing)?;
+    packages::set_yanked(&state.db, desc.package.id, v.version.id, true).await?;
+    log_change(&ctx, &name, &format!("-{entry}")).await?;
+    Ok(text(format!(
+        "Successfully deleted gem: {name} ({entry})\n"
+    )))
+}
+
+/// `POST /api/v1/api_key` with Basic user:password: a new token, as the plain-text body.
+pub async fn api_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+) -> GemResult {
+    let ctx = Ctx::new(&req, &state, &repo);
+    ctx.label("api_key");
+    let Some(Credential::Basic(user, password)) = credential(&req)? else {
+        return Err(AppError::Unauthorized(
+            "Sign in with your packgate user name and password.".into(),
+        )
+        .into());
+    };
+    let Some(u) = auth::check_password(&state.db, &user, &password).await? else {
+        return Err(AppError::Unauthorized("Invalid credentials.".into()).into());
+    };
+    let t = NewToken {
+        name: Some("gem signin".into()),
+        repos: vec![repo.name.clone()],
+        ..Default::default()
+    };
+    let (token, _) = auth::create_token(&state.db, &u, t).await?;
+    Ok(text(token))
+}
