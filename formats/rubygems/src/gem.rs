@@ -13,7 +13,7 @@ mod checksums;
 mod data;
 mod digest;
 mod error;
-mod sha1;
+
 mod spec;
 mod yaml;
 

@@ -4,7 +4,7 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256, Sha512};
 
-use super::sha1::Sha1;
+use sha1::Sha1;
 
 /// SHA-1, SHA-256 and SHA-512 of one member, in lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
