@@ -12,4 +12,6 @@ mod cargo_http;
 mod core;
 mod npm_cli;
 mod npm_http;
+mod rubygems_cli;
+mod rubygems_http;
 mod scale;

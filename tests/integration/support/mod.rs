@@ -1,11 +1,15 @@
 //! Shared harness: the server under test (`server`), an HTTP client (`http`), the real npm client
 //! (`npm_client`) and a builder for npm 11 publish documents and tarballs (`publish_body`); for
 //! Cargo: the real cargo client (`cargo_client`) and a builder for `.crate` files and publish
-//! bodies (`crate_builder`).
+//! bodies (`crate_builder`); for RubyGems: the real gem/bundle clients (`gem_client`) and a
+//! builder for `.gem` files plus compact-index parsers (`gem_builder`).
 
 pub mod cargo_client;
 pub mod cargo_snapshot;
 pub mod crate_builder;
+pub mod gem_builder;
+pub mod gem_client;
+pub mod gem_snapshot;
 pub mod http;
 pub mod npm_client;
 pub mod publish_body;

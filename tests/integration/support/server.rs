@@ -43,6 +43,18 @@ name = "cargo-private"
 format = "cargo"
 type = "hosted"
 anonymous_read = false
+
+[[repository]]
+name = "rubygems"
+format = "rubygems"
+type = "hosted"
+anonymous_read = true
+
+[[repository]]
+name = "rubygems-private"
+format = "rubygems"
+type = "hosted"
+anonymous_read = false
 "#;
 
 /// A fresh PostgreSQL database, dropped on drop.
@@ -329,7 +341,8 @@ impl TestServer {
         }
     }
 
-    /// A server with the default config (repositories `npm`, `npm-private`, `cargo`, `cargo-private`).
+    /// A server with the default config (repositories `npm`, `npm-private`, `cargo`, `cargo-private`,
+    /// `rubygems`, `rubygems-private`).
     pub fn start() -> TestServer {
         TestServer::builder().start()
     }
