@@ -1334,4 +1334,3 @@ fn private_repository_requires_credentials_for_reads() {
     let names = get(&server, "/rubygems/names").expect(200).text();
     assert!(!names.contains("pg_private"), "{names:?}");
 }
-
