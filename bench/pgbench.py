@@ -12,6 +12,10 @@ Subcommands
            payload.bin of random bytes, streamed)
   cargo-seed  publish the 200-version crate (small generated .crate files, kept on disk) and
            single-version crates from .crate files, with cargo's binary publish framing
+  gem      write a .gem (uncompressed tar: metadata.gz, data.tar.gz, checksums.yaml.gz) laid out
+           like `gem build` (RubyGems 3.3.15), as tests/integration/support/gem_builder.rs does
+  gem-seed push N single-version gems plus one gem with M versions and runtime dependencies,
+           from W concurrent workers, and report the push rate
   count    number of versions in a packument
   wrkparse turn wrk --latency output into JSON
   cpu      CPU seconds (user+sys) of a process and its direct children
@@ -21,6 +25,7 @@ Subcommands
 
 import argparse
 import base64
+import gzip
 import hashlib
 import http.client
 import io
@@ -424,6 +429,212 @@ def cmd_cargo_seed(a):
         raise SystemExit(f"cargo-seed: {failures} publishes failed")
 
 
+
+# ------------------------------------------------------------------------------------- rubygems
+# A .gem as `gem build` (RubyGems 3.3.15) lays it out, field for field as in
+# tests/integration/support/gem_builder.rs: an uncompressed ustar archive (mode 0444, owner wheel)
+# of metadata.gz (gzip of the gemspec YAML), data.tar.gz (gzip of a ustar of the files, mode 0644)
+# and checksums.yaml.gz (SHA256 and SHA512 of the other two).
+
+GEM_DATE = "2024-01-01 00:00:00.000000000 Z"
+GEM_MTIME = 1_704_067_200
+
+
+def yaml_scalar(s):
+    """A YAML scalar the way Psych writes it (gem_builder.rs `yaml_scalar`)."""
+    def is_num(x):  # what Rust's str::parse::<f64> accepts (no blanks, no '_')
+        try:
+            float(x)
+            return x.strip() == x and "_" not in x
+        except ValueError:
+            return False
+    keyword = s.lower() in ("true", "false", "null", "yes", "no", "on", "off", "~", "y", "n")
+    special = (not s or s[0] in " -?:,[]{}#&*!|>'\"%@`" or s.endswith(" ") or ": " in s or " #" in s
+               or any(ord(c) < 32 or ord(c) == 127 for c in s))
+    if special:
+        out = '"'
+        for c in s:
+            if c == '"':
+                out += '\\"'
+            elif c == "\\":
+                out += "\\\\"
+            elif c == "\n":
+                out += "\\n"
+            elif ord(c) < 32 or ord(c) == 127:
+                out += f"\\x{ord(c):02X}"
+            else:
+                out += c
+        return out + '"'
+    if is_num(s) or keyword:
+        return f"'{s}'"
+    return s
+
+
+def split_constraint(c):
+    c = c.strip()
+    for op in ("~>", ">=", "<=", "!=", ">", "<", "="):
+        if c.startswith(op):
+            return op, c[len(op):].strip()
+    return "=", c
+
+
+def requirement_yaml(reqs, indent):
+    pad = " " * indent
+    y = f"!ruby/object:Gem::Requirement\n{pad}  requirements:\n"
+    for r in reqs or [">= 0"]:
+        op, v = split_constraint(r)
+        y += f'{pad}  - - "{op}"\n{pad}    - !ruby/object:Gem::Version\n{pad}      version: {yaml_scalar(v)}\n'
+    return y
+
+
+def gem_spec_yaml(name, version, deps=(), required_ruby=(), files=(), summary=None):
+    """deps: (name, [constraints], development?)."""
+    y = "--- !ruby/object:Gem::Specification\n"
+    y += f"name: {yaml_scalar(name)}\n"
+    y += f"version: !ruby/object:Gem::Version\n  version: {yaml_scalar(version)}\n"
+    y += "platform: ruby\n"
+    y += "authors:\n- packgate tests\nautorequire:\nbindir: bin\ncert_chain: []\n"
+    y += f"date: {GEM_DATE}\n"
+    if not deps:
+        y += "dependencies: []\n"
+    else:
+        y += "dependencies:\n"
+        for dname, reqs, dev in deps:
+            y += "- !ruby/object:Gem::Dependency\n"
+            y += f"  name: {yaml_scalar(dname)}\n"
+            y += "  requirement: " + requirement_yaml(reqs, 2)
+            y += f"  type: :{'development' if dev else 'runtime'}\n  prerelease: false\n"
+            y += "  version_requirements: " + requirement_yaml(reqs, 2)
+    y += "description:\nemail:\nexecutables: []\nextensions: []\nextra_rdoc_files: []\n"
+    y += "files:\n" + "".join(f"- {yaml_scalar(p)}\n" for p, _ in files)
+    y += "homepage:\nlicenses:\n- MIT\nmetadata: {}\npost_install_message:\n"
+    y += "rdoc_options: []\nrequire_paths:\n- lib\n"
+    y += "required_ruby_version: " + requirement_yaml(list(required_ruby), 0)
+    prerelease = any(c.isalpha() for c in version)
+    y += "required_rubygems_version: " + requirement_yaml(["> 1.3.1"] if prerelease else [], 0)
+    y += "requirements: []\nrubygems_version: 3.3.15\nsigning_key:\n"
+    y += "specification_version: 4\n"
+    y += f"summary: {yaml_scalar(summary or name + ' bench gem')}\n"
+    y += "test_files: []\n"
+    return y
+
+
+def _ustar(entries):
+    """An uncompressed ustar archive of (name, bytes, mode), owner wheel, fixed mtime; ended by two
+    zero blocks without tarfile's padding to 10 KiB, as the Rust tar builder writes it."""
+    out = []
+    for name, data, mode in entries:
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        ti.mode = mode
+        ti.mtime = GEM_MTIME
+        ti.uid = ti.gid = 0
+        ti.uname = ti.gname = "wheel"
+        out += [ti.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"), data, b"\0" * (-len(data) % 512)]
+    return b"".join(out) + b"\0" * 1024
+
+
+def _gz(data):
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def gem_bytes(name, version, deps=(), required_ruby=()):
+    """A small pure-Ruby .gem (one file lib/NAME.rb) in memory."""
+    files = [(f"lib/{name}.rb", f"# {name} {version}\nPG_TEST_VERSION = {json.dumps(version)}\n".encode())]
+    metadata = _gz(gem_spec_yaml(name, version, deps, required_ruby, files).encode())
+    data = _gz(_ustar([(p, c, 0o644) for p, c in files]))
+    checksums = ("---\nSHA256:\n"
+                 f"  metadata.gz: {hashlib.sha256(metadata).hexdigest()}\n"
+                 f"  data.tar.gz: {hashlib.sha256(data).hexdigest()}\n"
+                 "SHA512:\n"
+                 f"  metadata.gz: {hashlib.sha512(metadata).hexdigest()}\n"
+                 f"  data.tar.gz: {hashlib.sha512(data).hexdigest()}\n").encode()
+    return _ustar([("metadata.gz", metadata, 0o444), ("data.tar.gz", data, 0o444),
+                   ("checksums.yaml.gz", _gz(checksums), 0o444)])
+
+
+def multi_gem_deps(i):
+    """Version i of the many-version gem: two runtime dependencies (one with two constraints) and a
+    development one (which the compact index leaves out); required Ruby >= 2.7."""
+    return [("bench-dep-alpha", [f"~> {1 + i % 3}.0"], False),
+            ("bench-dep-beta", [">= 0.8", "< 2"], False),
+            ("bench-dev-tool", ["~> 5.1"], True)]
+
+
+def gem_push(c, gem):
+    return c.request("POST", "/api/v1/gems", body=gem,
+                     headers={"content-type": "application/octet-stream", "user-agent": "packgate-bench gem"})
+
+
+def cmd_gem(a):
+    i = a.index
+    deps = multi_gem_deps(i) if a.deps else ()
+    data = gem_bytes(a.name, a.version, deps, [">= 2.7"] if a.deps else ())
+    with open(a.out, "wb") as f:
+        f.write(data)
+    print(len(data))
+
+
+def cmd_gem_seed(a):
+    """Pushes `--multi-versions` versions of `--multi-name` (in order, one worker) and `--count`
+    single-version gems `{prefix}{i:05d}` from `--workers` workers; prints rate and statuses."""
+    t = time.perf_counter()
+    jobs = [[(a.multi_name, f"1.{i // 10}.{i % 10}",
+              gem_bytes(a.multi_name, f"1.{i // 10}.{i % 10}", multi_gem_deps(i), [">= 2.7"]))
+             for i in range(a.multi_versions)]] if a.multi_versions else []
+    jobs += [[(f"{a.prefix}{i:05d}", "1.0.0", gem_bytes(f"{a.prefix}{i:05d}", "1.0.0"))] for i in range(a.count)]
+    gen_secs = time.perf_counter() - t
+    sizes = [len(g) for job in jobs for _, _, g in job]
+    lock = threading.Lock()
+    nxt = [0]
+    statuses = {}
+    lat = []
+    errors = []
+
+    def worker():
+        c = Client(a.registry, a.token, raw_token=True)
+        while True:
+            with lock:
+                if nxt[0] >= len(jobs):
+                    return
+                job = jobs[nxt[0]]
+                nxt[0] += 1
+            for name, version, gem in job:
+                t0 = time.perf_counter()
+                try:
+                    st, data = gem_push(c, gem)
+                except Exception as e:  # noqa: BLE001 - counted as a failure
+                    st, data = type(e).__name__, b""
+                    c.conn = None
+                dt = time.perf_counter() - t0
+                with lock:
+                    statuses[str(st)] = statuses.get(str(st), 0) + 1
+                    lat.append(dt)
+                    if st != 200 and len(errors) < 5:
+                        errors.append(f"{name} {version}: {st} {data[:200]!r}")
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(a.workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    secs = time.perf_counter() - t0
+    ok = statuses.get("200", 0)
+    lat.sort()
+    for e in errors:
+        print("gem-seed: " + e, file=sys.stderr)
+    print(json.dumps({
+        "pushes": len(lat), "ok": ok, "workers": a.workers, "statuses": statuses, "seconds": round(secs, 3),
+        "per_sec": round(ok / secs, 1) if secs else 0, "generate_seconds": round(gen_secs, 2),
+        "gem_bytes_min": min(sizes) if sizes else 0, "gem_bytes_max": max(sizes) if sizes else 0,
+        "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
+    }))
+    if ok != len(lat):
+        raise SystemExit(f"gem-seed: {len(lat) - ok} pushes failed")
+
+
 def cmd_count(a):
     with open(a.file, "rb") as f:
         print(len(json.load(f).get("versions", {})))
@@ -547,7 +758,9 @@ TARGET_NAMES = {"packgate": "packgate", "verdaccio": "Verdaccio", "nginx": "ngin
 
 
 def ratio(p, q):
-    return f"{p / q:.2f}x" if p and q else "—"
+    if not (p and q):
+        return "—"
+    return f"{p / q:.3f}x" if p / q < 0.1 else f"{p / q:.2f}x"
 
 
 def reads_table(r, tests, targets):
@@ -594,6 +807,60 @@ def cpu_table(r, tests, targets, bytes_per_response=False):
     return L
 
 
+def rubygems_section(r):
+    g = r.get("gseed", {})
+    n_single = g.get("pushes", 0) - 50 if g else 0
+    L = [f"## RubyGems reads at {n_single:,} gems (wrk)", ""]
+    if g:
+        bad = {k: v for k, v in g.get("statuses", {}).items() if k != "200"}
+        L.append(f"Seeding: {g['pushes']:,} pushes to packgate's hosted RubyGems source (`/rubygems/`, "
+                 f"`POST /api/v1/gems`, the `.gem` as the body): {n_single:,} single-version gems "
+                 f"`bench-gem-NNNNN` and `bench-gem` with 50 versions (two runtime dependencies, one "
+                 f"development dependency, `required_ruby_version >= 2.7`), .gem files of "
+                 f"{g['gem_bytes_min']:,}–{g['gem_bytes_max']:,} B, from {g['workers']} concurrent Python "
+                 f"workers: **{g['per_sec']:,.1f} pushes/s** ({g['seconds']:.1f} s; per push p50 "
+                 f"{fmt_ms(g['p50_ms'])} ms, p99 {fmt_ms(g['p99_ms'])} ms; "
+                 + (f"errors: {bad}" if bad else f"all {g['ok']:,} answered 200") + "). CPU-seconds "
+                 f"during the seeding: packgate {g.get('server_cpu', '?')}, whole machine "
+                 f"{g.get('machine_cpu', '?')} (includes the Python pushers); packgate VmRSS afterwards "
+                 f"{fmt_mib(g.get('rss_kib'))}.")
+        L.append("")
+    if r["rtests"]:
+        L.append("nginx serves the `versions` and `info/bench-gem` bytes fetched from packgate as static "
+                 "files under the same paths; for the 304 tests each server gets its own ETag (packgate's "
+                 "quoted MD5 of the body, nginx's `\"mtime-size\"`); the Range test sends "
+                 "`Range: bytes=<len-1>-` with an `If-None-Match` that matches nothing, as Bundler does "
+                 "after the document changed, and both answer 206 with 1 byte. Load average (1/5/15 min) "
+                 f"when the reads started: {r.get('gload', '?')}.")
+        L.append("")
+        L += reads_table(r, r["rtests"], ("packgate", "nginx"))
+        L.append("")
+        sizes = []
+        for k, v in r.get("gsizes", {}).items():
+            sizes.append(f"{k} {v:,} B" if isinstance(v, int) and "lines" not in k
+                         else f"{k} {v:,}" if isinstance(v, int) else f"{k} `{v}`")
+        L.append("Sizes: " + ", ".join(sizes) + ".")
+        L.append("")
+        L.append("### CPU split during each RubyGems run (CPU-seconds over the run; 2 cores = 2 s per second)")
+        L.append("")
+        L += cpu_table(r, r["rtests"], ("packgate", "nginx"), bytes_per_response=True)
+        L.append("")
+    if r["rerender"]:
+        L.append("### First `versions` GET after a push (the re-render), curl `%{time_total}`")
+        L.append("")
+        L.append("After the reads, five more gems are pushed one at a time (`curl --data-binary`); after "
+                 "each push `versions` is fetched three times in a row (full body, no conditional "
+                 "headers).")
+        L.append("")
+        L.append("| push | gem lines | body bytes | push ms | 1st GET ms (re-render) | 2nd GET ms | 3rd GET ms |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|")
+        for x in r["rerender"]:
+            L.append(f"| {x['k']} | {x['lines']:,} | {x['bytes']:,} | {fmt_ms(x['push_s'] * 1000)} | "
+                     f"{fmt_ms(x['first_s'] * 1000)} | {fmt_ms(x['second_s'] * 1000)} | {fmt_ms(x['third_s'] * 1000)} |")
+        L.append("")
+    return L
+
+
 def cmd_table(a):
     r = load_results(a.results)
     r.setdefault("wrk", {})
@@ -601,9 +868,11 @@ def cmd_table(a):
     r["notes"] = r.get("notes", {}).get("_list", [])
     r["tests"] = r.get("tests", {}).get("_list", [])
     r["ctests"] = r.get("ctests", {}).get("_list", [])
+    r["rtests"] = r.get("rtests", {}).get("_list", [])
+    r["rerender"] = r.get("rerender", {}).get("_list", [])
     npm = bool(r["tests"])
     L = []
-    L.append(f"# packgate benchmark, {r['date']}" + ("" if r.get("parts", "npm+cargo") == "npm+cargo"
+    L.append(f"# packgate benchmark, {r['date']}" + ("" if r.get("parts", "npm+cargo") in ("npm+cargo", "npm+cargo+rubygems")
                                                    else f" ({r['parts']} part only)"))
     L.append("")
     versions = f"packgate {r['packgate_version']} (release build, git {r['git']}), "
@@ -640,6 +909,8 @@ def cmd_table(a):
         L.append("")
         L += cpu_table(r, r["ctests"], ("packgate", "nginx"), bytes_per_response=True)
         L.append("")
+    if r["rtests"] or r.get("gseed"):
+        L += rubygems_section(r)
     if npm:
         L.append("## Publishes (new versions of one package, small tarballs)")
         L.append("")
@@ -762,6 +1033,22 @@ def main():
     s.add_argument("--crate-dir", default=".")
     s.add_argument("--file", action="append", help="NAME:VERSION:PATH, a .crate to publish")
     s.set_defaults(f=cmd_cargo_seed)
+    s = sub.add_parser("gem")
+    s.add_argument("--name", required=True)
+    s.add_argument("--version", required=True)
+    s.add_argument("--deps", action="store_true", help="the dependencies of the many-version gem")
+    s.add_argument("--index", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(f=cmd_gem)
+    s = sub.add_parser("gem-seed")
+    s.add_argument("--registry", required=True, help="base of the RubyGems source, e.g. http://127.0.0.1:PORT/rubygems/")
+    s.add_argument("--token", required=True)
+    s.add_argument("--count", type=int, default=10000)
+    s.add_argument("--prefix", default="bench-gem-")
+    s.add_argument("--multi-name", default="bench-gem")
+    s.add_argument("--multi-versions", type=int, default=50)
+    s.add_argument("--workers", type=int, default=4)
+    s.set_defaults(f=cmd_gem_seed)
     s = sub.add_parser("count")
     s.add_argument("file")
     s.set_defaults(f=cmd_count)

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh: packgate against Verdaccio and nginx on this machine (loopback only).
 #
-#   bench/run.sh                   full run (about 7 minutes plus the build), report in bench/results/<date>.md
+#   bench/run.sh                   full run (about 10 minutes plus the build), report in bench/results/<date>.md
 #   BENCH_ONLY=cargo bench/run.sh  only the cargo registry reads (about 1.5 minutes), bench/results/<date>-cargo.md
 #   BENCH_ONLY=npm bench/run.sh    only the npm part (reads, publishes, 1 GiB test), bench/results/<date>-npm.md
+#   BENCH_ONLY=rubygems bench/run.sh  only the RubyGems compact-index reads at 10,000 gems (about
+#                                  3 minutes), bench/results/<date>-rubygems.md
 #
 # Environment:
-#   BENCH_ONLY       npm or cargo: run only that part (default: both)
+#   BENCH_ONLY       npm, cargo or rubygems: run only that part (default: all three)
+#   BENCH_GEMS       single-version gems the rubygems part pushes (default 10000)
 #   PACKGATE_BIN     packgate binary to test as is (default: $CARGO_TARGET_DIR/release/packgate, which
 #                    `cargo build --release` brings up to date first)
 #   CARGO_TARGET_DIR default $HOME/.cache/packgate-target
@@ -16,9 +19,13 @@
 #   BENCH_KEEP=1     keep the temp directory (logs, data dirs) for inspection
 #
 # Every server it starts listens on 127.0.0.1 only and is stopped (by PID) on exit. Loads are
-# bounded: each wrk run lasts BENCH_DURATION seconds, each publish test sends 200 requests.
+# bounded: each wrk run lasts BENCH_DURATION seconds, each publish test sends 200 requests, the
+# gem seeding BENCH_GEMS + 50 pushes (4 at a time).
 # The npm part compares packgate with Verdaccio and nginx; the cargo part (sparse index file with
-# and without If-None-Match, .crate download) compares packgate with nginx serving the same bytes.
+# and without If-None-Match, .crate download) compares packgate with nginx serving the same bytes;
+# the rubygems part pushes BENCH_GEMS gems (4 concurrent pushers) and compares the compact index
+# (`versions` full, 304 and 1-byte Range; `info/NAME` full and 304) with nginx serving the same
+# bytes, then times the first `versions` GET after each of 5 more pushes (the re-render).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -30,8 +37,10 @@ CACHE="${BENCH_CACHE:-$HOME/.cache/packgate-bench}"
 DUR="${BENCH_DURATION:-10}"
 ((DUR >= 1 && DUR <= 15)) || { echo "BENCH_DURATION must be 1..15" >&2; exit 2; }
 ONLY="${BENCH_ONLY:-}"
-case "$ONLY" in "" | npm | cargo) ;; *) echo "BENCH_ONLY must be npm or cargo" >&2; exit 2 ;; esac
-part() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }  # part npm|cargo: is that part in this run?
+case "$ONLY" in "" | npm | cargo | rubygems) ;; *) echo "BENCH_ONLY must be npm, cargo or rubygems" >&2; exit 2 ;; esac
+part() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }  # part npm|cargo|rubygems: is that part in this run?
+NGEMS="${BENCH_GEMS:-10000}"
+((NGEMS >= 1 && NGEMS <= 99999)) || { echo "BENCH_GEMS must be 1..99999" >&2; exit 2; }
 VERDACCIO_VERSION_SPEC="6"
 
 log() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -154,7 +163,7 @@ record date "\"$(date -u +'%Y-%m-%d %H:%M UTC')\""
 record machine "\"$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r)), shared with other work\""
 record packgate_version "\"$PG_VERSION\""
 record git "\"$GIT\""
-record parts "\"${ONLY:-npm+cargo}\""
+record parts "\"${ONLY:-npm+cargo+rubygems}\""
 if part npm; then
   record verdaccio_version "\"$(node -e "console.log(require('$CACHE/node_modules/verdaccio/package.json').version)")\""
   record node_version "\"$(node --version)\""
@@ -186,6 +195,7 @@ record memory.packgate.idle "$(rss_kib "$PGA_PID")"
 PGA_TOKEN="$(packgate_token "$WORK/packgate")"
 PGA_REG="http://127.0.0.1:$PGA_PORT/npm/"
 PGA_CARGO="http://127.0.0.1:$PGA_PORT/cargo/"   # the default hosted cargo repository
+PGA_GEMS="http://127.0.0.1:$PGA_PORT/rubygems/" # the default hosted RubyGems source
 echo "packgate pid $PGA_PID on http://127.0.0.1:$PGA_PORT/" >&2
 
 # --------------------------------------------------------------------------------- Verdaccio
@@ -233,6 +243,15 @@ if part cargo; then
   $PY cargo-seed --registry "$PGA_CARGO" --token "$PGA_TOKEN" --name bench-crate --versions 200 \
     --crate-dir "$CRATES/small" --file "bench-crate-1m:1.0.0:$CRATES/bench-crate-1m-1.0.0.crate"
 fi
+if part rubygems; then
+  log "pushing $NGEMS single-version gems and bench-gem (50 versions) to packgate, 4 concurrent pushers"
+  c0="$($PY cpu "$PGA_PID")"; b0="$($PY busy)"
+  j="$($PY gem-seed --registry "$PGA_GEMS" --token "$PGA_TOKEN" --count "$NGEMS" --prefix bench-gem- \
+    --multi-name bench-gem --multi-versions 50 --workers 4)"
+  c1="$($PY cpu "$PGA_PID")"; b1="$($PY busy)"
+  j="${j%\}}, \"server_cpu\": $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'), \"machine_cpu\": $(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}'), \"rss_kib\": $(rss_kib "$PGA_PID")}"
+  record gseed "$j"; echo "gem seeding: $j" >&2
+fi
 record memory.packgate.after_seed "$(rss_kib "$PGA_PID")"
 part npm && record memory.verdaccio.after_seed "$(rss_kib "$VD_PID")"
 
@@ -245,6 +264,7 @@ mkdir -p "$NG/www/packuments" "$NG/tmp" "$NG/logs"
 : >"$NG/www/ping"
 CRATE_IDX="index/be/nc/bench-crate"                              # cargo.md §3.1: be/nc/ for bench-crate
 CRATE_DL="api/v1/crates/bench-crate-1m/1.0.0/download"
+GEM_INFO="info/bench-gem"
 if part npm; then
   for n in bench-1m bench-50m; do
     mkdir -p "$NG/www/npm/$n/-"
@@ -257,6 +277,11 @@ if part cargo; then
   mkdir -p "$NG/www/cargo/$(dirname "$CRATE_IDX")" "$NG/www/cargo/$(dirname "$CRATE_DL")"
   curl -sf "${PGA_CARGO}$CRATE_IDX" -o "$NG/www/cargo/$CRATE_IDX"
   cp "$CRATES/bench-crate-1m-1.0.0.crate" "$NG/www/cargo/$CRATE_DL"
+fi
+if part rubygems; then
+  mkdir -p "$NG/www/rubygems/info"
+  curl -sf "${PGA_GEMS}versions" -o "$NG/www/rubygems/versions"
+  curl -sf "${PGA_GEMS}$GEM_INFO" -o "$NG/www/rubygems/$GEM_INFO"
 fi
 chmod -R a+rX "$NG/www" "$TGZ" "$CRATES"
 NG_PORT="$(free_port)"
@@ -293,6 +318,10 @@ http {
     location /cargo/index/ {
       default_type text/plain;
     }
+    # the compact index as static files: nginx's own ETag, If-None-Match and Range handling
+    location /rubygems/ {
+      default_type text/plain;
+    }
   }
 }
 EOF
@@ -301,18 +330,21 @@ NGINX_PID=$!
 wait_http "http://127.0.0.1:$NG_PORT/ping"
 NG_REG="http://127.0.0.1:$NG_PORT/npm/"
 NG_CARGO="http://127.0.0.1:$NG_PORT/cargo/"
+NG_GEMS="http://127.0.0.1:$NG_PORT/rubygems/"
 echo "nginx pid $NGINX_PID on http://127.0.0.1:$NG_PORT/" >&2
 declare -A REG=([packgate]="$PGA_REG" [verdaccio]="$VD_REG" [nginx]="$NG_REG")
 declare -A CARGO=([packgate]="$PGA_CARGO" [nginx]="$NG_CARGO")
+declare -A GEMS=([packgate]="$PGA_GEMS" [nginx]="$NG_GEMS")
 declare -A SPID=([packgate]="$PGA_PID" [verdaccio]="$VD_PID" [nginx]="$NGINX_PID")
 
 # ---------------------------------------------------------------------------------------- wrk
-# run_wrk ID TARGET CONNS URL [HEADER]
+# run_wrk ID TARGET CONNS URL [HEADER...]  (empty headers are skipped)
 run_wrk() {
-  local id="$1" tgt="$2" conns="$3" url="$4" hdr="${5:-}"
+  local id="$1" tgt="$2" conns="$3" url="$4"
   local out="$WORK/wrk.$id.$tgt.txt"
   local args=(-t2 "-c$conns" "-d${DUR}s" --latency --timeout 10s)
-  [ -n "$hdr" ] && args+=(-H "$hdr")
+  local hdr
+  for hdr in "${@:5}"; do [ -n "$hdr" ] && args+=(-H "$hdr"); done
   if [ "$tgt" = packgate ]; then curl -sf "http://127.0.0.1:$PGA_PORT/metrics" -o "$WORK/m0"; fi
   local c0; c0="$($PY cpu "${SPID[$tgt]}")"
   local b0; b0="$($PY busy)"
@@ -431,6 +463,99 @@ if part cargo; then
       [ "$hdr" = etag ] && h="If-None-Match: ${CETAG[$t]}"   # each server's own ETag
       run_wrk "$id" "$t" "$conns" "${CARGO[$t]}$path" "$h"
     done
+  done
+fi
+
+# ============================================================================= rubygems part
+if part rubygems; then
+  log "rubygems: checking that packgate and nginx serve the same versions and info/bench-gem"
+  want_lines=$((NGEMS + 50))
+  declare -A GETAG=() GIETAG=()
+  for t in packgate nginx; do
+    curl -sf -D "$WORK/check.h" "${GEMS[$t]}versions" -o "$WORK/check.versions"
+    cmp -s "$WORK/check.versions" "$NG/www/rubygems/versions" || { echo "$t: versions bytes differ" >&2; exit 1; }
+    n="$(sed '1,/^---$/d' "$WORK/check.versions" | wc -l)"
+    [ "$n" = "$want_lines" ] || { echo "$t: versions has $n gem lines, want $want_lines" >&2; exit 1; }
+    GETAG[$t]="$(tr -d '\r' <"$WORK/check.h" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | head -1)"
+    [ -n "${GETAG[$t]}" ] || { echo "$t: no ETag on versions" >&2; exit 1; }
+    if [ "$t" = packgate ]; then
+      md5="\"$(md5sum <"$WORK/check.versions" | cut -d' ' -f1)\""
+      [ "${GETAG[$t]}" = "$md5" ] || { echo "packgate: versions ETag ${GETAG[$t]}, want the quoted MD5 $md5" >&2; exit 1; }
+    fi
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${GETAG[$t]}" "${GEMS[$t]}versions")"
+    [ "$code" = 304 ] || { echo "$t: versions If-None-Match answered $code, want 304" >&2; exit 1; }
+    vlen="$(stat -c %s "$WORK/check.versions")"
+    # Bundler after a change: its cached copy's ETag (no longer current) and the range from its
+    # last byte on; a 1-byte answer equal to that byte ("\n") tells it nothing else changed.
+    curl -s -D "$WORK/check.h" -o "$WORK/check.tail" -H "Range: bytes=$((vlen - 1))-" \
+      -H 'If-None-Match: "00000000000000000000000000000000"' "${GEMS[$t]}versions"
+    code="$(awk 'NR==1{print $2}' "$WORK/check.h")"
+    [ "$code" = 206 ] && [ "$(stat -c %s "$WORK/check.tail")" = 1 ] ||
+      { echo "$t: Range bytes=$((vlen - 1))- answered $code with $(stat -c %s "$WORK/check.tail") bytes, want 206 with 1" >&2; exit 1; }
+    tr -d '\r' <"$WORK/check.h" | grep -qi "^content-range: bytes $((vlen - 1))-$((vlen - 1))/$vlen$" ||
+      { echo "$t: Range answer without Content-Range bytes $((vlen - 1))-$((vlen - 1))/$vlen" >&2; exit 1; }
+    record "gsizes.$t versions" "$vlen"
+
+    curl -sf -D "$WORK/check.h" "${GEMS[$t]}$GEM_INFO" -o "$WORK/check.info"
+    cmp -s "$WORK/check.info" "$NG/www/rubygems/$GEM_INFO" || { echo "$t: info/bench-gem bytes differ" >&2; exit 1; }
+    n="$(grep -c '|checksum:' "$WORK/check.info" || true)"
+    [ "$n" = 50 ] || { echo "$t: info/bench-gem has $n version lines, want 50" >&2; exit 1; }
+    grep -q '^1\.0\.0 bench-dep-alpha:~> 1\.0,bench-dep-beta:' "$WORK/check.info" ||
+      { echo "$t: info/bench-gem lacks the runtime dependencies: $(sed -n 2p "$WORK/check.info")" >&2; exit 1; }
+    GIETAG[$t]="$(tr -d '\r' <"$WORK/check.h" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | head -1)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${GIETAG[$t]}" "${GEMS[$t]}$GEM_INFO")"
+    [ "$code" = 304 ] || { echo "$t: info If-None-Match answered $code, want 304" >&2; exit 1; }
+    record "gsizes.$t info/bench-gem" "$(stat -c %s "$WORK/check.info")"
+  done
+  record "gsizes.versions gem lines" "$want_lines"
+  record "gsizes.info/bench-gem line 1" "$(sed -n 2p "$WORK/check.info" | cut -c1-160 | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')"
+
+  # The 1-minute load average still carries the seeding: give it up to 60 s to settle.
+  for _ in $(seq 60); do
+    awk '{exit !($1 < 1.5)}' /proc/loadavg && break
+    sleep 1
+  done
+  record gload "\"$(cut -d" " -f1-3 /proc/loadavg)\""
+  RTESTS=(
+    "gm_versions|versions, full ($want_lines gem lines), 64 conns|64|versions|"
+    "gm_versions_304|versions, If-None-Match → 304, 64 conns|64|versions|etag"
+    "gm_versions_range|versions, Range: bytes=<len-1>- + stale If-None-Match → 206 (1 byte), 64 conns|64|versions|range"
+    "gm_info|info/bench-gem, full (50 versions), 64 conns|64|$GEM_INFO|"
+    "gm_info_304|info/bench-gem, If-None-Match → 304, 64 conns|64|$GEM_INFO|ietag"
+  )
+  for spec in "${RTESTS[@]}"; do
+    IFS='|' read -r id label conns path hdr <<<"$spec"
+    record "rtests.+" "{\"id\":\"$id\",\"label\":\"$label\"}"
+    log "wrk: $label"
+    for t in packgate nginx; do
+      h1="" h2=""
+      case "$hdr" in
+        etag) h1="If-None-Match: ${GETAG[$t]}" ;;   # each server's own ETag
+        ietag) h1="If-None-Match: ${GIETAG[$t]}" ;;
+        range) h1="Range: bytes=$(($(stat -c %s "$NG/www/rubygems/versions") - 1))-"
+               h2='If-None-Match: "00000000000000000000000000000000"' ;;
+      esac
+      run_wrk "$id" "$t" "$conns" "${GEMS[$t]}$path" "$h1" "$h2"
+    done
+  done
+
+  # The re-render: a push appends a line to the versions log; the next versions GET reads the
+  # whole log (NGEMS + 50 + k lines) and renders the document again, later GETs hit the cache.
+  log "rubygems: first versions GET after each of 5 more pushes"
+  for k in 1 2 3 4 5; do
+    $PY gem --name "bench-late-$k" --version 1.0.0 --out "$WORK/late.gem" >/dev/null
+    tp="$(curl -sS -o "$WORK/late.out" -w '%{http_code} %{time_total}' -X POST --data-binary @"$WORK/late.gem" \
+      -H 'Content-Type: application/octet-stream' -H "Authorization: $PGA_TOKEN" "${PGA_GEMS}api/v1/gems")"
+    [ "${tp%% *}" = 200 ] || { echo "push of bench-late-$k answered ${tp%% *}: $(head -c 200 "$WORK/late.out")" >&2; exit 1; }
+    first="$(curl -sS -o "$WORK/late.versions" -w '%{http_code} %{time_total} %{size_download}' "${PGA_GEMS}versions")"
+    second="$(curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "${PGA_GEMS}versions")"
+    third="$(curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}' "${PGA_GEMS}versions")"
+    n="$(sed '1,/^---$/d' "$WORK/late.versions" | wc -l)"
+    tail -1 "$WORK/late.versions" | grep -q "^bench-late-$k 1.0.0 " || { echo "versions does not end with bench-late-$k" >&2; exit 1; }
+    read -r _ t1 s1 <<<"$first"; read -r _ t2 _ <<<"$second"; read -r _ t3 _ <<<"$third"
+    j="{\"k\":$k,\"push_s\":${tp#* },\"first_s\":$t1,\"second_s\":$t2,\"third_s\":$t3,\"lines\":$n,\"bytes\":$s1}"
+    record "rerender.+" "$j"; echo "re-render $k: $j" >&2
+    sleep 0.5
   done
 fi
 
