@@ -28,6 +28,7 @@ pub struct RowCache {
     generation: u64,
     packages: HashMap<(String, String), entity::package::Model>,
     files: HashMap<(i64, String), (entity::file::Model, entity::blob::Model)>,
+    log_stamps: HashMap<(String, String), i64>,
 }
 
 const ROW_CACHE_LIMIT: usize = 100_000;
@@ -157,12 +158,33 @@ impl Db {
         });
     }
 
+    /// A remembered newest id of an index-log document.
+    pub fn cached_log_stamp(&self, repo: &str, document: &str) -> Option<i64> {
+        self.with_rows(|r| {
+            r.log_stamps
+                .get(&(repo.to_string(), document.to_string()))
+                .copied()
+        })
+        .flatten()
+    }
+
+    /// Remembers the newest id of an index-log document read at `generation`.
+    pub fn remember_log_stamp(&self, generation: u64, repo: &str, document: &str, stamp: i64) {
+        self.with_rows(|r| {
+            if r.generation == generation {
+                r.log_stamps
+                    .insert((repo.to_string(), document.to_string()), stamp);
+            }
+        });
+    }
+
     /// Forgets every remembered row; called after each committed change to package data.
     pub fn invalidate_rows(&self) {
         self.with_rows(|r| {
             r.generation += 1;
             r.packages.clear();
             r.files.clear();
+            r.log_stamps.clear();
         });
     }
 

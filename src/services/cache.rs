@@ -12,6 +12,9 @@ pub struct Rendered {
     pub body: Bytes,
     /// The strong ETag, quoted.
     pub etag: String,
+    /// A representation digest header value, where the format sends one (RubyGems'
+    /// `Repr-Digest`); empty otherwise.
+    pub digest: String,
 }
 
 /// A bounded in-memory map of rendered documents.

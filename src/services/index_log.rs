@@ -22,11 +22,16 @@ pub async fn append(db: &Db, repo: &str, document: &str, line: &str) -> Result<(
     }
     .insert(&db.conn)
     .await?;
+    db.invalidate_rows();
     Ok(())
 }
 
 /// The id of the newest line (0 for an empty document): changes with every append.
 pub async fn stamp(db: &Db, repo: &str, document: &str) -> Result<i64, AppError> {
+    if let Some(stamp) = db.cached_log_stamp(repo, document) {
+        return Ok(stamp);
+    }
+    let generation = db.row_generation();
     let newest: Option<i64> = index_log::Entity::find()
         .select_only()
         .column(index_log::Column::Id)
@@ -37,7 +42,9 @@ pub async fn stamp(db: &Db, repo: &str, document: &str) -> Result<i64, AppError>
         .into_tuple()
         .one(&db.conn)
         .await?;
-    Ok(newest.unwrap_or(0))
+    let stamp = newest.unwrap_or(0);
+    db.remember_log_stamp(generation, repo, document, stamp);
+    Ok(stamp)
 }
 
 /// All lines in order, with the time of the first one (Unix ms) and the newest id.

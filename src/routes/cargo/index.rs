@@ -94,6 +94,7 @@ pub async fn index_file(
                 return Err(not_found().into());
             }
             let doc = Rendered {
+                digest: String::new(),
                 etag: etag::of_bytes(&body),
                 body: Bytes::from(body),
             };

@@ -40,6 +40,7 @@ async fn packument(
         packgate_npm::render_full(&view)
     };
     let rendered = Rendered {
+        digest: String::new(),
         etag: etag::of_bytes(&body),
         body: Bytes::from(body),
     };

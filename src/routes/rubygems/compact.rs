@@ -2,7 +2,7 @@
 //! source-root probe. ETag is the quoted MD5 of the full body (Bundler ≤ 2.4 checks exactly that);
 //! `Repr-Digest` carries its SHA-256 (Bundler 2.5+).
 
-use super::{GemResult, VERSIONS, info_body, load_gem};
+use super::{GemResult, VERSIONS, info_body};
 use crate::error::AppError;
 use crate::routes::common::blob::parse_range;
 use crate::routes::common::ctx::Ctx;
@@ -15,20 +15,29 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 
+/// A compact-index document with its ETag (quoted MD5) and `Repr-Digest`, computed once per
+/// rendering, never per request.
+pub(super) fn rendered(body: Vec<u8>) -> Rendered {
+    Rendered {
+        etag: packgate_rubygems::etag_md5(&body),
+        digest: packgate_rubygems::repr_digest(&body),
+        body: Bytes::from(body),
+    }
+}
+
 /// Answers a compact-index document: 304 on a matching ETag, otherwise the full body, or with
 /// `allow_range` the requested suffix (206) of an append-only document.
-fn respond(req: &HttpRequest, body: &Bytes, allow_range: bool) -> HttpResponse {
-    let etag = packgate_rubygems::etag_md5(body);
-    let digest = packgate_rubygems::repr_digest(body);
-    if crate::routes::common::etag::not_modified(req, &etag) {
+fn respond(req: &HttpRequest, doc: &Rendered, allow_range: bool) -> HttpResponse {
+    let body = &doc.body;
+    if crate::routes::common::etag::not_modified(req, &doc.etag) {
         return HttpResponse::NotModified()
-            .insert_header(("etag", etag))
+            .insert_header(("etag", doc.etag.clone()))
             .finish();
     }
     let mut res = HttpResponse::build(StatusCode::OK);
     res.content_type("text/plain; charset=utf-8")
-        .insert_header(("etag", etag))
-        .insert_header(("repr-digest", digest))
+        .insert_header(("etag", doc.etag.clone()))
+        .insert_header(("repr-digest", doc.digest.clone()))
         .insert_header(("cache-control", "no-cache"));
     if allow_range {
         res.insert_header(("accept-ranges", "bytes"));
@@ -71,27 +80,20 @@ pub async fn root(
 }
 
 /// The `versions` document, rendered from the append-only log when it changed.
-pub(super) async fn versions_body(ctx: &Ctx<'_>) -> Result<Bytes, AppError> {
+pub(super) async fn versions_doc(ctx: &Ctx<'_>) -> Result<Rendered, AppError> {
     let stamp = index_log::stamp(&ctx.state.db, &ctx.repo.name, VERSIONS).await?;
     let key = format!("rubygems\0{}\0versions", ctx.repo.name);
     if let Some(doc) = ctx.state.cache.get(&key, stamp) {
-        return Ok(doc.body);
+        return Ok(doc);
     }
     let (first, newest, lines) = index_log::load(&ctx.state.db, &ctx.repo.name, VERSIONS).await?;
     // The header never changes once the first line exists, so the document only ever grows.
     let created = iso8601(first.unwrap_or(0));
     let created = format!("{}Z", created.split('.').next().unwrap_or(&created));
     let lines: Vec<String> = lines.into_iter().map(|l| format!("{l}\n")).collect();
-    let body = Bytes::from(packgate_rubygems::render_versions(&created, &lines));
-    ctx.state.cache.put(
-        key,
-        newest,
-        Rendered {
-            etag: String::new(),
-            body: body.clone(),
-        },
-    );
-    Ok(body)
+    let doc = rendered(packgate_rubygems::render_versions(&created, &lines));
+    ctx.state.cache.put(key, newest, doc.clone());
+    Ok(doc)
 }
 
 /// `GET /versions`.
@@ -103,8 +105,8 @@ pub async fn versions(
     let ctx = Ctx::new(&req, &state, &repo);
     ctx.label("versions");
     ctx.allow(Scope::Read).await?;
-    let body = versions_body(&ctx).await?;
-    Ok(respond(&req, &body, true))
+    let doc = versions_doc(&ctx).await?;
+    Ok(respond(&req, &doc, true))
 }
 
 /// `GET /info/{name}`: 404 for unknown gems; `---\n` only for a gem whose versions are all yanked.
@@ -117,11 +119,26 @@ pub async fn info(
     let ctx = Ctx::new(&req, &state, &repo);
     ctx.label("info");
     ctx.allow(Scope::Read).await?;
-    let Some(desc) = load_gem(&ctx, &name).await? else {
-        return Err(AppError::NotFound(format!("This gem could not be found: {name}")).into());
+    let missing = || AppError::NotFound(format!("This gem could not be found: {name}"));
+    let key = packgate_rubygems::similarity_key(&name);
+    let pkg = packages::find(&state.db, &repo.name, &key)
+        .await?
+        .ok_or_else(missing)?;
+    if pkg.name != *name {
+        return Err(missing().into());
+    }
+    let cache_key = format!("rubygems\0{}\0info\0{}", repo.name, pkg.id);
+    let doc = match state.cache.get(&cache_key, pkg.change_stamp) {
+        Some(doc) => doc,
+        None => {
+            let stamp = pkg.change_stamp;
+            let desc = packages::load_for(&state.db, pkg).await?;
+            let doc = rendered(info_body(&desc)?);
+            state.cache.put(cache_key, stamp, doc.clone());
+            doc
+        }
     };
-    let body = Bytes::from(info_body(&desc)?);
-    Ok(respond(&req, &body, false))
+    Ok(respond(&req, &doc, false))
 }
 
 /// `GET /names`.
@@ -140,6 +157,9 @@ pub async fn names(
         .map(|(p, _)| p.name)
         .collect();
     names.sort();
-    let body = Bytes::from(packgate_rubygems::render_names(&names));
-    Ok(respond(&req, &body, false))
+    Ok(respond(
+        &req,
+        &rendered(packgate_rubygems::render_names(&names)),
+        false,
+    ))
 }

@@ -100,6 +100,7 @@ pub async fn specs(
                 key,
                 stamp,
                 Rendered {
+                    digest: String::new(),
                     etag: String::new(),
                     body: body.clone(),
                 },
