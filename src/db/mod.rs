@@ -15,6 +15,7 @@ pub struct Db {
     /// The pool.
     pub conn: DatabaseConnection,
     writer: Arc<Mutex<()>>,
+    sections: Arc<Mutex<()>>,
     sqlite: bool,
     rows: Option<Arc<std::sync::Mutex<RowCache>>>,
 }
@@ -64,6 +65,7 @@ impl Db {
         Ok(Db {
             conn,
             writer: Arc::new(Mutex::new(())),
+            sections: Arc::new(Mutex::new(())),
             sqlite,
             rows,
         })
@@ -82,6 +84,24 @@ impl Db {
             .await?;
         Migrator::up(&txn, None).await?;
         txn.commit().await
+    }
+
+    /// Enters a critical section named by `key`, across this process (a mutex) and, on
+    /// PostgreSQL, across every instance (a transaction-scoped advisory lock, held until the
+    /// returned transaction ends). Use it for read-then-append sequences whose last writer must
+    /// have seen every earlier commit.
+    pub async fn critical_section(&self, key: i64) -> Result<Section<'_>, sea_orm::DbErr> {
+        use sea_orm::TransactionTrait;
+        let local = self.sections.lock().await;
+        let txn = if self.backend() == DbBackend::Postgres {
+            let txn = self.conn.begin().await?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
+                .await?;
+            Some(txn)
+        } else {
+            None
+        };
+        Ok(Section { _local: local, txn })
     }
 
     /// Serializes write transactions inside this process on SQLite (which allows one writer and
@@ -198,5 +218,21 @@ impl Db {
     /// The backend in use.
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()
+    }
+}
+
+/// A held critical section (see [`Db::critical_section`]); released on [`Section::end`] or drop.
+pub struct Section<'a> {
+    _local: MutexGuard<'a, ()>,
+    txn: Option<sea_orm::DatabaseTransaction>,
+}
+
+impl Section<'_> {
+    /// Releases the section.
+    pub async fn end(self) -> Result<(), sea_orm::DbErr> {
+        if let Some(txn) = self.txn {
+            txn.commit().await?;
+        }
+        Ok(())
     }
 }

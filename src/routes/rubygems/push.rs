@@ -23,13 +23,31 @@ fn text(body: String) -> HttpResponse {
 }
 
 /// Appends the gem's current state to the `versions` log: `NAME ENTRY INFO_MD5`.
-async fn log_change(ctx: &Ctx<'_>, name: &str, entry: &str) -> Result<(), AppError> {
+///
+/// Reading the gem and appending happen inside one critical section (per gem, across instances):
+/// each change appends after its own commit, and whoever appends last has read a state that
+/// includes every commit before it, so the last line of a gem always carries the MD5 of the
+/// `info/NAME` that is actually served.
+async fn log_change(
+    ctx: &Ctx<'_>,
+    package_id: i64,
+    name: &str,
+    entry: &str,
+) -> Result<(), AppError> {
+    // Key space: "rg" in the high bits, the package id below.
+    let section = ctx
+        .state
+        .db
+        .critical_section((0x7267_i64 << 40) | package_id)
+        .await?;
     let desc = load_gem(ctx, name)
         .await?
         .ok_or_else(|| AppError::internal("gem vanished after a change"))?;
     let md5 = hex::encode(Md5::digest(info_body(&desc)?));
     let line = packgate_rubygems::versions_line(name, &[entry.to_string()], &md5);
-    index_log::append(&ctx.state.db, &ctx.repo.name, VERSIONS, line.trim_end()).await
+    index_log::append(&ctx.state.db, &ctx.repo.name, VERSIONS, line.trim_end()).await?;
+    section.end().await?;
+    Ok(())
 }
 
 /// `POST /api/v1/gems`: the body is the `.gem`.
@@ -94,12 +112,12 @@ pub async fn push_gem(
         name: &spec.name,
         normalized: &key,
     };
-    match packages::create_version_with_file(&state.db, &pref, nv).await {
-        Ok(_) => {}
+    let package_id = match packages::create_version_with_file(&state.db, &pref, nv).await {
+        Ok(v) => v.package_id,
         Err(AppError::Conflict(_)) => return Err(duplicate(&full).into()),
         Err(e) => return Err(e.into()),
-    }
-    log_change(&ctx, &spec.name, &entry).await?;
+    };
+    log_change(&ctx, package_id, &spec.name, &entry).await?;
     if let Some(m) = req.app_data::<web::Data<crate::observe::Metrics>>() {
         m.publish(&repo.name, "rubygems");
     }
@@ -146,7 +164,7 @@ pub async fn yank(
         .find(|v| v.version.normalized_version == entry && !v.version.yanked)
         .ok_or_else(missing)?;
     packages::set_yanked(&state.db, desc.package.id, v.version.id, true).await?;
-    log_change(&ctx, &name, &format!("-{entry}")).await?;
+    log_change(&ctx, desc.package.id, &name, &format!("-{entry}")).await?;
     Ok(text(format!(
         "Successfully deleted gem: {name} ({entry})\n"
     )))
