@@ -5,6 +5,19 @@
 use actix_web::http::StatusCode;
 use sea_orm::{DbErr, SqlErr};
 
+/// Implements `From<codec error> for AppError` as [`AppError::Invalid`] (400) for the listed
+/// codec error types, so a bad upload is never a 500.
+#[macro_export]
+macro_rules! invalid_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for $crate::error::AppError {
+            fn from(e: $t) -> Self {
+                $crate::error::AppError::Invalid(e.to_string())
+            }
+        }
+    )*};
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

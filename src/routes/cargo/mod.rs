@@ -83,16 +83,7 @@ impl FormatModule for CargoModule {
     }
 }
 
-macro_rules! invalid_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for AppError {
-            fn from(e: $t) -> Self {
-                AppError::Invalid(e.to_string())
-            }
-        }
-    )*};
-}
-invalid_from!(
+crate::invalid_from!(
     packgate_cargo::PublishError,
     packgate_cargo::CrateError,
     packgate_cargo::NameError,

@@ -58,16 +58,7 @@ impl FormatModule for NpmModule {
     }
 }
 
-macro_rules! invalid_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for AppError {
-            fn from(e: $t) -> Self {
-                AppError::Invalid(e.to_string())
-            }
-        }
-    )*};
-}
-invalid_from!(
+crate::invalid_from!(
     packgate_npm::PublishError,
     packgate_npm::TarballError,
     packgate_npm::NameError,

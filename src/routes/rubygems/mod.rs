@@ -117,16 +117,7 @@ impl FormatModule for RubygemsModule {
     }
 }
 
-macro_rules! invalid_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for AppError {
-            fn from(e: $t) -> Self {
-                AppError::Invalid(e.to_string())
-            }
-        }
-    )*};
-}
-invalid_from!(packgate_rubygems::GemError, packgate_rubygems::NameError);
+crate::invalid_from!(packgate_rubygems::GemError, packgate_rubygems::NameError);
 
 async fn not_found_route(req: HttpRequest) -> GemResult {
     crate::observe::label(&req, "unknown");
