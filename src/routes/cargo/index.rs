@@ -161,12 +161,8 @@ pub async fn search(
     let mut q = String::new();
     let mut per_page: u64 = 10;
     let mut page: u64 = 1;
-    for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned();
-        match k {
+    for (k, v) in crate::routes::common::query::pairs(req.query_string()) {
+        match k.as_str() {
             "q" => q = v,
             "per_page" => per_page = v.parse().unwrap_or(10).clamp(1, 100),
             "page" => page = v.parse().unwrap_or(1).max(1),

@@ -4,3 +4,4 @@ pub mod auth;
 pub mod blob;
 pub mod ctx;
 pub mod etag;
+pub mod query;

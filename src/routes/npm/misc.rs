@@ -55,7 +55,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     let mut text = String::new();
     let mut size: u64 = 20;
     let mut from: u64 = 0;
-    for (k, v) in url_pairs(ctx.req.query_string()) {
+    for (k, v) in crate::routes::common::query::pairs(ctx.req.query_string()) {
         match k.as_str() {
             "text" => text = v,
             "size" => size = v.parse().unwrap_or(20).clamp(1, 250),
@@ -127,19 +127,4 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
-}
-
-fn url_pairs(qs: &str) -> Vec<(String, String)> {
-    qs.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (dec(k), dec(v))
-        })
-        .collect()
 }
