@@ -45,6 +45,9 @@ pub struct NewVersion {
     pub set_properties: Vec<(String, String)>,
     /// Package-level properties to set only if absent.
     pub default_properties: Vec<(String, String)>,
+    /// More files of the version (name and blob, already in the store), such as NuGet's
+    /// `.nuspec` beside the `.nupkg`.
+    pub extra_files: Vec<(String, Digests)>,
 }
 
 /// A version with its files (and their blobs).
@@ -328,35 +331,10 @@ pub async fn create_version_with_file(
             });
         }
     };
-    let b = blob::ActiveModel {
-        sha256: Set(nv.blob.sha256.clone()),
-        size: Set(nv.blob.size as i64),
-        sha1: Set(nv.blob.sha1.clone()),
-        sha512: Set(hex::encode(&nv.blob.sha512)),
-        md5: Set(nv.blob.md5.clone()),
-        created_at: Set(now),
-    };
-    match blob::Entity::insert(b)
-        .on_conflict(
-            OnConflict::column(blob::Column::Sha256)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-    {
-        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
-        Err(e) => return Err(e.into()),
+    insert_file(&txn, ver.id, &nv.file_name, &nv.blob, now).await?;
+    for (name, digests) in &nv.extra_files {
+        insert_file(&txn, ver.id, name, digests, now).await?;
     }
-    file::ActiveModel {
-        version_id: Set(ver.id),
-        name: Set(nv.file_name),
-        blob_sha256: Set(nv.blob.sha256),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
     for (name, value) in &nv.set_properties {
         set_property_in(&txn, pkg.id, name, Some(value)).await?;
     }
@@ -376,6 +354,98 @@ pub async fn create_version_with_file(
     txn.commit().await?;
     db.invalidate_rows();
     Ok(ver)
+}
+
+/// Records a blob row (if new) and a file row of a version.
+async fn insert_file<C: ConnectionTrait>(
+    c: &C,
+    version_id: i64,
+    name: &str,
+    d: &Digests,
+    now: i64,
+) -> Result<(), AppError> {
+    let b = blob::ActiveModel {
+        sha256: Set(d.sha256.clone()),
+        size: Set(d.size as i64),
+        sha1: Set(d.sha1.clone()),
+        sha512: Set(hex::encode(&d.sha512)),
+        md5: Set(d.md5.clone()),
+        created_at: Set(now),
+    };
+    match blob::Entity::insert(b)
+        .on_conflict(
+            OnConflict::column(blob::Column::Sha256)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await
+    {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+        Err(e) => return Err(e.into()),
+    }
+    file::ActiveModel {
+        version_id: Set(version_id),
+        name: Set(name.to_string()),
+        blob_sha256: Set(d.sha256.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(c)
+    .await?;
+    Ok(())
+}
+
+/// Adds a file to an existing version, replacing a file of the same name (the blob must already be
+/// in the store). Fails with NotFound when the version is gone.
+pub async fn put_file(
+    db: &Db,
+    package_id: i64,
+    version_id: i64,
+    name: &str,
+    d: &Digests,
+) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    let exists = version::Entity::find_by_id(version_id)
+        .filter(version::Column::PackageId.eq(package_id))
+        .one(&txn)
+        .await?
+        .is_some();
+    if !exists {
+        return Err(AppError::NotFound("the version no longer exists".into()));
+    }
+    file::Entity::delete_many()
+        .filter(file::Column::VersionId.eq(version_id))
+        .filter(file::Column::Name.eq(name))
+        .exec(&txn)
+        .await?;
+    insert_file(&txn, version_id, name, d, now_millis()).await?;
+    bump(&txn, package_id).await?;
+    txn.commit().await?;
+    db.invalidate_rows();
+    Ok(())
+}
+
+/// Marks a version listed or unlisted (hidden from search, still downloadable).
+pub async fn set_listed(
+    db: &Db,
+    package_id: i64,
+    version_id: i64,
+    listed: bool,
+) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    version::Entity::update_many()
+        .col_expr(version::Column::Listed, Expr::value(listed))
+        .filter(version::Column::Id.eq(version_id))
+        .filter(version::Column::PackageId.eq(package_id))
+        .exec(&txn)
+        .await?;
+    bump(&txn, package_id).await?;
+    txn.commit().await?;
+    db.invalidate_rows();
+    Ok(())
 }
 
 /// Sets (or with `None` removes) a package-level property.

@@ -4,13 +4,11 @@
 use super::{CargoResult, ok_json};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::routes::common::{blob, etag};
+use crate::routes::common::{blob, doc, etag};
 use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
-use crate::services::cache::Rendered;
 use crate::services::packages::{self, PackageDescriptor};
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::Bytes;
 
 /// `GET /index/config.json`. A private repository answers anonymous requests with 401 (the only
 /// status on which cargo retries with its token) and says `auth-required` to authenticated ones.
@@ -84,38 +82,20 @@ pub async fn index_file(
     }
     let key = format!("cargo\0{}\0{}", repo.name, pkg.id);
     let updated = pkg.updated_at;
-    let doc = match state.cache.get(&key, pkg.change_stamp) {
-        Some(doc) => doc,
-        None => {
-            let stamp = pkg.change_stamp;
-            let desc = packages::load_for(&state.db, pkg).await?;
-            let body = render(&desc)?;
-            if body.is_empty() {
-                return Err(not_found().into());
-            }
-            let doc = Rendered {
-                digest: String::new(),
-                etag: etag::of_bytes(&body),
-                body: Bytes::from(body),
-            };
-            state.cache.put(key, stamp, doc.clone());
-            doc
+    let doc = doc::cached(&state, key, pkg, |desc| {
+        let body = render(desc)?;
+        if body.is_empty() {
+            return Err(not_found());
         }
-    };
-    if etag::not_modified(&req, &doc.etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(("etag", doc.etag))
-            .finish());
-    }
-    let last_modified = httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(updated.max(0) as u64),
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .insert_header(("etag", doc.etag))
-        .insert_header(("last-modified", last_modified))
-        .insert_header(("cache-control", "no-cache"))
-        .body(doc.body))
+        Ok(body)
+    })
+    .await?;
+    Ok(doc::respond(
+        &req,
+        doc,
+        "text/plain; charset=utf-8",
+        updated,
+    ))
 }
 
 /// `GET /api/v1/crates/{name}/{version}/download`: the `.crate` (yanked versions stay downloadable).

@@ -90,6 +90,7 @@ pub async fn publish_crate(
         blob: digests,
         published_by: Some(who.user_id),
         set_properties: vec![],
+        extra_files: vec![],
         default_properties: if existing.is_none() {
             vec![owner]
         } else {

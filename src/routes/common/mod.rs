@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod blob;
 pub mod ctx;
+pub mod doc;
 pub mod etag;
 pub mod query;

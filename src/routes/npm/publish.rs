@@ -215,6 +215,7 @@ async fn publish(
         blob: digests,
         published_by: Some(who.user_id),
         set_properties: vec![(format!("{DIST_TAG}{}", req.tag), req.version.clone())],
+        extra_files: vec![],
         default_properties: vec![(format!("{DIST_TAG}latest"), req.version.clone())],
     };
     let pref = PackageRef {

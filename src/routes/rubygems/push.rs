@@ -104,6 +104,7 @@ pub async fn push_gem(
         blob: digests,
         published_by: Some(who.user_id),
         set_properties: vec![],
+        extra_files: vec![],
         default_properties: vec![],
     };
     let pref = PackageRef {

@@ -1,0 +1,60 @@
+//! Per-package documents rendered from the database and cached by the package's change stamp
+//! (`DocCache`), and their conditional responses (ETag, `If-None-Match` → 304, Last-Modified).
+
+use crate::db::entity::package;
+use crate::error::AppError;
+use crate::server::AppState;
+use crate::services::cache::Rendered;
+use crate::services::packages::{self, PackageDescriptor};
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+
+/// The rendering of `key` for `pkg`: from the cache when it was rendered at the package's current
+/// change stamp, else loaded (versions, files, properties) and rendered by `render`.
+pub async fn cached<F>(
+    state: &AppState,
+    key: String,
+    pkg: package::Model,
+    render: F,
+) -> Result<Rendered, AppError>
+where
+    F: FnOnce(&PackageDescriptor) -> Result<Vec<u8>, AppError>,
+{
+    let stamp = pkg.change_stamp;
+    if let Some(doc) = state.cache.get(&key, stamp) {
+        return Ok(doc);
+    }
+    let desc = packages::load_for(&state.db, pkg).await?;
+    let body = render(&desc)?;
+    let doc = Rendered {
+        etag: super::etag::of_bytes(&body),
+        digest: String::new(),
+        body: Bytes::from(body),
+    };
+    state.cache.put(key, stamp, doc.clone());
+    Ok(doc)
+}
+
+/// 304 when the request's `If-None-Match` matches, else 200 with the body, its ETag,
+/// `Last-Modified` (from `updated_millis`) and `Cache-Control: no-cache`.
+pub fn respond(
+    req: &HttpRequest,
+    doc: Rendered,
+    content_type: &str,
+    updated_millis: i64,
+) -> HttpResponse {
+    if super::etag::not_modified(req, &doc.etag) {
+        return HttpResponse::NotModified()
+            .insert_header(("etag", doc.etag))
+            .finish();
+    }
+    let last_modified = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(updated_millis.max(0) as u64),
+    );
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("etag", doc.etag))
+        .insert_header(("last-modified", last_modified))
+        .insert_header(("cache-control", "no-cache"))
+        .body(doc.body)
+}
