@@ -243,7 +243,7 @@ mod tests {
     fn no_configuration_gives_one_hosted_repository_per_format() {
         let c = load_with_env(&[], &[], &FlagOverrides::default()).unwrap();
         let names: Vec<&str> = c.repository.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["npm", "cargo", "rubygems"]);
+        assert_eq!(names, ["npm", "cargo", "rubygems", "nuget"]);
         assert!(c.database_url().starts_with("sqlite://"));
     }
 

@@ -130,7 +130,7 @@ impl Default for StorageConfig {
 pub struct RepositoryConfig {
     /// First path segment of the repository's URLs.
     pub name: String,
-    /// `npm`, `cargo` or `rubygems` (more formats follow).
+    /// `npm`, `cargo`, `rubygems` or `nuget` (more formats follow).
     pub format: String,
     /// `hosted`; `proxy` and `group` are accepted by the schema but not yet supported.
     #[serde(rename = "type", default = "default_repo_type")]
@@ -197,7 +197,7 @@ impl Config {
     /// Checks what serde cannot: repository names and kinds, storage settings.
     pub fn validate(&mut self) -> anyhow::Result<()> {
         if self.repository.is_empty() {
-            for format in ["npm", "cargo", "rubygems"] {
+            for format in ["npm", "cargo", "rubygems", "nuget"] {
                 self.repository.push(RepositoryConfig {
                     name: format.into(),
                     format: format.into(),
@@ -245,9 +245,9 @@ impl Config {
                 ),
             }
             match r.format.as_str() {
-                "npm" | "cargo" | "rubygems" => {}
-                "nuget" | "pypi" => anyhow::bail!(
-                    "repository {:?}: format {:?} is not yet supported (available: npm, cargo, rubygems)",
+                "npm" | "cargo" | "rubygems" | "nuget" => {}
+                "pypi" => anyhow::bail!(
+                    "repository {:?}: format {:?} is not yet supported (available: npm, cargo, rubygems, nuget)",
                     r.name,
                     r.format
                 ),

@@ -3,6 +3,7 @@
 pub mod cargo;
 pub mod common;
 pub mod npm;
+pub mod nuget;
 pub mod rubygems;
 
 use crate::format::FormatModule;
@@ -13,6 +14,7 @@ pub fn modules() -> Vec<&'static dyn FormatModule> {
         &npm::NpmModule,
         &cargo::CargoModule,
         &rubygems::RubygemsModule,
+        &nuget::NugetModule,
     ]
 }
 

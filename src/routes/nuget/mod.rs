@@ -1,0 +1,299 @@
+//! NuGet v3 (nuget.exe, `dotnet`, Visual Studio): the service index, the flat container,
+//! registrations, search and autocomplete, push, delete (unlist), relist, deprecation and symbol
+//! packages. Every resource lives under `{repo}/v3/`. See `docs/formats/nuget.md` for the URL table.
+//!
+//! Ids are case-insensitive: the package's normalized name is the lower-case id, and its name keeps
+//! the spelling of the first push. A version row's `version` is the full version (normalized, with
+//! build metadata), its `normalized_version` the lower-case normalized version (the identity).
+//! Files of a version: `{id}.{ver}.nupkg`, `{id}.{ver}.nuspec` (the nuspec entry, byte for byte) and,
+//! once pushed, `{id}.{ver}.snupkg`, all lower-case.
+//!
+//! NuGet clients print only the status line of a failed response, so every error carries a fixed,
+//! specific reason phrase (see [`NugetError`]); the body says more for other tools.
+
+mod feed;
+mod publish;
+mod search;
+
+use crate::error::AppError;
+use crate::format::FormatModule;
+use crate::routes::common::ctx::Ctx;
+use crate::services::auth::{self, Principal, Scope};
+use crate::services::packages::{PackageDescriptor, VersionDescriptor};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use packgate_nuget::{Deprecation, NuGetVersion, Nuspec};
+
+/// The NuGet format.
+pub struct NugetModule;
+
+/// Handler result with NuGet-shaped errors.
+pub type NugetResult = Result<HttpResponse, NugetError>;
+
+/// An error with the HTTP reason phrase NuGet clients show (`Response status code does not
+/// indicate success: 409 (A package with this id and version already exists).`).
+#[derive(Debug)]
+pub struct NugetError {
+    error: AppError,
+    reason: Option<&'static str>,
+}
+
+impl NugetError {
+    /// An error with a specific reason phrase.
+    pub fn new(reason: &'static str, error: AppError) -> Self {
+        NugetError {
+            error,
+            reason: Some(reason),
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        if let Some(r) = self.reason {
+            return r;
+        }
+        match self.error.status() {
+            StatusCode::BAD_REQUEST => "The request is not valid",
+            StatusCode::UNAUTHORIZED => "An API key is required",
+            StatusCode::FORBIDDEN => "The API key does not allow this operation",
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::CONFLICT => DUPLICATE,
+            StatusCode::PAYLOAD_TOO_LARGE => "The package exceeds the size limit",
+            StatusCode::SERVICE_UNAVAILABLE => "Service unavailable",
+            _ => "Internal server error",
+        }
+    }
+}
+
+/// The reason phrase of a duplicate push.
+pub const DUPLICATE: &str = "A package with this id and version already exists";
+
+impl std::fmt::Display for NugetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for NugetError {
+    fn status_code(&self) -> StatusCode {
+        self.error.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.error.status();
+        let mut res = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            // .NET's HttpClientHandler sends the configured credentials only after this challenge.
+            res.insert_header(("www-authenticate", "Basic realm=\"packgate\""));
+        }
+        let mut res = res
+            .content_type("application/json")
+            .body(packgate_nuget::error_body(&self.error.public_message()));
+        res.head_mut().reason = Some(self.reason());
+        res
+    }
+}
+
+/// Errors of the layers below carry no reason of their own: the status picks one.
+macro_rules! from_lower {
+    ($($t:ty),*) => {$(
+        impl From<$t> for NugetError {
+            fn from(e: $t) -> Self {
+                NugetError { error: e.into(), reason: None }
+            }
+        }
+    )*};
+}
+from_lower!(
+    AppError,
+    std::io::Error,
+    sea_orm::DbErr,
+    tokio::task::JoinError,
+    crate::store::StoreError
+);
+
+impl From<packgate_nuget::PackageError> for NugetError {
+    fn from(e: packgate_nuget::PackageError) -> Self {
+        NugetError::new(e.reason(), AppError::Invalid(e.to_string()))
+    }
+}
+
+impl FormatModule for NugetModule {
+    fn id(&self) -> &'static str {
+        "nuget"
+    }
+
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        let mut get_head = |path: &str, route: fn() -> actix_web::Route| {
+            cfg.route(path, route().method(actix_web::http::Method::GET))
+                .route(path, route().method(actix_web::http::Method::HEAD));
+        };
+        get_head("/v3/index.json", || web::route().to(feed::service_index));
+        get_head("/v3/flatcontainer/{id}/index.json", || {
+            web::route().to(feed::flat_versions)
+        });
+        get_head("/v3/flatcontainer/{id}/{version}/{file}", || {
+            web::route().to(feed::flat_file)
+        });
+        get_head("/v3/registration/{id}/index.json", || {
+            web::route().to(feed::registration_index)
+        });
+        get_head("/v3/registration/{id}/page/{lower}/{upper}", || {
+            web::route().to(feed::registration_page)
+        });
+        get_head("/v3/registration/{id}/{leaf}", || {
+            web::route().to(feed::registration_leaf)
+        });
+        get_head("/v3/query", || web::route().to(search::query));
+        get_head("/v3/autocomplete", || web::route().to(search::autocomplete));
+        cfg.route("/v3/package", web::put().to(publish::push))
+            .route("/v3/package/", web::put().to(publish::push))
+            .route("/v3/symbolpackage", web::put().to(publish::push_symbols))
+            .route("/v3/symbolpackage/", web::put().to(publish::push_symbols))
+            .route(
+                "/v3/package/{id}/{version}",
+                web::delete().to(publish::unlist),
+            )
+            .route(
+                "/v3/package/{id}/{version}",
+                web::post().to(publish::relist),
+            )
+            .route(
+                "/v3/package/{id}/{version}/deprecation",
+                web::put().to(publish::deprecate),
+            )
+            .route(
+                "/v3/package/{id}/{version}/deprecation",
+                web::delete().to(publish::undeprecate),
+            )
+            .default_service(web::to(not_found_route));
+    }
+
+    fn normalize_name(&self, name: &str) -> String {
+        packgate_nuget::lower_id(name)
+    }
+
+    fn normalize_version(&self, version: &str) -> String {
+        NuGetVersion::parse(version)
+            .map(|v| v.lower())
+            .unwrap_or_else(|_| version.to_ascii_lowercase())
+    }
+}
+
+async fn not_found_route(req: HttpRequest) -> NugetResult {
+    crate::observe::label(&req, "unknown");
+    Err(AppError::NotFound(format!("no such NuGet endpoint: {}", req.path())).into())
+}
+
+/// The caller: a token in `X-NuGet-ApiKey` (what push and delete send), else the `Authorization`
+/// header (Basic with the token or password, as configured in `NuGet.Config`).
+async fn principal(ctx: &Ctx<'_>) -> Result<Option<Principal>, NugetError> {
+    const BAD_KEY: &str = "The API key is invalid, revoked or expired";
+    let key = ctx
+        .req
+        .headers()
+        .get("x-nuget-apikey")
+        .map(|v| v.to_str().unwrap_or("").trim().to_string());
+    match key {
+        Some(key) if !key.is_empty() => {
+            match auth::principal_for_token(&ctx.state.db, &key).await? {
+                Some(p) => Ok(Some(p)),
+                None => Err(NugetError::new(
+                    BAD_KEY,
+                    AppError::Unauthorized(
+                        "the API key is unknown, revoked or expired; create one with `packgate token create`".into(),
+                    ),
+                )),
+            }
+        }
+        _ => ctx
+            .principal()
+            .await
+            .map_err(|e| NugetError::new(BAD_KEY, e)),
+    }
+}
+
+/// Authenticates and authorizes `action` in the repository (anonymous reads where allowed).
+async fn allow(ctx: &Ctx<'_>, action: Scope) -> Result<Option<Principal>, NugetError> {
+    let who = principal(ctx).await?;
+    let anonymous_ok = action == Scope::Read && ctx.repo.anonymous_read;
+    auth::authorize(who.as_ref(), &ctx.repo.name, anonymous_ok, action).map_err(|e| match e {
+        AppError::Unauthorized(_) => NugetError::new(
+            if action == Scope::Read {
+                "Credentials are required to read this feed"
+            } else {
+                "An API key is required"
+            },
+            e,
+        ),
+        other => NugetError::new("The API key does not allow this operation", other),
+    })?;
+    Ok(who)
+}
+
+/// `{base}/{repo}/v3`: the directory every resource URL lives under.
+fn v3_url(ctx: &Ctx<'_>) -> String {
+    format!("{}/v3", ctx.repo_url())
+}
+
+/// A version of a loaded package, parsed, with its stored nuspec.
+struct Entry<'a> {
+    v: &'a VersionDescriptor,
+    version: NuGetVersion,
+    nuspec: Nuspec,
+    deprecation: Option<Deprecation>,
+}
+
+/// Every version of a package with its parsed version and nuspec, ascending by version.
+fn entries(desc: &PackageDescriptor) -> Result<Vec<Entry<'_>>, AppError> {
+    let mut out = Vec::with_capacity(desc.versions.len());
+    for v in &desc.versions {
+        let version = NuGetVersion::parse(&v.version.version).map_err(AppError::internal)?;
+        let nuspec: Nuspec =
+            serde_json::from_str(&v.version.metadata).map_err(AppError::internal)?;
+        let deprecation = match &v.version.deprecated {
+            Some(json) => Some(serde_json::from_str(json).map_err(AppError::internal)?),
+            None => None,
+        };
+        out.push(Entry {
+            v,
+            version,
+            nuspec,
+            deprecation,
+        });
+    }
+    out.sort_by(|a, b| a.version.cmp(&b.version));
+    Ok(out)
+}
+
+/// The version from a URL segment (any case, any equivalent spelling); `None` when it is not a
+/// NuGet version (callers answer 404, as for an unknown version).
+fn url_version(segment: &str) -> Option<NuGetVersion> {
+    NuGetVersion::parse(segment).ok()
+}
+
+/// File names of a version's files.
+fn nupkg_name(lower_id: &str, lower_version: &str) -> String {
+    format!("{lower_id}.{lower_version}.nupkg")
+}
+
+fn nuspec_name(lower_id: &str, lower_version: &str) -> String {
+    format!("{lower_id}.{lower_version}.nuspec")
+}
+
+fn snupkg_name(lower_id: &str, lower_version: &str) -> String {
+    format!("{lower_id}.{lower_version}.snupkg")
+}
+
+/// Whether the version is SemVer 2.0.0 (its own label or metadata, or a dependency range bound),
+/// so hidden from clients that do not ask for `semVerLevel=2.0.0`.
+fn is_semver2(e: &Entry<'_>) -> bool {
+    e.version.is_semver2()
+        || e.nuspec.dependency_groups.iter().any(|g| {
+            g.dependencies.iter().any(|d| {
+                d.range
+                    .as_deref()
+                    .and_then(|r| packgate_nuget::VersionRange::parse(r).ok())
+                    .is_some_and(|r| r.is_semver2())
+            })
+        })
+}
