@@ -1,5 +1,6 @@
 //! The integration test binary: starts the real `packgate` binary on 127.0.0.1 and talks to it with
-//! plain HTTP (ureq) and with the real npm and cargo clients.
+//! plain HTTP (ureq, or raw sockets where the reason phrase matters) and with the real npm, cargo,
+//! gem/bundle and NuGet.exe (mono) clients.
 //!
 //! Stack selection (see `support::server`): SQLite + filesystem under a temp dir by default;
 //! PostgreSQL when `PACKGATE_TEST_DATABASE_URL` is set; S3 when `PACKGATE_TEST_S3_ENDPOINT` is set.
@@ -12,6 +13,8 @@ mod cargo_http;
 mod core;
 mod npm_cli;
 mod npm_http;
+mod nuget_cli;
+mod nuget_http;
 mod rubygems_cli;
 mod rubygems_http;
 mod scale;

@@ -2,7 +2,10 @@
 //! (`npm_client`) and a builder for npm 11 publish documents and tarballs (`publish_body`); for
 //! Cargo: the real cargo client (`cargo_client`) and a builder for `.crate` files and publish
 //! bodies (`crate_builder`); for RubyGems: the real gem/bundle clients (`gem_client`) and a
-//! builder for `.gem` files plus compact-index parsers (`gem_builder`).
+//! builder for `.gem` files plus compact-index parsers (`gem_builder`); for NuGet: the real
+//! NuGet.exe on mono (`nuget_client`), a builder for `.nupkg`/`.snupkg` files and malformed zips
+//! (`nupkg_builder`), raw-socket requests that keep the HTTP reason phrase (`nuget_http`) and
+//! "nothing changed" snapshots (`nuget_snapshot`).
 
 pub mod cargo_client;
 pub mod cargo_snapshot;
@@ -12,6 +15,10 @@ pub mod gem_client;
 pub mod gem_snapshot;
 pub mod http;
 pub mod npm_client;
+pub mod nuget_client;
+pub mod nuget_http;
+pub mod nuget_snapshot;
+pub mod nupkg_builder;
 pub mod publish_body;
 pub mod server;
 pub mod snapshot;

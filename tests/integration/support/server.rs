@@ -18,7 +18,9 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_packgate");
 
-/// The default repositories every harness config declares.
+/// The default repositories every harness config declares: a public (`anonymous_read = true`)
+/// and a private hosted repository per format: `npm`, `npm-private`, `cargo`, `cargo-private`,
+/// `rubygems`, `rubygems-private`, `nuget`, `nuget-private`.
 pub const DEFAULT_REPOSITORIES: &str = r#"
 [[repository]]
 name = "npm"
@@ -53,6 +55,18 @@ anonymous_read = true
 [[repository]]
 name = "rubygems-private"
 format = "rubygems"
+type = "hosted"
+anonymous_read = false
+
+[[repository]]
+name = "nuget"
+format = "nuget"
+type = "hosted"
+anonymous_read = true
+
+[[repository]]
+name = "nuget-private"
+format = "nuget"
 type = "hosted"
 anonymous_read = false
 "#;
@@ -342,7 +356,7 @@ impl TestServer {
     }
 
     /// A server with the default config (repositories `npm`, `npm-private`, `cargo`, `cargo-private`,
-    /// `rubygems`, `rubygems-private`).
+    /// `rubygems`, `rubygems-private`, `nuget`, `nuget-private`).
     pub fn start() -> TestServer {
         TestServer::builder().start()
     }
