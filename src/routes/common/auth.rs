@@ -38,6 +38,11 @@ pub fn credential(req: &HttpRequest) -> Result<Option<Credential>, AppError> {
         let text = String::from_utf8(raw)
             .map_err(|_| AppError::Unauthorized("malformed Basic credentials".into()))?;
         let (u, p) = text.split_once(':').unwrap_or((text.as_str(), ""));
+        if u.is_empty() && p.is_empty() {
+            // NuGet.exe answers a 401 challenge with `Basic Og==` (":") when it has no
+            // credentials: that is no credential, not a wrong one.
+            return Ok(None);
+        }
         return Ok(Some(Credential::Basic(u.to_string(), p.to_string())));
     }
     Ok(Some(Credential::Token(v.to_string())))
