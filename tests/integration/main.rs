@@ -4,7 +4,8 @@
 //!
 //! Stack selection (see `support::server`): SQLite + filesystem under a temp dir by default;
 //! PostgreSQL when `PACKGATE_TEST_DATABASE_URL` is set; S3 when `PACKGATE_TEST_S3_ENDPOINT` is set.
-//! Tests that need a tool that is missing print `SKIP: ...` and return.
+//! Tests that need a tool that is missing print `SKIP: ...` and return (they fail instead when
+//! `PACKGATE_TEST_REQUIRE_CLIENTS=1`, as in CI).
 
 mod support;
 

@@ -300,7 +300,7 @@ fn pump(
 macro_rules! require_cargo {
     () => {
         if !$crate::support::cargo_client::Cargo::installed() {
-            println!("SKIP: cargo not installed");
+            $crate::support::missing_tool("cargo not installed");
             return;
         }
     };

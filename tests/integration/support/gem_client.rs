@@ -460,7 +460,7 @@ pub fn served_versions_206(server: &TestServer, repo: &str) -> bool {
 macro_rules! require_gem {
     () => {
         if !$crate::support::gem_client::GemEnv::installed() {
-            println!("SKIP: gem not installed");
+            $crate::support::missing_tool("gem not installed");
             return;
         }
     };
@@ -472,7 +472,7 @@ macro_rules! require_bundler {
     () => {
         $crate::require_gem!();
         if !$crate::support::gem_client::GemEnv::bundler_installed() {
-            println!("SKIP: bundle not installed");
+            $crate::support::missing_tool("bundle not installed");
             return;
         }
     };

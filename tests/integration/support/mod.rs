@@ -90,12 +90,22 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Called when a test's client tool is missing: prints the standard `SKIP:` line, or fails the
+/// test when `PACKGATE_TEST_REQUIRE_CLIENTS=1` (as `.ci/run` sets it, so CI never passes by
+/// skipping).
+pub fn missing_tool(what: &str) {
+    if std::env::var("PACKGATE_TEST_REQUIRE_CLIENTS").is_ok_and(|v| v == "1") {
+        panic!("{what}, and PACKGATE_TEST_REQUIRE_CLIENTS=1 forbids skipping");
+    }
+    println!("SKIP: {what}");
+}
+
 /// Prints the standard skip line and returns from the test when npm is not installed.
 #[macro_export]
 macro_rules! require_npm {
     () => {
         if !$crate::support::Npm::installed() {
-            println!("SKIP: npm not installed");
+            $crate::support::missing_tool("npm not installed");
             return;
         }
     };

@@ -467,7 +467,9 @@ fn pump(
 macro_rules! require_nuget {
     () => {
         if !$crate::support::nuget_client::NuGet::installed() {
-            println!("SKIP: mono or NuGet.exe not installed (set PACKGATE_NUGET_EXE)");
+            $crate::support::missing_tool(
+                "mono or NuGet.exe not installed (set PACKGATE_NUGET_EXE)",
+            );
             return;
         }
     };
