@@ -434,10 +434,21 @@ pub async fn set_listed(
     version_id: i64,
     listed: bool,
 ) -> Result<(), AppError> {
+    set_version_flag(db, package_id, version_id, version::Column::Listed, listed).await
+}
+
+/// Sets a boolean column of one version and bumps the package's change stamp.
+async fn set_version_flag(
+    db: &Db,
+    package_id: i64,
+    version_id: i64,
+    column: version::Column,
+    value: bool,
+) -> Result<(), AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
     version::Entity::update_many()
-        .col_expr(version::Column::Listed, Expr::value(listed))
+        .col_expr(column, Expr::value(value))
         .filter(version::Column::Id.eq(version_id))
         .filter(version::Column::PackageId.eq(package_id))
         .exec(&txn)
@@ -571,25 +582,14 @@ pub async fn search(
         .await?)
 }
 
-/// Marks a version yanked (or not). Returns false when the version does not exist.
+/// Marks a version yanked (or not).
 pub async fn set_yanked(
     db: &Db,
     package_id: i64,
     version_id: i64,
     yanked: bool,
 ) -> Result<(), AppError> {
-    let _guard = db.write_lock().await;
-    let txn = db.conn.begin().await?;
-    version::Entity::update_many()
-        .col_expr(version::Column::Yanked, Expr::value(yanked))
-        .filter(version::Column::Id.eq(version_id))
-        .filter(version::Column::PackageId.eq(package_id))
-        .exec(&txn)
-        .await?;
-    bump(&txn, package_id).await?;
-    txn.commit().await?;
-    db.invalidate_rows();
-    Ok(())
+    set_version_flag(db, package_id, version_id, version::Column::Yanked, yanked).await
 }
 
 /// Every package of a repository with all its versions (two queries), for repository-wide

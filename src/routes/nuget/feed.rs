@@ -208,13 +208,17 @@ pub async fn registration_page(
         &hi.lower(),
         &regs,
     );
-    let tag = etag::of_bytes(&body);
+    Ok(uncached(&req, body, desc.package.updated_at))
+}
+
+/// A JSON document rendered for this request only (pages and leaves, which clients rarely read).
+fn uncached(req: &HttpRequest, body: Vec<u8>, updated: i64) -> HttpResponse {
     let doc = crate::services::cache::Rendered {
+        etag: etag::of_bytes(&body),
         body: body.into(),
-        etag: tag,
         digest: String::new(),
     };
-    Ok(doc::respond(&req, doc, JSON, desc.package.updated_at))
+    doc::respond(req, doc, JSON, updated)
 }
 
 /// `GET {reg}/{id}/{version}.json`: one version's leaf.
@@ -246,10 +250,5 @@ pub async fn registration_leaf(
     let regs = reg_entries(&es, &desc.package.name, &times);
     let body =
         packgate_nuget::registration_leaf(&v3_url(&ctx), &desc.package.normalized_name, &regs[0]);
-    let doc = crate::services::cache::Rendered {
-        etag: etag::of_bytes(&body),
-        body: body.into(),
-        digest: String::new(),
-    };
-    Ok(doc::respond(&req, doc, JSON, desc.package.updated_at))
+    Ok(uncached(&req, body, desc.package.updated_at))
 }

@@ -112,13 +112,21 @@ async fn spool_bytes(
     Ok((tmp, digests))
 }
 
-fn pushed_by(who: Option<Principal>) -> Result<Principal, NugetError> {
-    who.ok_or_else(|| {
+/// What both push endpoints start with: the pusher (publish scope), the spooled body and the
+/// package read from it.
+async fn receive_package(
+    ctx: &Ctx<'_>,
+    payload: web::Payload,
+) -> Result<(Principal, NamedTempFile, Digests, ReadPackage), NugetError> {
+    let who = allow(ctx, Scope::Publish).await?.ok_or_else(|| {
         NugetError::new(
             "An API key is required",
             AppError::Unauthorized("push needs an API key".into()),
         )
-    })
+    })?;
+    let (tmp, digests) = receive(ctx.req, payload, ctx.state, ctx.repo).await?;
+    let pkg = read(&tmp, ctx.repo.max_upload).await?;
+    Ok((who, tmp, digests, pkg))
 }
 
 /// `PUT {repo}/v3/package[/]`: a `.nupkg` in a multipart body. 201, or 409 for a version that
@@ -131,9 +139,7 @@ pub async fn push(
 ) -> NugetResult {
     let ctx = Ctx::new(&req, &state, &repo);
     ctx.label("push");
-    let who = pushed_by(allow(&ctx, Scope::Publish).await?)?;
-    let (tmp, digests) = receive(&req, payload, &state, &repo).await?;
-    let pkg = read(&tmp, repo.max_upload).await?;
+    let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
     if pkg.nuspec.is_symbols_package() {
         return Err(NugetError::new(
             SYMBOLS_HERE,
@@ -207,9 +213,7 @@ pub async fn push_symbols(
 ) -> NugetResult {
     let ctx = Ctx::new(&req, &state, &repo);
     ctx.label("push_symbols");
-    let who = pushed_by(allow(&ctx, Scope::Publish).await?)?;
-    let (tmp, digests) = receive(&req, payload, &state, &repo).await?;
-    let pkg = read(&tmp, repo.max_upload).await?;
+    let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
     if !pkg.nuspec.is_symbols_package() {
         return Err(NugetError::new(
             NOT_SYMBOLS,
@@ -296,15 +300,7 @@ pub async fn unlist(
     repo: web::Data<RepoCtx>,
     path: web::Path<(String, String)>,
 ) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
-    ctx.label("unlist");
-    allow(&ctx, Scope::Delete).await?;
-    let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
-    if v.listed {
-        packages::set_listed(&state.db, pkg.id, v.id, false).await?;
-    }
-    tracing::info!(repo.name = %repo.name, package.name = %pkg.name, package.version = %v.version, "unlisted");
-    Ok(HttpResponse::NoContent().finish())
+    set_listed(Ctx::new(&req, &state, &repo), &path, false).await
 }
 
 /// `POST {repo}/v3/package/{id}/{version}`: lists the version again. 200.
@@ -314,17 +310,25 @@ pub async fn relist(
     repo: web::Data<RepoCtx>,
     path: web::Path<(String, String)>,
 ) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
-    ctx.label("relist");
+    set_listed(Ctx::new(&req, &state, &repo), &path, true).await
+}
+
+async fn set_listed(ctx: Ctx<'_>, path: &(String, String), listed: bool) -> NugetResult {
+    ctx.label(if listed { "relist" } else { "unlist" });
     allow(&ctx, Scope::Delete).await?;
     let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
-    if !v.listed {
-        packages::set_listed(&state.db, pkg.id, v.id, true).await?;
+    if v.listed != listed {
+        packages::set_listed(&ctx.state.db, pkg.id, v.id, listed).await?;
     }
-    Ok(message(
-        actix_web::http::StatusCode::OK,
-        format!("{} {} is listed", pkg.name, v.version),
-    ))
+    tracing::info!(repo.name = %ctx.repo.name, package.name = %pkg.name, package.version = %v.version, listed, "listing changed");
+    Ok(if listed {
+        message(
+            actix_web::http::StatusCode::OK,
+            format!("{} {} is listed", pkg.name, v.version),
+        )
+    } else {
+        HttpResponse::NoContent().finish()
+    })
 }
 
 /// `PUT {repo}/v3/package/{id}/{version}/deprecation` with a JSON body
