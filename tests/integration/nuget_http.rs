@@ -471,9 +471,11 @@ fn push_then_flat_container_downloads_and_registration() {
     expect_status(&head, 200);
     assert!(head.body.is_empty(), "HEAD with a body");
     assert_eq!(head.header("etag"), Some(etag.as_str()), "HEAD ETag");
-    if let Some(len) = head.header("content-length") {
-        assert_eq!(len, bytes.len().to_string(), "HEAD content-length");
-    }
+    assert_eq!(
+        head.header("content-length"),
+        Some(bytes.len().to_string().as_str()),
+        "HEAD content-length"
+    );
     let ranged = server
         .http()
         .get_with(&path, &[("range", "bytes=100-1099")]);

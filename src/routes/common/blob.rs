@@ -81,8 +81,10 @@ pub async fn serve(
     };
     let len = range.as_ref().map_or(size, |r| r.end - r.start);
     if req.method() == Method::HEAD {
-        builder.no_chunking(len);
-        return Ok(builder.body(actix_web::body::None::new()));
+        // A sized body that yields nothing: actix writes its Content-Length on a HEAD response
+        // and sends no payload (an empty body would drop the header).
+        let nothing = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+        return Ok(builder.body(SizedStream::new(len, nothing)));
     }
     let stream = state.store.get(&key, range).await?;
     Ok(builder.body(SizedStream::new(len, stream)))
