@@ -16,6 +16,11 @@ Subcommands
            like `gem build` (RubyGems 3.3.15), as tests/integration/support/gem_builder.rs does
   gem-seed push N single-version gems plus one gem with M versions and runtime dependencies,
            from W concurrent workers, and report the push rate
+  nupkg    write a .nupkg (zip: [Content_Types].xml, {id}.nuspec, lib/netstandard2.0/{id}.dll of
+           random bytes, stored when it is large), laid out as bench_nupkg() describes
+  nuget-seed  push the many-version package (small .nupkg files generated in memory) and
+           single-version packages from .nupkg files to a NuGet v3 feed (multipart PUT, as
+           NuGet sends it) from W concurrent workers, and report the push rate
   count    number of versions in a packument
   wrkparse turn wrk --latency output into JSON
   cpu      CPU seconds (user+sys) of a process and its direct children
@@ -38,6 +43,7 @@ import tarfile
 import threading
 import time
 import urllib.parse
+import zipfile
 
 CHUNK = 3 * 1024 * 1024  # multiple of 3: base64 chunks concatenate without padding
 
@@ -635,6 +641,148 @@ def cmd_gem_seed(a):
         raise SystemExit(f"gem-seed: {len(lat) - ok} pushes failed")
 
 
+# ---------------------------------------------------------------------------------------- nuget
+# A .nupkg as the bench pushes it: a zip of [Content_Types].xml, the {id}.nuspec manifest at the
+# root (2013/05 namespace; id, version, authors, description, one netstandard2.0 dependency group
+# with one dependency) and lib/netstandard2.0/{id}.dll of random bytes (deflated when small,
+# stored when large, since random bytes do not compress), fixed timestamps.
+
+NUSPEC_NS = "http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"
+NUGET_BOUNDARY = "7d3f1a6c-packgate-bench-boundary"
+
+
+def nuspec_xml(pid, version):
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<package xmlns="{NUSPEC_NS}">\n'
+            "  <metadata>\n"
+            f"    <id>{pid}</id>\n"
+            f"    <version>{version}</version>\n"
+            "    <authors>Bench Author</authors>\n"
+            f"    <description>Benchmark package {pid}, release {version}</description>\n"
+            "    <dependencies>\n"
+            '      <group targetFramework="netstandard2.0">\n'
+            '        <dependency id="Bench.Dep" version="[1.0.0, )" />\n'
+            "      </group>\n"
+            "    </dependencies>\n"
+            "  </metadata>\n"
+            "</package>\n").encode()
+
+
+CONTENT_TYPES = ('<?xml version="1.0" encoding="utf-8"?>\n'
+                 '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n'
+                 '  <Default Extension="nuspec" ContentType="application/octet" />\n'
+                 '  <Default Extension="dll" ContentType="application/octet" />\n'
+                 "</Types>\n").encode()
+
+
+def bench_nupkg(out, pid, version, dll_size):
+    """Writes the .nupkg to `out` (a path or a binary file object)."""
+    stamp = (2024, 1, 1, 0, 0, 0)
+    big = dll_size >= (1 << 20)
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in (("[Content_Types].xml", CONTENT_TYPES), (f"{pid}.nuspec", nuspec_xml(pid, version))):
+            zi = zipfile.ZipInfo(name, stamp)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+        zi = zipfile.ZipInfo(f"lib/netstandard2.0/{pid}.dll", stamp)
+        zi.compress_type = zipfile.ZIP_STORED if big else zipfile.ZIP_DEFLATED
+        with z.open(zi, "w", force_zip64=False) as f:
+            src = RandomReader(dll_size)
+            while True:
+                b = src.read(1 << 20)
+                if not b:
+                    break
+                f.write(b)
+
+
+def nupkg_bytes(pid, version, dll_size):
+    buf = io.BytesIO()
+    bench_nupkg(buf, pid, version, dll_size)
+    return buf.getvalue()
+
+
+def cmd_nupkg(a):
+    bench_nupkg(a.out, a.id, a.version, parse_size(a.size))
+    print(os.path.getsize(a.out))
+
+
+def nuget_push(c, token, nupkg):
+    """PUT {v3}/package/: multipart/form-data, one file part holding the .nupkg (NuGet's layout)."""
+    head = (f"--{NUGET_BOUNDARY}\r\nContent-Type: application/octet-stream\r\n"
+            "Content-Disposition: form-data; name=package; filename=package.nupkg; "
+            "filename*=utf-8''package.nupkg\r\n\r\n").encode()
+    body = head + nupkg + f"\r\n--{NUGET_BOUNDARY}--\r\n".encode()
+    return c.request("PUT", "/package/", body=body, headers={
+        "content-type": f'multipart/form-data; boundary="{NUGET_BOUNDARY}"',
+        "x-nuget-apikey": token, "user-agent": "NuGet Command Line/5.8.1 (packgate-bench)"})
+
+
+def cmd_nuget_seed(a):
+    """Pushes `--versions` versions 1.0.0 … 1.{n-1}.0 of `--id` (the first alone, since it creates
+    the package, then from `--workers` workers) and the `--file` packages; prints rate and statuses."""
+    t = time.perf_counter()
+    jobs = [(a.id, f"1.{i}.0", nupkg_bytes(a.id, f"1.{i}.0", a.dll_bytes)) for i in range(a.versions)]
+    for spec in a.file or []:
+        pid, version, path = spec.split(":", 2)
+        with open(path, "rb") as f:
+            jobs.append((pid, version, f.read()))
+    gen_secs = time.perf_counter() - t
+    small = [len(n) for pid, _, n in jobs if pid == a.id]
+    lock = threading.Lock()
+    nxt = [1 if jobs else 0]
+    statuses = {}
+    lat = []
+    errors = []
+
+    def push(c, job):
+        pid, version, nupkg = job
+        t0 = time.perf_counter()
+        try:
+            st, data = nuget_push(c, a.token, nupkg)
+        except Exception as e:  # noqa: BLE001 - counted as a failure
+            st, data = type(e).__name__, b""
+            c.conn = None
+        dt = time.perf_counter() - t0
+        with lock:
+            statuses[str(st)] = statuses.get(str(st), 0) + 1
+            lat.append(dt)
+            if st != 201 and len(errors) < 5:
+                errors.append(f"{pid} {version}: {st} {data[:200]!r}")
+
+    def worker():
+        c = Client(a.registry)
+        while True:
+            with lock:
+                if nxt[0] >= len(jobs):
+                    return
+                job = jobs[nxt[0]]
+                nxt[0] += 1
+            push(c, job)
+
+    t0 = time.perf_counter()
+    if jobs:
+        push(Client(a.registry), jobs[0])
+    threads = [threading.Thread(target=worker) for _ in range(a.workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    secs = time.perf_counter() - t0
+    ok = statuses.get("201", 0)
+    lat.sort()
+    for e in errors:
+        print("nuget-seed: " + e, file=sys.stderr)
+    print(json.dumps({
+        "pushes": len(lat), "ok": ok, "workers": a.workers, "statuses": statuses, "seconds": round(secs, 3),
+        "per_sec": round(ok / secs, 1) if secs else 0, "generate_seconds": round(gen_secs, 2),
+        "nupkg_bytes_min": min(small) if small else 0, "nupkg_bytes_max": max(small) if small else 0,
+        "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
+    }))
+    if ok != len(lat):
+        raise SystemExit(f"nuget-seed: {len(lat) - ok} pushes failed")
+
+
 def cmd_count(a):
     with open(a.file, "rb") as f:
         print(len(json.load(f).get("versions", {})))
@@ -861,6 +1009,43 @@ def rubygems_section(r):
     return L
 
 
+def nuget_section(r):
+    L = ["## NuGet reads (wrk)", ""]
+    g = r.get("nseed", {})
+    if g:
+        bad = {k: v for k, v in g.get("statuses", {}).items() if k != "201"}
+        L.append(f"Seeding: {g['pushes']:,} pushes to packgate's hosted NuGet feed (`/nuget/v3/`, "
+                 "`PUT /package/`, multipart/form-data with one file part, `X-NuGet-ApiKey`): "
+                 f"`Bench.Package` with {g['pushes'] - 1:,} versions (.nupkg files of "
+                 f"{g['nupkg_bytes_min']:,}–{g['nupkg_bytes_max']:,} B: `[Content_Types].xml`, the nuspec "
+                 "with one `netstandard2.0` dependency group, a 512-byte random dll) and "
+                 "`Bench.Package.Big` 1.0.0 (a 1 MiB random dll, stored); the first version alone, the "
+                 f"rest from {g['workers']} concurrent Python workers: **{g['per_sec']:,.1f} pushes/s** "
+                 f"({g['seconds']:.2f} s; per push p50 {fmt_ms(g['p50_ms'])} ms, p99 {fmt_ms(g['p99_ms'])} ms; "
+                 + (f"errors: {bad}" if bad else f"all {g['ok']:,} answered 201") + "). CPU-seconds "
+                 f"during the seeding: packgate {g.get('server_cpu', '?')}, whole machine "
+                 f"{g.get('machine_cpu', '?')} (includes the Python pushers); packgate VmRSS afterwards "
+                 f"{fmt_mib(g.get('rss_kib'))}.")
+        L.append("")
+    if r["ntests"]:
+        L.append("nginx serves the flat-container version list, the registration index, the first "
+                 "registration page and the 1 MiB `.nupkg` fetched from packgate as static files under "
+                 "the same paths; for the 304 tests each server gets its own ETag in `If-None-Match` "
+                 "(packgate's, and nginx's `\"mtime-size\"`). Load average (1/5/15 min) when the reads "
+                 f"started: {r.get('nload', '?')}.")
+        L.append("")
+        L += reads_table(r, r["ntests"], ("packgate", "nginx"))
+        L.append("")
+        L.append("Sizes: " + ", ".join(f"{k} {v:,} B" if isinstance(v, int) else f"{k} `{v}`"
+                                       for k, v in r.get("nsizes", {}).items()) + ".")
+        L.append("")
+        L.append("### CPU split during each NuGet run (CPU-seconds over the run; 2 cores = 2 s per second)")
+        L.append("")
+        L += cpu_table(r, r["ntests"], ("packgate", "nginx"), bytes_per_response=True)
+        L.append("")
+    return L
+
+
 def cmd_table(a):
     r = load_results(a.results)
     r.setdefault("wrk", {})
@@ -870,10 +1055,11 @@ def cmd_table(a):
     r["ctests"] = r.get("ctests", {}).get("_list", [])
     r["rtests"] = r.get("rtests", {}).get("_list", [])
     r["rerender"] = r.get("rerender", {}).get("_list", [])
+    r["ntests"] = r.get("ntests", {}).get("_list", [])
     npm = bool(r["tests"])
     L = []
-    L.append(f"# packgate benchmark, {r['date']}" + ("" if r.get("parts", "npm+cargo") in ("npm+cargo", "npm+cargo+rubygems")
-                                                   else f" ({r['parts']} part only)"))
+    full = r.get("parts", "npm+cargo") in ("npm+cargo", "npm+cargo+rubygems", "npm+cargo+rubygems+nuget")
+    L.append(f"# packgate benchmark, {r['date']}" + ("" if full else f" ({r['parts']} part only)"))
     L.append("")
     versions = f"packgate {r['packgate_version']} (release build, git {r['git']}), "
     if r.get("verdaccio_version"):
@@ -911,6 +1097,8 @@ def cmd_table(a):
         L.append("")
     if r["rtests"] or r.get("gseed"):
         L += rubygems_section(r)
+    if r["ntests"] or r.get("nseed"):
+        L += nuget_section(r)
     if npm:
         L.append("## Publishes (new versions of one package, small tarballs)")
         L.append("")
@@ -1049,6 +1237,21 @@ def main():
     s.add_argument("--multi-versions", type=int, default=50)
     s.add_argument("--workers", type=int, default=4)
     s.set_defaults(f=cmd_gem_seed)
+    s = sub.add_parser("nupkg")
+    s.add_argument("--id", required=True)
+    s.add_argument("--version", required=True)
+    s.add_argument("--size", required=True, help="size of the random lib/netstandard2.0/{id}.dll")
+    s.add_argument("--out", required=True)
+    s.set_defaults(f=cmd_nupkg)
+    s = sub.add_parser("nuget-seed")
+    s.add_argument("--registry", required=True, help="the v3 base, e.g. http://127.0.0.1:PORT/nuget/v3/")
+    s.add_argument("--token", required=True)
+    s.add_argument("--id", default="Bench.Package")
+    s.add_argument("--versions", type=int, default=200)
+    s.add_argument("--dll-bytes", type=int, default=512)
+    s.add_argument("--file", action="append", help="ID:VERSION:PATH, a .nupkg to push")
+    s.add_argument("--workers", type=int, default=4)
+    s.set_defaults(f=cmd_nuget_seed)
     s = sub.add_parser("count")
     s.add_argument("file")
     s.set_defaults(f=cmd_count)

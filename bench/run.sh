@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh: packgate against Verdaccio and nginx on this machine (loopback only).
 #
-#   bench/run.sh                   full run (about 10 minutes plus the build), report in bench/results/<date>.md
+#   bench/run.sh                   full run (about 12 minutes plus the build), report in bench/results/<date>.md
 #   BENCH_ONLY=cargo bench/run.sh  only the cargo registry reads (about 1.5 minutes), bench/results/<date>-cargo.md
 #   BENCH_ONLY=npm bench/run.sh    only the npm part (reads, publishes, 1 GiB test), bench/results/<date>-npm.md
 #   BENCH_ONLY=rubygems bench/run.sh  only the RubyGems compact-index reads at 10,000 gems (about
 #                                  3 minutes), bench/results/<date>-rubygems.md
+#   BENCH_ONLY=nuget bench/run.sh  only the NuGet v3 feed reads (about 2.5 minutes: 12 wrk runs),
+#                                  bench/results/<date>-nuget.md
 #
 # Environment:
-#   BENCH_ONLY       npm, cargo or rubygems: run only that part (default: all three)
+#   BENCH_ONLY       npm, cargo, rubygems or nuget: run only that part (default: all four)
 #   BENCH_GEMS       single-version gems the rubygems part pushes (default 10000)
 #   PACKGATE_BIN     packgate binary to test as is (default: $CARGO_TARGET_DIR/release/packgate, which
 #                    `cargo build --release` brings up to date first)
@@ -20,12 +22,16 @@
 #
 # Every server it starts listens on 127.0.0.1 only and is stopped (by PID) on exit. Loads are
 # bounded: each wrk run lasts BENCH_DURATION seconds, each publish test sends 200 requests, the
-# gem seeding BENCH_GEMS + 50 pushes (4 at a time).
+# gem seeding BENCH_GEMS + 50 pushes (4 at a time), the NuGet seeding 201 pushes (4 at a time).
 # The npm part compares packgate with Verdaccio and nginx; the cargo part (sparse index file with
 # and without If-None-Match, .crate download) compares packgate with nginx serving the same bytes;
 # the rubygems part pushes BENCH_GEMS gems (4 concurrent pushers) and compares the compact index
 # (`versions` full, 304 and 1-byte Range; `info/NAME` full and 304) with nginx serving the same
-# bytes, then times the first `versions` GET after each of 5 more pushes (the re-render).
+# bytes, then times the first `versions` GET after each of 5 more pushes (the re-render); the nuget
+# part pushes Bench.Package (200 versions, so its registration is paged) and Bench.Package.Big (a
+# 1 MiB .nupkg) through the push API (multipart PUT, 4 concurrent pushers) and compares the
+# flat-container version list and the registration index (full and 304), the first registration
+# page (rendered per request) and the 1 MiB .nupkg download with nginx serving the same bytes.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -37,8 +43,8 @@ CACHE="${BENCH_CACHE:-$HOME/.cache/packgate-bench}"
 DUR="${BENCH_DURATION:-10}"
 ((DUR >= 1 && DUR <= 15)) || { echo "BENCH_DURATION must be 1..15" >&2; exit 2; }
 ONLY="${BENCH_ONLY:-}"
-case "$ONLY" in "" | npm | cargo | rubygems) ;; *) echo "BENCH_ONLY must be npm, cargo or rubygems" >&2; exit 2 ;; esac
-part() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }  # part npm|cargo|rubygems: is that part in this run?
+case "$ONLY" in "" | npm | cargo | rubygems | nuget) ;; *) echo "BENCH_ONLY must be npm, cargo, rubygems or nuget" >&2; exit 2 ;; esac
+part() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }  # part npm|cargo|rubygems|nuget: is that part in this run?
 NGEMS="${BENCH_GEMS:-10000}"
 ((NGEMS >= 1 && NGEMS <= 99999)) || { echo "BENCH_GEMS must be 1..99999" >&2; exit 2; }
 VERDACCIO_VERSION_SPEC="6"
@@ -163,7 +169,7 @@ record date "\"$(date -u +'%Y-%m-%d %H:%M UTC')\""
 record machine "\"$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r)), shared with other work\""
 record packgate_version "\"$PG_VERSION\""
 record git "\"$GIT\""
-record parts "\"${ONLY:-npm+cargo+rubygems}\""
+record parts "\"${ONLY:-npm+cargo+rubygems+nuget}\""
 if part npm; then
   record verdaccio_version "\"$(node -e "console.log(require('$CACHE/node_modules/verdaccio/package.json').version)")\""
   record node_version "\"$(node --version)\""
@@ -175,7 +181,8 @@ record loadavg "\"$(cut -d" " -f1-3 /proc/loadavg)\""
 # -------------------------------------------------------------------------- tarballs on disk
 TGZ="$WORK/tgz"    # npm tarballs
 CRATES="$WORK/crates"  # .crate files
-mkdir -p "$TGZ" "$CRATES"
+NUPKGS="$WORK/nupkgs"  # .nupkg files
+mkdir -p "$TGZ" "$CRATES" "$NUPKGS"
 if part npm; then
   log "generating tarballs"
   $PY tgz --name bench-1m --version 1.0.0 --size 1MiB --out "$TGZ/bench-1m-1.0.0.tgz" >/dev/null
@@ -184,6 +191,10 @@ fi
 if part cargo; then
   log "generating the 1 MiB .crate"
   $PY crate --name bench-crate-1m --version 1.0.0 --size 1MiB --out "$CRATES/bench-crate-1m-1.0.0.crate" >/dev/null
+fi
+if part nuget; then
+  log "generating the 1 MiB .nupkg"
+  $PY nupkg --id Bench.Package.Big --version 1.0.0 --size 1MiB --out "$NUPKGS/bench.package.big.1.0.0.nupkg" >/dev/null
 fi
 
 # ---------------------------------------------------------------------------------- packgate
@@ -196,6 +207,7 @@ PGA_TOKEN="$(packgate_token "$WORK/packgate")"
 PGA_REG="http://127.0.0.1:$PGA_PORT/npm/"
 PGA_CARGO="http://127.0.0.1:$PGA_PORT/cargo/"   # the default hosted cargo repository
 PGA_GEMS="http://127.0.0.1:$PGA_PORT/rubygems/" # the default hosted RubyGems source
+PGA_NUGET="http://127.0.0.1:$PGA_PORT/nuget/v3/" # the default hosted NuGet feed
 echo "packgate pid $PGA_PID on http://127.0.0.1:$PGA_PORT/" >&2
 
 # --------------------------------------------------------------------------------- Verdaccio
@@ -252,12 +264,22 @@ if part rubygems; then
   j="${j%\}}, \"server_cpu\": $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'), \"machine_cpu\": $(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}'), \"rss_kib\": $(rss_kib "$PGA_PID")}"
   record gseed "$j"; echo "gem seeding: $j" >&2
 fi
+if part nuget; then
+  log "pushing Bench.Package (200 versions) and Bench.Package.Big (1 MiB) to packgate, 4 concurrent pushers"
+  c0="$($PY cpu "$PGA_PID")"; b0="$($PY busy)"
+  j="$($PY nuget-seed --registry "$PGA_NUGET" --token "$PGA_TOKEN" --id Bench.Package --versions 200 \
+    --file "Bench.Package.Big:1.0.0:$NUPKGS/bench.package.big.1.0.0.nupkg" --workers 4)"
+  c1="$($PY cpu "$PGA_PID")"; b1="$($PY busy)"
+  j="${j%\}}, \"server_cpu\": $(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}'), \"machine_cpu\": $(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}'), \"rss_kib\": $(rss_kib "$PGA_PID")}"
+  record nseed "$j"; echo "nuget seeding: $j" >&2
+fi
 record memory.packgate.after_seed "$(rss_kib "$PGA_PID")"
 part npm && record memory.verdaccio.after_seed "$(rss_kib "$VD_PID")"
 
 # ------------------------------------------------------------------------------------- nginx
 # nginx serves, as static files, the bytes packgate answers with: packuments and tarballs under
-# /npm/, the index file and the .crate under the same paths as packgate's /cargo/.
+# /npm/, the index file and the .crate under the same paths as packgate's /cargo/, the compact
+# index under /rubygems/, the NuGet documents and the .nupkg under /nuget/v3/.
 log "starting nginx"
 NG="$WORK/nginx"
 mkdir -p "$NG/www/packuments" "$NG/tmp" "$NG/logs"
@@ -265,6 +287,10 @@ mkdir -p "$NG/www/packuments" "$NG/tmp" "$NG/logs"
 CRATE_IDX="index/be/nc/bench-crate"                              # cargo.md §3.1: be/nc/ for bench-crate
 CRATE_DL="api/v1/crates/bench-crate-1m/1.0.0/download"
 GEM_INFO="info/bench-gem"
+NU_FLAT="flatcontainer/bench.package/index.json"
+NU_REG="registration/bench.package/index.json"
+NU_PAGE=""                                                       # from the registration index
+NU_DL="flatcontainer/bench.package.big/1.0.0/bench.package.big.1.0.0.nupkg"
 if part npm; then
   for n in bench-1m bench-50m; do
     mkdir -p "$NG/www/npm/$n/-"
@@ -283,7 +309,21 @@ if part rubygems; then
   curl -sf "${PGA_GEMS}versions" -o "$NG/www/rubygems/versions"
   curl -sf "${PGA_GEMS}$GEM_INFO" -o "$NG/www/rubygems/$GEM_INFO"
 fi
-chmod -R a+rX "$NG/www" "$TGZ" "$CRATES"
+if part nuget; then
+  for f in "$NU_FLAT" "$NU_REG"; do
+    mkdir -p "$NG/www/nuget/v3/$(dirname "$f")"
+    curl -sf "${PGA_NUGET}$f" -o "$NG/www/nuget/v3/$f"
+  done
+  # 200 versions: the index links pages of 64 without items; take the first page's URL
+  NU_PAGE="$(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); p=d["items"][0]["@id"]
+assert p.startswith(sys.argv[2]) and "items" not in d["items"][0], p
+print(p[len(sys.argv[2]):])' "$NG/www/nuget/v3/$NU_REG" "$PGA_NUGET")"
+  mkdir -p "$NG/www/nuget/v3/$(dirname "$NU_PAGE")" "$NG/www/nuget/v3/$(dirname "$NU_DL")"
+  curl -sf "${PGA_NUGET}$NU_PAGE" -o "$NG/www/nuget/v3/$NU_PAGE"
+  cp "$NUPKGS/bench.package.big.1.0.0.nupkg" "$NG/www/nuget/v3/$NU_DL"
+fi
+chmod -R a+rX "$NG/www" "$TGZ" "$CRATES" "$NUPKGS"
 NG_PORT="$(free_port)"
 cat >"$NG/nginx.conf" <<EOF
 worker_processes 2;
@@ -322,6 +362,12 @@ http {
     location /rubygems/ {
       default_type text/plain;
     }
+    # the NuGet documents and the .nupkg as static files: nginx's own ETag and If-None-Match
+    location /nuget/ {
+      types { application/json json; application/octet-stream nupkg; }
+      charset utf-8;
+      charset_types application/json;
+    }
   }
 }
 EOF
@@ -331,10 +377,12 @@ wait_http "http://127.0.0.1:$NG_PORT/ping"
 NG_REG="http://127.0.0.1:$NG_PORT/npm/"
 NG_CARGO="http://127.0.0.1:$NG_PORT/cargo/"
 NG_GEMS="http://127.0.0.1:$NG_PORT/rubygems/"
+NG_NUGET="http://127.0.0.1:$NG_PORT/nuget/v3/"
 echo "nginx pid $NGINX_PID on http://127.0.0.1:$NG_PORT/" >&2
 declare -A REG=([packgate]="$PGA_REG" [verdaccio]="$VD_REG" [nginx]="$NG_REG")
 declare -A CARGO=([packgate]="$PGA_CARGO" [nginx]="$NG_CARGO")
 declare -A GEMS=([packgate]="$PGA_GEMS" [nginx]="$NG_GEMS")
+declare -A NUGET=([packgate]="$PGA_NUGET" [nginx]="$NG_NUGET")
 declare -A SPID=([packgate]="$PGA_PID" [verdaccio]="$VD_PID" [nginx]="$NGINX_PID")
 
 # ---------------------------------------------------------------------------------------- wrk
@@ -556,6 +604,77 @@ if part rubygems; then
     j="{\"k\":$k,\"push_s\":${tp#* },\"first_s\":$t1,\"second_s\":$t2,\"third_s\":$t3,\"lines\":$n,\"bytes\":$s1}"
     record "rerender.+" "$j"; echo "re-render $k: $j" >&2
     sleep 0.5
+  done
+fi
+
+# ================================================================================ nuget part
+if part nuget; then
+  log "nuget: checking that packgate and nginx serve the same documents and .nupkg"
+  declare -A NFETAG=() NRETAG=()
+  etag_of() { tr -d '\r' <"$1" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | head -1; }
+  for t in packgate nginx; do
+    # flat-container version list: 200 versions, same bytes, own ETag, 304
+    curl -sf -D "$WORK/check.h" "${NUGET[$t]}$NU_FLAT" -o "$WORK/check.flat"
+    cmp -s "$WORK/check.flat" "$NG/www/nuget/v3/$NU_FLAT" || { echo "$t: flat-container index bytes differ" >&2; exit 1; }
+    n="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["versions"]))' "$WORK/check.flat")"
+    [ "$n" = 200 ] || { echo "$t: the flat-container index lists $n versions, want 200" >&2; exit 1; }
+    NFETAG[$t]="$(etag_of "$WORK/check.h")"
+    [ -n "${NFETAG[$t]}" ] || { echo "$t: no ETag on the flat-container index" >&2; exit 1; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${NFETAG[$t]}" "${NUGET[$t]}$NU_FLAT")"
+    [ "$code" = 304 ] || { echo "$t: flat-container If-None-Match ${NFETAG[$t]} answered $code, want 304" >&2; exit 1; }
+    record "nsizes.$t flat-container index" "$(stat -c %s "$WORK/check.flat")"
+
+    # registration index: 200 versions in 4 linked pages, same bytes, own ETag, 304
+    curl -sf -D "$WORK/check.h" "${NUGET[$t]}$NU_REG" -o "$WORK/check.reg"
+    cmp -s "$WORK/check.reg" "$NG/www/nuget/v3/$NU_REG" || { echo "$t: registration index bytes differ" >&2; exit 1; }
+    n="$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["count"], sum(p["count"] for p in d["items"]))' "$WORK/check.reg")"
+    [ "$n" = "4 200" ] || { echo "$t: the registration index has (pages, versions) $n, want 4 200" >&2; exit 1; }
+    NRETAG[$t]="$(etag_of "$WORK/check.h")"
+    [ -n "${NRETAG[$t]}" ] || { echo "$t: no ETag on the registration index" >&2; exit 1; }
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${NRETAG[$t]}" "${NUGET[$t]}$NU_REG")"
+    [ "$code" = 304 ] || { echo "$t: registration If-None-Match ${NRETAG[$t]} answered $code, want 304" >&2; exit 1; }
+    record "nsizes.$t registration index" "$(stat -c %s "$WORK/check.reg")"
+
+    # the first registration page: 64 versions with their catalog entries, same bytes
+    curl -sf "${NUGET[$t]}$NU_PAGE" -o "$WORK/check.page"
+    cmp -s "$WORK/check.page" "$NG/www/nuget/v3/$NU_PAGE" || { echo "$t: registration page bytes differ" >&2; exit 1; }
+    n="$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["count"], len(d["items"]))' "$WORK/check.page")"
+    [ "$n" = "64 64" ] || { echo "$t: the registration page has (count, items) $n, want 64 64" >&2; exit 1; }
+    record "nsizes.$t registration page" "$(stat -c %s "$WORK/check.page")"
+
+    want="$(sha256sum <"$NUPKGS/bench.package.big.1.0.0.nupkg" | cut -d' ' -f1)"
+    got="$(curl -sf "${NUGET[$t]}$NU_DL" | sha256sum | cut -d' ' -f1)"
+    [ "$want" = "$got" ] || { echo "$t: the .nupkg download differs" >&2; exit 1; }
+  done
+  record "nsizes.registration page path" "\"$NU_PAGE\""
+  record "nsizes.1 MiB nupkg" "$(stat -c %s "$NUPKGS/bench.package.big.1.0.0.nupkg")"
+
+  # The 1-minute load average still carries the build and the seeding: give it up to 60 s to settle.
+  for _ in $(seq 60); do
+    awk '{exit !($1 < 1.5)}' /proc/loadavg && break
+    sleep 1
+  done
+  record nload "\"$(cut -d" " -f1-3 /proc/loadavg)\""
+  NTESTS=(
+    "nu_flat|flat-container bench.package/index.json (200 versions), 64 conns|64|$NU_FLAT|"
+    "nu_flat_304|flat-container index.json, If-None-Match → 304, 64 conns|64|$NU_FLAT|fetag"
+    "nu_reg|registration index bench.package (4 linked pages), 64 conns|64|$NU_REG|"
+    "nu_reg_304|registration index, If-None-Match → 304, 64 conns|64|$NU_REG|retag"
+    "nu_page|registration page ${NU_PAGE#registration/bench.package/} (64 versions), 64 conns|64|$NU_PAGE|"
+    "nu_nupkg_1m|.nupkg 1 MiB download, 64 conns|64|$NU_DL|"
+  )
+  for spec in "${NTESTS[@]}"; do
+    IFS='|' read -r id label conns path hdr <<<"$spec"
+    record "ntests.+" "{\"id\":\"$id\",\"label\":\"$label\"}"
+    log "wrk: $label"
+    for t in packgate nginx; do
+      h=""
+      case "$hdr" in   # each server's own ETag
+        fetag) h="If-None-Match: ${NFETAG[$t]}" ;;
+        retag) h="If-None-Match: ${NRETAG[$t]}" ;;
+      esac
+      run_wrk "$id" "$t" "$conns" "${NUGET[$t]}$path" "$h"
+    done
   done
 fi
 
