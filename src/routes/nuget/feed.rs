@@ -191,34 +191,32 @@ pub async fn registration_page(
         _ => return Err(missing()),
     };
     let pkg = find(&ctx, &id).await?;
-    let desc = packages::load_for(&state.db, pkg).await?;
-    let es: Vec<Entry<'_>> = entries(&desc)?
-        .into_iter()
-        .filter(|e| e.version >= lo && e.version <= hi)
-        .collect();
-    if es.is_empty() {
-        return Err(missing());
-    }
-    let times = published(&es);
-    let regs = reg_entries(&es, &desc.package.name, &times);
-    let body = packgate_nuget::registration_page(
-        &v3_url(&ctx),
-        &desc.package.normalized_name,
-        &lo.lower(),
-        &hi.lower(),
-        &regs,
+    let v3 = v3_url(&ctx);
+    let (lower, upper) = (lo.lower(), hi.lower());
+    let key = format!(
+        "nuget-page\0{}\0{}\0{lower}\0{upper}\0{v3}",
+        repo.name, pkg.id
     );
-    Ok(uncached(&req, body, desc.package.updated_at))
-}
-
-/// A JSON document rendered for this request only (pages and leaves, which clients rarely read).
-fn uncached(req: &HttpRequest, body: Vec<u8>, updated: i64) -> HttpResponse {
-    let doc = crate::services::cache::Rendered {
-        etag: etag::of_bytes(&body),
-        body: body.into(),
-        digest: String::new(),
-    };
-    doc::respond(req, doc, JSON, updated)
+    let updated = pkg.updated_at;
+    let doc = doc::cached(&state, key, pkg, |desc| {
+        let es: Vec<Entry<'_>> = entries(desc)?
+            .into_iter()
+            .filter(|e| e.version >= lo && e.version <= hi)
+            .collect();
+        if es.is_empty() {
+            return Err(AppError::NotFound(
+                "no versions within the page bounds".into(),
+            ));
+        }
+        let times = published(&es);
+        let regs = reg_entries(&es, &desc.package.name, &times);
+        let lid = desc.package.normalized_name.as_str();
+        Ok(packgate_nuget::registration_page(
+            &v3, lid, &lower, &upper, &regs,
+        ))
+    })
+    .await?;
+    Ok(doc::respond(&req, doc, JSON, updated))
 }
 
 /// `GET {reg}/{id}/{version}.json`: one version's leaf.
@@ -238,17 +236,27 @@ pub async fn registration_leaf(
         .and_then(url_version)
         .ok_or_else(missing)?;
     let pkg = find(&ctx, &id).await?;
-    let desc = packages::load_for(&state.db, pkg).await?;
-    let es: Vec<Entry<'_>> = entries(&desc)?
-        .into_iter()
-        .filter(|e| e.version == version)
-        .collect();
-    if es.is_empty() {
-        return Err(missing());
-    }
-    let times = published(&es);
-    let regs = reg_entries(&es, &desc.package.name, &times);
-    let body =
-        packgate_nuget::registration_leaf(&v3_url(&ctx), &desc.package.normalized_name, &regs[0]);
-    Ok(uncached(&req, body, desc.package.updated_at))
+    let v3 = v3_url(&ctx);
+    let key = format!(
+        "nuget-leaf\0{}\0{}\0{}\0{v3}",
+        repo.name,
+        pkg.id,
+        version.lower()
+    );
+    let updated = pkg.updated_at;
+    let doc = doc::cached(&state, key, pkg, |desc| {
+        let es: Vec<Entry<'_>> = entries(desc)?
+            .into_iter()
+            .filter(|e| e.version == version)
+            .collect();
+        if es.is_empty() {
+            return Err(AppError::NotFound("no such version".into()));
+        }
+        let times = published(&es);
+        let regs = reg_entries(&es, &desc.package.name, &times);
+        let lid = desc.package.normalized_name.as_str();
+        Ok(packgate_nuget::registration_leaf(&v3, lid, &regs[0]))
+    })
+    .await?;
+    Ok(doc::respond(&req, doc, JSON, updated))
 }
