@@ -7,9 +7,10 @@
 //! Request traces: /work/shared/protocols/cargo.md §11.
 
 use crate::support::TestServer;
-use crate::support::cargo_client::{Cargo, CargoOut, write_files};
+use crate::support::cargo_client::{Cargo, write_files};
 use crate::support::cargo_snapshot::{assert_index_unchanged, index_snapshot};
 use crate::support::crate_builder::{index_url, parse_index};
+use crate::support::tool::ToolOut;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -52,7 +53,7 @@ fn app(cargo: &Cargo, name: &str, deps: &str, main_rs: &str) -> PathBuf {
 
 /// `cargo publish` that must succeed, print cargo's "Published" line and not time out waiting
 /// for the index (which needs the index ETag to change on publish).
-fn publish_ok(cargo: &Cargo, dir: &Path, verify: bool, name: &str, version: &str) -> CargoOut {
+fn publish_ok(cargo: &Cargo, dir: &Path, verify: bool, name: &str, version: &str) -> ToolOut {
     let published = format!("Published {name} v{version}");
     cargo
         .publish(dir, verify)
@@ -140,7 +141,7 @@ fn assert_checksums_match_index(server: &TestServer, dir: &Path, token: Option<&
 }
 
 /// The logins printed by `cargo owner --list` (`login (Name)` or `login` per line).
-fn listed_owners(out: &CargoOut) -> BTreeSet<String> {
+fn listed_owners(out: &ToolOut) -> BTreeSet<String> {
     out.stdout
         .lines()
         .filter_map(|l| l.split_whitespace().next())

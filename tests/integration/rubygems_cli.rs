@@ -11,8 +11,9 @@ use crate::support::TestServer;
 use crate::support::gem_builder::{
     md5_hex, parse_info, parse_versions, sha256_hex, versions_state,
 };
-use crate::support::gem_client::{GemEnv, GemProject, RubyOut, served_versions_206};
+use crate::support::gem_client::{GemEnv, GemProject, served_versions_206};
 use crate::support::gem_snapshot::{assert_gems_unchanged, gem_snapshot};
+use crate::support::tool::ToolOut;
 use std::path::{Path, PathBuf};
 
 const PLATFORM: &str = "x86_64-linux";
@@ -120,7 +121,7 @@ fn locked(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn bundle_ok(gems: &GemEnv, dir: &Path, args: &[&str]) -> RubyOut {
+fn bundle_ok(gems: &GemEnv, dir: &Path, args: &[&str]) -> ToolOut {
     gems.bundle(dir, args)
         .ok()
         .never_mentions("Fetching source index")

@@ -1,86 +1,21 @@
 //! The real RubyGems (`gem`) and Bundler (`bundle`) clients, isolated per use: their own HOME,
 //! GEM_HOME/GEM_PATH, GEMRC (whose only source is the test repository), XDG dirs,
-//! BUNDLE_USER_HOME, BUNDLE_APP_CONFIG and BUNDLE_PATH under a temp dir. Every `GEM_*`,
-//! `BUNDLE_*`, `RUBY*` and proxy variable of the surrounding environment is removed; outbound
-//! proxies point at a closed local port with `no_proxy` for 127.0.0.1, so a request to any host
-//! but the test server fails instead of reaching the network. Commands that talk to a source
-//! always name the test repository explicitly (`--clear-sources --source`, `--host`, a Gemfile
-//! with only that source). Every command has a timeout and is killed (by its own handle) when it
-//! hangs.
+//! BUNDLE_USER_HOME, BUNDLE_APP_CONFIG and BUNDLE_PATH under a temp dir. `HOME` and every `GEM*`,
+//! `BUNDLE*`, `RUBY*`, `XDG_*` and proxy variable of the surrounding environment are removed;
+//! outbound proxies point at a closed local port with `no_proxy` for 127.0.0.1, so a request to
+//! any host but the test server fails instead of reaching the network. Commands that talk to a
+//! source always name the test repository explicitly (`--clear-sources --source`, `--host`, a
+//! Gemfile with only that source). Every command has a timeout and is killed (by its own handle)
+//! when it hangs.
 
 use super::TestServer;
-use std::io::{Read, Write};
+use super::tool::{self, Input, ToolOut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-/// The output of one gem/bundle/ruby command.
-#[derive(Debug)]
-pub struct RubyOut {
-    pub cmd: String,
-    pub status: Option<ExitStatus>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl RubyOut {
-    pub fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-
-    pub fn describe(&self) -> String {
-        format!(
-            "`{}` exited with {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.cmd, self.status, self.stdout, self.stderr
-        )
-    }
-
-    /// stdout and stderr together.
-    pub fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    /// Panics unless the command succeeded.
-    pub fn ok(self) -> RubyOut {
-        assert!(self.success(), "command failed: {}", self.describe());
-        self
-    }
-
-    /// Panics unless the command ran to completion with a non-zero exit.
-    pub fn failed(self) -> RubyOut {
-        assert!(
-            self.status.is_some_and(|s| !s.success()),
-            "command should have failed: {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Panics unless stdout or stderr contains one of `needles` (case-insensitive).
-    pub fn mentions_any(self, needles: &[&str]) -> RubyOut {
-        let all = self.all().to_lowercase();
-        assert!(
-            needles.iter().any(|n| all.contains(&n.to_lowercase())),
-            "expected one of {needles:?} in the output of {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Panics if stdout or stderr contains `needle` (case-insensitive).
-    pub fn never_mentions(self, needle: &str) -> RubyOut {
-        assert!(
-            !self.all().to_lowercase().contains(&needle.to_lowercase()),
-            "unexpected {needle:?} in the output of {}",
-            self.describe()
-        );
-        self
-    }
-}
 
 /// gem + bundle with their own homes, pointed at one packgate RubyGems repository.
 pub struct GemEnv {
@@ -170,22 +105,15 @@ impl GemEnv {
     fn command(&self, program: &str, dir: &Path) -> Command {
         let mut cmd = Command::new(program);
         cmd.current_dir(dir);
-        for (key, _) in
-            std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
-        {
-            let upper = key.to_ascii_uppercase();
-            if upper.starts_with("GEM")
-                || upper.starts_with("BUNDLE")
-                || upper.starts_with("RUBY")
-                || upper.starts_with("XDG_")
-                || upper.ends_with("_PROXY")
-                || upper == "HOME"
-            {
-                cmd.env_remove(&key);
-            }
-        }
+        tool::scrub_env(&mut cmd, |key| {
+            ["GEM", "BUNDLE", "RUBY", "XDG_"]
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
+                || key.ends_with("_PROXY")
+                || key == "HOME"
+        });
+        tool::blackhole_proxies(&mut cmd);
         let root = self.root.path();
-        let blackhole = "http://127.0.0.1:9";
         cmd.env("HOME", &self.home)
             .env("GEM_HOME", &self.gem_home)
             .env("GEM_PATH", &self.gem_home)
@@ -203,13 +131,7 @@ impl GemEnv {
             .env("BUNDLE_RETRY", "1")
             .env("BUNDLE_JOBS", "2")
             .env("LC_ALL", "C.UTF-8")
-            .env("LANG", "C.UTF-8")
-            .env("http_proxy", blackhole)
-            .env("https_proxy", blackhole)
-            .env("HTTP_PROXY", blackhole)
-            .env("HTTPS_PROXY", blackhole)
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("NO_PROXY", "127.0.0.1,localhost");
+            .env("LANG", "C.UTF-8");
         if let Some(key) = &self.api_key {
             cmd.env("GEM_HOST_API_KEY", key);
         }
@@ -217,74 +139,35 @@ impl GemEnv {
     }
 
     /// Runs `program ARGS` in `dir`, feeding `stdin` (closed when `None`).
-    pub fn run(&self, program: &str, dir: &Path, args: &[&str], stdin: Option<&str>) -> RubyOut {
-        let cmd_text = format!("{program} {}", args.join(" "));
+    pub fn run(&self, program: &str, dir: &Path, args: &[&str], stdin: Option<&str>) -> ToolOut {
         let mut cmd = self.command(program, dir);
-        cmd.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd_text}: {e}"));
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin");
-            let _ = pipe.write_all(input.as_bytes());
-        }
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = [
-            pump(child.stdout.take().expect("stdout"), stdout.clone()),
-            pump(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        };
-        for r in readers {
-            let _ = r.join();
-        }
-        let text = |b: &Arc<Mutex<Vec<u8>>>| {
-            String::from_utf8_lossy(&b.lock().expect("lock")).into_owned()
-        };
-        RubyOut {
-            cmd: cmd_text,
-            status,
-            stdout: text(&stdout),
-            stderr: text(&stderr),
-        }
+        cmd.args(args);
+        tool::run(
+            cmd,
+            format!("{program} {}", args.join(" ")),
+            stdin.map_or(Input::Closed, Input::Text),
+            TIMEOUT,
+        )
     }
 
     /// `gem ARGS` in a scratch directory.
-    pub fn gem(&self, args: &[&str]) -> RubyOut {
+    pub fn gem(&self, args: &[&str]) -> ToolOut {
         let dir = self.new_dir("gem");
         self.run("gem", &dir, args, None)
     }
 
     /// `gem ARGS` in `dir`.
-    pub fn gem_in(&self, dir: &Path, args: &[&str]) -> RubyOut {
+    pub fn gem_in(&self, dir: &Path, args: &[&str]) -> ToolOut {
         self.run("gem", dir, args, None)
     }
 
     /// `bundle ARGS` in `dir`.
-    pub fn bundle(&self, dir: &Path, args: &[&str]) -> RubyOut {
+    pub fn bundle(&self, dir: &Path, args: &[&str]) -> ToolOut {
         self.run("bundle", dir, args, None)
     }
 
     /// `ruby ARGS` in a scratch directory.
-    pub fn ruby(&self, args: &[&str]) -> RubyOut {
+    pub fn ruby(&self, args: &[&str]) -> ToolOut {
         let dir = self.new_dir("ruby");
         self.run("ruby", &dir, args, None)
     }
@@ -301,13 +184,13 @@ impl GemEnv {
     }
 
     /// `gem push FILE --host {host}`.
-    pub fn push(&self, file: &Path) -> RubyOut {
+    pub fn push(&self, file: &Path) -> ToolOut {
         let path = file.display().to_string();
         self.gem(&["push", &path, "--host", &self.host])
     }
 
     /// `gem install ARGS --clear-sources --source {source} --no-document`.
-    pub fn install(&self, args: &[&str]) -> RubyOut {
+    pub fn install(&self, args: &[&str]) -> ToolOut {
         let mut all = vec!["install"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--clear-sources", "--source", &self.source, "--no-document"]);
@@ -407,21 +290,6 @@ impl GemProject {
             .expect("write gemspec");
         std::fs::write(dir.join(format!("lib/{}.rb", self.name)), &self.lib_rb).expect("write lib");
     }
-}
-
-fn pump(
-    mut from: impl Read + Send + 'static,
-    into: Arc<Mutex<Vec<u8>>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => into.lock().expect("lock").extend_from_slice(&buf[..n]),
-            }
-        }
-    })
 }
 
 /// Whether the server answered a ranged `versions` request of `repo` with 206: from `/metrics`

@@ -5,7 +5,8 @@
 //! builder for `.gem` files plus compact-index parsers (`gem_builder`); for NuGet: the real
 //! NuGet.exe on mono (`nuget_client`), a builder for `.nupkg`/`.snupkg` files and malformed zips
 //! (`nupkg_builder`), raw-socket requests that keep the HTTP reason phrase (`nuget_http`) and
-//! "nothing changed" snapshots (`nuget_snapshot`).
+//! "nothing changed" snapshots (`nuget_snapshot`). The real-client harnesses share how they run
+//! a command, its output type and their environment scrubbing (`tool`).
 
 pub mod cargo_client;
 pub mod cargo_snapshot;
@@ -22,6 +23,7 @@ pub mod nupkg_builder;
 pub mod publish_body;
 pub mod server;
 pub mod snapshot;
+pub mod tool;
 
 pub use http::{Client, Resp};
 pub use npm_client::Npm;

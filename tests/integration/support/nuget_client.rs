@@ -5,12 +5,12 @@
 //! `protocolVersion="3"` and `allowInsecureConnections="true"`, optional
 //! `<packageSourceCredentials>` with the token as ClearTextPassword) is written as the user-level
 //! config, into the work directory every command runs in (for `search`, which takes no
-//! `-ConfigFile`), and passed with `-ConfigFile` wherever NuGet.exe accepts it. Every `NUGET_*`,
-//! `MONO_*`, `DOTNET_*`, `XDG_*`, proxy and temp-dir variable of the surrounding environment is
-//! removed; outbound proxies point at a closed local port with `no_proxy` for 127.0.0.1 (mono
-//! honours both), so a request to any host but the test server fails instead of reaching the
-//! network. Every command runs with `-NonInteractive`, closed stdin and a timeout, and is killed
-//! (by its own handle) when it hangs.
+//! `-ConfigFile`), and passed with `-ConfigFile` wherever NuGet.exe accepts it. `HOME` and every
+//! `NUGET*`, `MONO*`, `DOTNET*`, `XDG_*`, proxy and temp-dir variable of the surrounding
+//! environment are removed; outbound proxies point at a closed local port with `no_proxy` for
+//! 127.0.0.1 (mono honours both), so a request to any host but the test server fails instead of
+//! reaching the network. Every command runs with `-NonInteractive`, closed stdin and a timeout,
+//! and is killed (by its own handle) when it hangs.
 //!
 //! NuGet.exe comes from `PACKGATE_NUGET_EXE`, else from the npm package `nuget-exe@5.8.0` that
 //! `tools/nuget-exe.sh` (run by `.ci/run`) installs under `${PACKGATE_TOOLS_ROOT:-$HOME/.cache/
@@ -18,91 +18,16 @@
 
 use super::TestServer;
 use super::nupkg_builder::xml_escape;
-use std::io::Read;
+use super::tool::{self, Input, ToolOut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The source key in every test NuGet.Config.
 pub const SOURCE_KEY: &str = "packgate";
-
-/// The output of one NuGet.exe command.
-#[derive(Debug)]
-pub struct NuGetOut {
-    pub cmd: String,
-    pub status: Option<ExitStatus>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl NuGetOut {
-    pub fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-
-    pub fn describe(&self) -> String {
-        format!(
-            "`{}` exited with {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.cmd, self.status, self.stdout, self.stderr
-        )
-    }
-
-    /// stdout and stderr together.
-    pub fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    /// Panics unless the command succeeded.
-    pub fn ok(self) -> NuGetOut {
-        assert!(self.success(), "NuGet.exe failed: {}", self.describe());
-        self
-    }
-
-    /// Panics unless the command ran to completion with a non-zero exit.
-    pub fn failed(self) -> NuGetOut {
-        assert!(
-            self.status.is_some_and(|s| !s.success()),
-            "NuGet.exe should have failed: {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Panics unless stdout or stderr contains one of `needles` (case-insensitive).
-    pub fn mentions_any(self, needles: &[&str]) -> NuGetOut {
-        let all = self.all().to_lowercase();
-        assert!(
-            needles.iter().any(|n| all.contains(&n.to_lowercase())),
-            "expected one of {needles:?} in the output of {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Panics unless stdout or stderr contains `needle` exactly (case-sensitive).
-    pub fn mentions_exactly(self, needle: &str) -> NuGetOut {
-        assert!(
-            self.all().contains(needle),
-            "expected {needle:?} verbatim in the output of {}",
-            self.describe()
-        );
-        self
-    }
-
-    /// Panics if stdout or stderr contains `needle` (case-insensitive).
-    pub fn never_mentions(self, needle: &str) -> NuGetOut {
-        assert!(
-            !self.all().to_lowercase().contains(&needle.to_lowercase()),
-            "unexpected {needle:?} in the output of {}",
-            self.describe()
-        );
-        self
-    }
-}
 
 /// NuGet.exe with its own homes and caches, configured for one packgate NuGet repository.
 pub struct NuGet {
@@ -205,22 +130,15 @@ impl NuGet {
     fn command(&self) -> Command {
         let mut cmd = Command::new("mono");
         cmd.current_dir(&self.work);
-        for (key, _) in
-            std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
-        {
-            let upper = key.to_ascii_uppercase();
-            if upper.starts_with("NUGET")
-                || upper.starts_with("MONO")
-                || upper.starts_with("DOTNET")
-                || upper.starts_with("XDG_")
-                || upper.ends_with("_PROXY")
-                || matches!(upper.as_str(), "HOME" | "TMPDIR" | "TEMP" | "TMP")
-            {
-                cmd.env_remove(&key);
-            }
-        }
+        tool::scrub_env(&mut cmd, |key| {
+            ["NUGET", "MONO", "DOTNET", "XDG_"]
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
+                || key.ends_with("_PROXY")
+                || matches!(key, "HOME" | "TMPDIR" | "TEMP" | "TMP")
+        });
+        tool::blackhole_proxies(&mut cmd);
         let root = self.root.path();
-        let blackhole = "http://127.0.0.1:9";
         cmd.env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", root.join("xdg-config"))
             .env("XDG_CACHE_HOME", root.join("xdg-cache"))
@@ -232,64 +150,26 @@ impl NuGet {
                 root.join(format!("http-cache-{}", super::random_id())),
             )
             .env("LC_ALL", "C.UTF-8")
-            .env("LANG", "C.UTF-8")
-            .env("http_proxy", blackhole)
-            .env("https_proxy", blackhole)
-            .env("HTTP_PROXY", blackhole)
-            .env("HTTPS_PROXY", blackhole)
-            .env("no_proxy", "127.0.0.1,localhost")
-            .env("NO_PROXY", "127.0.0.1,localhost");
+            .env("LANG", "C.UTF-8");
         cmd
     }
 
     /// `mono NuGet.exe ARGS -NonInteractive` in the work directory.
-    pub fn run(&self, args: &[&str]) -> NuGetOut {
+    pub fn run(&self, args: &[&str]) -> ToolOut {
         let mut all: Vec<&str> = args.to_vec();
         all.push("-NonInteractive");
-        let cmd_text = format!("nuget {}", all.join(" "));
         let mut cmd = self.command();
-        cmd.arg(&self.exe)
-            .args(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd_text}: {e}"));
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = [
-            pump(child.stdout.take().expect("stdout"), stdout.clone()),
-            pump(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        };
-        for r in readers {
-            let _ = r.join();
-        }
-        let text = |b: &Arc<Mutex<Vec<u8>>>| {
-            String::from_utf8_lossy(&b.lock().expect("lock")).into_owned()
-        };
-        NuGetOut {
-            cmd: cmd_text,
-            status,
-            stdout: text(&stdout),
-            stderr: text(&stderr),
-        }
+        cmd.arg(&self.exe).args(&all);
+        tool::run(
+            cmd,
+            format!("nuget {}", all.join(" ")),
+            Input::Closed,
+            TIMEOUT,
+        )
     }
 
     /// `ARGS -ConfigFile <config>` (for the commands that accept it).
-    pub fn run_with_config(&self, args: &[&str]) -> NuGetOut {
+    pub fn run_with_config(&self, args: &[&str]) -> ToolOut {
         let config = self.config.display().to_string();
         let mut all: Vec<&str> = args.to_vec();
         all.extend_from_slice(&["-ConfigFile", &config]);
@@ -297,7 +177,7 @@ impl NuGet {
     }
 
     /// `push FILE -Source {source} [-ApiKey KEY] EXTRA…`.
-    pub fn push(&self, file: &Path, api_key: Option<&str>, extra: &[&str]) -> NuGetOut {
+    pub fn push(&self, file: &Path, api_key: Option<&str>, extra: &[&str]) -> ToolOut {
         let path = file.display().to_string();
         let mut args = vec!["push", &path, "-Source", &self.source];
         if let Some(k) = api_key {
@@ -309,7 +189,7 @@ impl NuGet {
 
     /// `install ID -Source {source} -OutputDirectory <new dir> -NoCache -DirectDownload EXTRA…`;
     /// returns the output and the directory.
-    pub fn install(&self, id: &str, extra: &[&str]) -> (NuGetOut, PathBuf) {
+    pub fn install(&self, id: &str, extra: &[&str]) -> (ToolOut, PathBuf) {
         let dir = self.new_dir("installed");
         let out_dir = dir.display().to_string();
         let mut args = vec![
@@ -328,14 +208,14 @@ impl NuGet {
 
     /// `search TERMS -Source {source} EXTRA…` (search takes no `-ConfigFile`; the work
     /// directory's NuGet.Config applies).
-    pub fn search(&self, terms: &str, extra: &[&str]) -> NuGetOut {
+    pub fn search(&self, terms: &str, extra: &[&str]) -> ToolOut {
         let mut args = vec!["search", terms, "-Source", &self.source];
         args.extend_from_slice(extra);
         self.run(&args)
     }
 
     /// `delete ID VERSION -Source {source} [-ApiKey KEY]`.
-    pub fn delete(&self, id: &str, version: &str, api_key: Option<&str>) -> NuGetOut {
+    pub fn delete(&self, id: &str, version: &str, api_key: Option<&str>) -> ToolOut {
         let mut args = vec!["delete", id, version, "-Source", &self.source];
         if let Some(k) = api_key {
             args.extend_from_slice(&["-ApiKey", k]);
@@ -445,21 +325,6 @@ fn log_field(line: &str, key: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn pump(
-    mut from: impl Read + Send + 'static,
-    into: Arc<Mutex<Vec<u8>>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => into.lock().expect("lock").extend_from_slice(&buf[..n]),
-            }
-        }
-    })
 }
 
 /// Prints the standard skip line and returns from the test when mono or NuGet.exe is missing.
