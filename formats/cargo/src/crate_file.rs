@@ -5,17 +5,12 @@
 //! Implements the Cargo registry protocol reference §5.2 step 4 ("check that the tarball's top
 //! directory and `Cargo.toml` match name/version"). See `docs/formats/cargo.md`.
 
-use std::cell::Cell;
-use std::io::{self, Cursor, Read};
-use std::rc::Rc;
+use std::io::Read;
 
-use flate2::read::GzDecoder;
+use packgate_archive::{Archive, ArchiveError, Bounds, PathRule};
 
 mod walk;
 use walk::Walk;
-
-/// Bytes of tar headers (and long-name/PAX records) allowed per entry on top of file contents.
-const HEADER_ALLOWANCE: u64 = 2048;
 
 /// Why a `.crate` was refused. Each message is meant for the cargo user.
 #[derive(Debug, thiserror::Error)]
@@ -123,102 +118,33 @@ pub struct CrateInfo {
 /// `[package]` name and version must equal meta's (version compared as semver). Bounded by
 /// limits (decompression bombs).
 pub fn inspect_crate<R: Read>(
-    mut r: R,
+    r: R,
     name: &str,
     vers: &str,
     limits: &CrateLimits,
 ) -> Result<CrateInfo, CrateError> {
-    let mut magic = [0u8; 2];
-    if r.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-        return Err(CrateError::NotGzip);
-    }
-    let state = Rc::new(Guard::default());
-    let cap = limits.max_unpacked.saturating_add(
-        limits
-            .max_entries
-            .saturating_add(16)
-            .saturating_mul(HEADER_ALLOWANCE),
-    );
-    let gz = GzDecoder::new(Cursor::new(magic).chain(r));
-    let mut archive = tar::Archive::new(Guarded {
-        inner: gz,
-        left: cap,
-        state: state.clone(),
-    });
+    let bounds = Bounds {
+        max_entries: limits.max_entries,
+        max_unpacked: limits.max_unpacked,
+    };
+    let mut archive = Archive::gzip_checked(r, bounds, PathRule::Slash).map_err(refused)?;
     let mut walk = Walk::new(name, vers);
-    let entries = archive.entries().map_err(|e| state.classify(e, limits))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| state.classify(e, limits))?;
-        walk.entry(entry, limits).map_err(|e| match e {
-            Step::Tar(io) => state.classify(io, limits),
-            Step::Reject(c) => c,
-        })?;
+    for entry in archive.entries().map_err(refused)? {
+        walk.entry(entry.map_err(refused)?, limits)?;
     }
-    walk.finish()
+    walk.finish(archive.totals())
 }
 
-/// Failure inside the per-entry walk: an I/O error to classify, or a rejection.
-enum Step {
-    Tar(io::Error),
-    Reject(CrateError),
-}
-
-impl From<io::Error> for Step {
-    fn from(e: io::Error) -> Self {
-        Step::Tar(e)
-    }
-}
-
-impl From<CrateError> for Step {
-    fn from(e: CrateError) -> Self {
-        Step::Reject(e)
-    }
-}
-
-/// Remembers why the decompressed stream failed, so tar errors can be told apart.
-#[derive(Default)]
-struct Guard {
-    gzip_error: Cell<bool>,
-    over_limit: Cell<bool>,
-}
-
-impl Guard {
-    fn classify(&self, e: io::Error, limits: &CrateLimits) -> CrateError {
-        if self.over_limit.get() {
-            CrateError::TooLarge(limits.max_unpacked)
-        } else if self.gzip_error.get() {
-            CrateError::BadGzip(e.to_string())
-        } else {
-            CrateError::NotTar(e.to_string())
-        }
-    }
-}
-
-/// The gzip decoder, with a cap on decompressed bytes and error bookkeeping.
-struct Guarded<R> {
-    inner: R,
-    left: u64,
-    state: Rc<Guard>,
-}
-
-impl<R: Read> Read for Guarded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            self.state.over_limit.set(true);
-            return Err(io::Error::other("decompressed size limit reached"));
-        }
-        let max = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        match self.inner.read(&mut buf[..max]) {
-            Ok(n) => {
-                self.left -= n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                self.state.gzip_error.set(true);
-                Err(e)
-            }
-        }
+/// The `.crate` error for a refusal of the shared archive walk.
+fn refused(e: ArchiveError) -> CrateError {
+    match e {
+        ArchiveError::NotGzip => CrateError::NotGzip,
+        ArchiveError::BadGzip(reason) => CrateError::BadGzip(reason),
+        ArchiveError::NotTar(reason) => CrateError::NotTar(reason),
+        ArchiveError::UnsafePath(path) => CrateError::UnsafePath(path),
+        ArchiveError::TooManyEntries(max) => CrateError::TooManyEntries(max),
+        ArchiveError::TooLarge(max) => CrateError::TooLarge(max),
+        // The only entry read whole is Cargo.toml.
+        ArchiveError::EntryTooLarge(max) => CrateError::ManifestTooLarge(max),
     }
 }

@@ -5,20 +5,15 @@
 //! agree") and gathers what §3.2/§3.3 need (`dist.fileCount`, `dist.unpackedSize`,
 //! `_hasShrinkwrap`, `hasInstallScript`). See `docs/formats/npm.md`.
 
-use std::cell::Cell;
-use std::io::{self, Cursor, Read};
-use std::rc::Rc;
+use std::io::Read;
 
-use flate2::read::GzDecoder;
+use packgate_archive::{Archive, ArchiveError, Bounds, PathRule};
 use serde_json::{Map, Value};
 
 use crate::{PublishError, PublishRequest};
 
 mod walk;
 use walk::Walk;
-
-/// Bytes of tar headers (and long-name/PAX records) allowed per entry on top of file contents.
-const HEADER_ALLOWANCE: u64 = 2048;
 
 /// Why a tarball was refused. Each message is meant for the npm user.
 #[derive(Debug, thiserror::Error)]
@@ -112,37 +107,17 @@ pub struct TarballInfo {
 /// Streams a .tgz: must be gzip, a tar, package.json at depth 1 under a single top directory
 /// (usually "package/"), parsed as a JSON object; counts regular files and their total size;
 /// enforces limits (decompression bombs); rejects absolute paths and ".." components.
-pub fn inspect_tarball<R: Read>(
-    mut r: R,
-    limits: &TarballLimits,
-) -> Result<TarballInfo, TarballError> {
-    let mut magic = [0u8; 2];
-    if r.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-        return Err(TarballError::NotGzip);
-    }
-    let state = Rc::new(Guard::default());
-    let cap = limits.max_unpacked.saturating_add(
-        limits
-            .max_entries
-            .saturating_add(16)
-            .saturating_mul(HEADER_ALLOWANCE),
-    );
-    let gz = GzDecoder::new(Cursor::new(magic).chain(r));
-    let mut archive = tar::Archive::new(Guarded {
-        inner: gz,
-        left: cap,
-        state: state.clone(),
-    });
+pub fn inspect_tarball<R: Read>(r: R, limits: &TarballLimits) -> Result<TarballInfo, TarballError> {
+    let bounds = Bounds {
+        max_entries: limits.max_entries,
+        max_unpacked: limits.max_unpacked,
+    };
+    let mut archive = Archive::gzip_checked(r, bounds, PathRule::Slash).map_err(refused)?;
     let mut walk = Walk::default();
-    let entries = archive.entries().map_err(|e| state.classify(e, limits))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| state.classify(e, limits))?;
-        walk.entry(entry, limits).map_err(|e| match e {
-            Step::Tar(io) => state.classify(io, limits),
-            Step::Reject(t) => t,
-        })?;
+    for entry in archive.entries().map_err(refused)? {
+        walk.entry(entry.map_err(refused)?, limits)?;
     }
-    walk.finish()
+    walk.finish(archive.totals())
 }
 
 /// The tarball's package.json must agree with the publish (name and version). The version is
@@ -168,68 +143,16 @@ pub fn check_tarball_matches(info: &TarballInfo, req: &PublishRequest) -> Result
     Ok(())
 }
 
-/// Failure inside the per-entry walk: an I/O error to classify, or a rejection.
-enum Step {
-    Tar(io::Error),
-    Reject(TarballError),
-}
-
-impl From<io::Error> for Step {
-    fn from(e: io::Error) -> Self {
-        Step::Tar(e)
-    }
-}
-
-impl From<TarballError> for Step {
-    fn from(e: TarballError) -> Self {
-        Step::Reject(e)
-    }
-}
-
-/// Remembers why the decompressed stream failed, so tar errors can be told apart.
-#[derive(Default)]
-struct Guard {
-    gzip_error: Cell<bool>,
-    over_limit: Cell<bool>,
-}
-
-impl Guard {
-    fn classify(&self, e: io::Error, limits: &TarballLimits) -> TarballError {
-        if self.over_limit.get() {
-            TarballError::TooLarge(limits.max_unpacked)
-        } else if self.gzip_error.get() {
-            TarballError::BadGzip(e.to_string())
-        } else {
-            TarballError::NotTar(e.to_string())
-        }
-    }
-}
-
-/// The gzip decoder, with a cap on decompressed bytes and error bookkeeping.
-struct Guarded<R> {
-    inner: R,
-    left: u64,
-    state: Rc<Guard>,
-}
-
-impl<R: Read> Read for Guarded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            self.state.over_limit.set(true);
-            return Err(io::Error::other("decompressed size limit reached"));
-        }
-        let max = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        match self.inner.read(&mut buf[..max]) {
-            Ok(n) => {
-                self.left -= n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                self.state.gzip_error.set(true);
-                Err(e)
-            }
-        }
+/// The tarball error for a refusal of the shared archive walk.
+fn refused(e: ArchiveError) -> TarballError {
+    match e {
+        ArchiveError::NotGzip => TarballError::NotGzip,
+        ArchiveError::BadGzip(reason) => TarballError::BadGzip(reason),
+        ArchiveError::NotTar(reason) => TarballError::NotTar(reason),
+        ArchiveError::UnsafePath(path) => TarballError::UnsafePath(path),
+        ArchiveError::TooManyEntries(max) => TarballError::TooManyEntries(max),
+        ArchiveError::TooLarge(max) => TarballError::TooLarge(max),
+        // The only entry read whole is package.json.
+        ArchiveError::EntryTooLarge(max) => TarballError::ManifestTooLarge(max),
     }
 }

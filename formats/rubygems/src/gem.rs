@@ -7,7 +7,7 @@
 use std::io::{Cursor, Read};
 
 use flate2::read::GzDecoder;
-use tar::EntryType;
+use packgate_archive::{Allow, Archive, ArchiveError, Bounds, PathRule};
 
 mod checksums;
 mod data;
@@ -82,28 +82,19 @@ pub fn read_gem<R: Read>(mut r: R, limits: &GemLimits) -> Result<GemSpec, GemErr
         }
         _ => {}
     }
-    let mut archive = tar::Archive::new(Cursor::new(prefix).chain(r));
+    let bounds = Bounds {
+        max_entries: limits.max_entries,
+        max_unpacked: limits.max_unpacked,
+    };
+    let mut archive = Archive::plain(Cursor::new(prefix).chain(r), bounds, PathRule::Flat);
     let mut members = Members::default();
-    let mut count = 0u64;
-    for entry in archive.entries().map_err(not_tar)? {
-        let mut entry = entry.map_err(not_tar)?;
-        let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions() {
-            continue;
-        }
-        count += 1;
-        if count > limits.max_entries {
-            return Err(GemError::TooManyEntries(limits.max_entries));
-        }
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if path.is_empty() || path == "." || path == ".." || path.contains(['/', '\\', '\0']) {
-            return Err(GemError::UnsafeEntry(path));
-        }
-        if !(kind.is_file() || kind == EntryType::Continuous) {
-            let kind = kind_name(kind);
+    for entry in archive.entries().map_err(refused_member)? {
+        let mut entry = entry.map_err(refused_member)?;
+        if let Err(kind) = Allow::Files.check(&entry) {
+            let path = entry.path().to_owned();
             return Err(GemError::NotRegular { path, kind });
         }
-        match path.as_str() {
+        match entry.path() {
             "metadata.gz" => {
                 if members.metadata.is_some() {
                     return Err(GemError::Duplicate("metadata.gz"));
@@ -178,16 +169,16 @@ fn small_gzip<R: Read>(
     Ok((text, digests.finish()))
 }
 
-/// A word for an entry type that is not a regular file.
-pub(crate) fn kind_name(kind: EntryType) -> &'static str {
-    match kind {
-        EntryType::Directory => "directory",
-        EntryType::Symlink => "symlink",
-        EntryType::Link => "hard link",
-        EntryType::Char => "character device",
-        EntryType::Block => "block device",
-        EntryType::Fifo => "fifo",
-        EntryType::GNUSparse => "sparse file",
-        _ => "special entry",
+/// The gem error for a refusal of the shared walk over the `.gem` members.
+fn refused_member(e: ArchiveError) -> GemError {
+    match e {
+        ArchiveError::UnsafePath(path) => GemError::UnsafeEntry(path),
+        ArchiveError::TooManyEntries(max) => GemError::TooManyEntries(max),
+        ArchiveError::NotTar(reason) => GemError::NotTar(reason),
+        // Not raised for an uncompressed tar whose files are neither counted nor read whole.
+        ArchiveError::NotGzip
+        | ArchiveError::BadGzip(_)
+        | ArchiveError::TooLarge(_)
+        | ArchiveError::EntryTooLarge(_) => GemError::NotTar(e.to_string()),
     }
 }

@@ -1,12 +1,12 @@
-//! The per-entry walk over a `.crate`: path safety, the `{name}-{vers}/` prefix, entry types,
-//! file statistics, and reading the packaged `Cargo.toml`.
+//! The per-entry walk over a `.crate`: the `{name}-{vers}/` prefix, entry types and reading the
+//! packaged `Cargo.toml`. Path safety, limits and file statistics come from `packgate-archive`.
 
 use std::io::Read;
 
+use packgate_archive::{Allow, Entry, Kind, Totals};
 use serde::Deserialize;
-use tar::EntryType;
 
-use super::{CrateError, CrateInfo, CrateLimits, Step};
+use super::{CrateError, CrateInfo, CrateLimits, refused};
 
 /// The parts of the packaged `Cargo.toml` the registry checks.
 #[derive(Deserialize)]
@@ -28,10 +28,7 @@ pub(super) struct Walk<'a> {
     name: &'a str,
     vers: &'a str,
     prefix: String,
-    entries: u64,
     manifest: Option<(String, String)>,
-    file_count: u64,
-    unpacked_size: u64,
 }
 
 impl<'a> Walk<'a> {
@@ -41,73 +38,49 @@ impl<'a> Walk<'a> {
             name,
             vers,
             prefix: format!("{name}-{vers}"),
-            entries: 0,
             manifest: None,
-            file_count: 0,
-            unpacked_size: 0,
         }
     }
 
     /// Looks at one entry (reading it only when it is `{prefix}/Cargo.toml`).
     pub(super) fn entry<R: Read>(
         &mut self,
-        mut entry: tar::Entry<'_, R>,
+        mut entry: Entry<'_, R>,
         limits: &CrateLimits,
-    ) -> Result<(), Step> {
-        let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions() {
-            return Ok(());
-        }
-        self.entries += 1;
-        if self.entries > limits.max_entries {
-            return Err(CrateError::TooManyEntries(limits.max_entries).into());
-        }
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some(parts) = components(&path) else {
-            return Err(CrateError::UnsafePath(path).into());
-        };
-        let is_file = kind.is_file() || kind == EntryType::Continuous;
+    ) -> Result<(), CrateError> {
+        let parts = entry.parts();
+        let is_dir = entry.kind() == Kind::Dir;
         let under_prefix =
-            parts.first() == Some(&self.prefix.as_str()) && (parts.len() > 1 || kind.is_dir());
+            parts.first() == Some(&self.prefix.as_str()) && (parts.len() > 1 || is_dir);
         if !under_prefix {
+            let path = entry.path().to_owned();
             let prefix = self.prefix.clone();
-            return Err(CrateError::OutsidePrefix { path, prefix }.into());
+            return Err(CrateError::OutsidePrefix { path, prefix });
         }
-        if !is_file && !kind.is_dir() {
-            let kind = kind_name(kind);
-            return Err(CrateError::NotRegular { path, kind }.into());
+        match Allow::FilesAndDirs.check(&entry) {
+            Err(kind) => {
+                let path = entry.path().to_owned();
+                return Err(CrateError::NotRegular { path, kind });
+            }
+            Ok(Kind::Dir) => return Ok(()),
+            Ok(_) => {}
         }
-        if kind.is_dir() {
-            return Ok(());
-        }
-        let size = entry.size();
-        self.file_count += 1;
-        self.unpacked_size = self.unpacked_size.saturating_add(size);
-        if self.unpacked_size > limits.max_unpacked {
-            return Err(CrateError::TooLarge(limits.max_unpacked).into());
-        }
+        entry.count_file().map_err(refused)?;
         if parts.len() == 2 && parts[1] == "Cargo.toml" {
-            self.read_manifest(&mut entry, size, limits)?;
+            self.read_manifest(&mut entry, limits)?;
         }
         Ok(())
     }
 
     fn read_manifest<R: Read>(
         &mut self,
-        entry: &mut tar::Entry<'_, R>,
-        size: u64,
+        entry: &mut Entry<'_, R>,
         limits: &CrateLimits,
-    ) -> Result<(), Step> {
+    ) -> Result<(), CrateError> {
         if self.manifest.is_some() {
-            return Err(CrateError::ManifestDuplicate(self.prefix.clone()).into());
+            return Err(CrateError::ManifestDuplicate(self.prefix.clone()));
         }
-        if size > limits.max_manifest {
-            return Err(CrateError::ManifestTooLarge(limits.max_manifest).into());
-        }
-        let mut buf = Vec::new();
-        entry
-            .take(limits.max_manifest.saturating_add(1))
-            .read_to_end(&mut buf)?;
+        let buf = entry.read_bounded(limits.max_manifest).map_err(refused)?;
         let invalid = |e: &dyn std::fmt::Display| CrateError::ManifestInvalid(e.to_string());
         let text = String::from_utf8(buf).map_err(|e| invalid(&e))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -125,7 +98,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The result, once every entry was seen.
-    pub(super) fn finish(self) -> Result<CrateInfo, CrateError> {
+    pub(super) fn finish(self, files: Totals) -> Result<CrateInfo, CrateError> {
         let (name, version) = self
             .manifest
             .ok_or(CrateError::ManifestMissing(self.prefix))?;
@@ -145,8 +118,8 @@ impl<'a> Walk<'a> {
         Ok(CrateInfo {
             manifest_name: name,
             manifest_version: version,
-            file_count: self.file_count,
-            unpacked_size: self.unpacked_size,
+            file_count: files.files,
+            unpacked_size: files.unpacked,
         })
     }
 }
@@ -156,65 +129,5 @@ fn mismatch(field: &'static str, manifest: String, publish: &str) -> CrateError 
         field,
         manifest,
         publish: publish.to_owned(),
-    }
-}
-
-/// A word for an entry type that is neither a regular file nor a directory.
-fn kind_name(kind: EntryType) -> &'static str {
-    match kind {
-        EntryType::Symlink => "symlink",
-        EntryType::Link => "hard link",
-        EntryType::Char => "character device",
-        EntryType::Block => "block device",
-        EntryType::Fifo => "fifo",
-        EntryType::GNUSparse => "sparse file",
-        _ => "special entry",
-    }
-}
-
-/// The path's components without empty and `.` parts; `None` for an absolute path (also a
-/// Windows drive or UNC path) or one with a `..` component (with `/` or `\` as separator).
-fn components(path: &str) -> Option<Vec<&str>> {
-    let bytes = path.as_bytes();
-    let drive = bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic();
-    if path.starts_with(['/', '\\']) || drive {
-        return None;
-    }
-    let mut parts = Vec::new();
-    for part in path.split('/') {
-        if part.split('\\').any(|p| p == "..") {
-            return None;
-        }
-        if !part.is_empty() && part != "." {
-            parts.push(part);
-        }
-    }
-    Some(parts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::components;
-
-    #[test]
-    fn paths_are_split_and_checked() {
-        assert_eq!(
-            components("demo-1.0.0/src/lib.rs"),
-            Some(vec!["demo-1.0.0", "src", "lib.rs"])
-        );
-        assert_eq!(
-            components("./demo-1.0.0//a.rs"),
-            Some(vec!["demo-1.0.0", "a.rs"])
-        );
-        for bad in [
-            "/etc/passwd",
-            "demo/../x",
-            "..",
-            "demo/a\\..\\b",
-            "C:/x",
-            "\\x",
-        ] {
-            assert_eq!(components(bad), None, "{bad}");
-        }
     }
 }

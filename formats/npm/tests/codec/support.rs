@@ -1,82 +1,11 @@
 //! Fixture builders shared by the codec tests.
 
-use std::io::{self, Read, Write};
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use sha1::Sha1;
 use sha2::{Digest, Sha512};
 
-/// A reader that yields 1, 2, ... 7, 1, 2, ... bytes per `read` call.
-pub struct Trickle<'a> {
-    data: &'a [u8],
-    next: usize,
-}
-
-impl<'a> Trickle<'a> {
-    /// A trickling reader over `data`.
-    pub fn new(data: &'a [u8]) -> Self {
-        Self { data, next: 0 }
-    }
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.next = self.next % 7 + 1;
-        let n = self.next.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
-/// gzip of arbitrary bytes.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(data).unwrap();
-    gz.finish().unwrap()
-}
-
-/// A tar entry: path, contents, and whether it is a directory.
-pub enum Item<'a> {
-    /// A regular file.
-    File(&'a str, &'a [u8]),
-    /// A directory.
-    Dir(&'a str),
-    /// A file whose path is written raw into the header (bypassing `tar`'s path checks).
-    RawPath(&'a str, &'a [u8]),
-}
-
-/// A gzipped tar of `items`.
-pub fn tgz(items: &[Item<'_>]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for item in items {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        match item {
-            Item::File(path, data) => {
-                h.set_size(data.len() as u64);
-                h.set_entry_type(tar::EntryType::Regular);
-                b.append_data(&mut h, path, *data).unwrap();
-            }
-            Item::Dir(path) => {
-                h.set_size(0);
-                h.set_entry_type(tar::EntryType::Directory);
-                b.append_data(&mut h, path, io::empty()).unwrap();
-            }
-            Item::RawPath(path, data) => {
-                h.set_size(data.len() as u64);
-                h.set_entry_type(tar::EntryType::Regular);
-                h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
-                h.set_cksum();
-                b.append(&h, *data).unwrap();
-            }
-        }
-    }
-    gzip(&b.into_inner().unwrap())
-}
+pub use packgate_archive::testing::{Item, Trickle, gzip, tgz};
 
 /// The package.json npm would pack for `name@version`.
 pub fn package_json(name: &str, version: &str) -> String {

@@ -1,78 +1,42 @@
-//! The walk over `data.tar.gz`: gzip and tar well-formedness, path and link safety, entry
-//! types, and limits against decompression bombs, while the compressed bytes are hashed for
-//! `checksums.yaml.gz`.
+//! The walk over `data.tar.gz`: link safety and entry types on top of the bounded gzip-tar
+//! reading of `packgate-archive` (gzip and tar well-formedness, paths, limits against
+//! decompression bombs), while the compressed bytes are hashed for `checksums.yaml.gz`.
 //!
 //! Implements the RubyGems protocol reference §5.1 step 1 (the `.gem` layout). See
 //! `docs/formats/rubygems.md`.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::{self, Read};
-use std::rc::Rc;
 
-use flate2::read::GzDecoder;
-use tar::EntryType;
+use packgate_archive::{Allow, Archive, ArchiveError, Bounds, Kind, PathRule, is_absolute};
 
 use super::digest::{Digests, FileDigests, Hashing};
-use super::{GemError, GemLimits, kind_name};
-
-/// Bytes of tar headers (and long-name/PAX records) allowed per entry on top of file contents.
-const HEADER_ALLOWANCE: u64 = 2048;
+use super::{GemError, GemLimits};
 
 /// Walks `data.tar.gz` read from `member` to its end and returns the digests of its bytes.
 pub(super) fn walk<R: Read>(member: &mut R, limits: &GemLimits) -> Result<FileDigests, GemError> {
-    let guard = Rc::new(Guard::default());
-    let cap = limits.max_unpacked.saturating_add(
-        limits
-            .max_entries
-            .saturating_add(16)
-            .saturating_mul(HEADER_ALLOWANCE),
-    );
     let hashing = Hashing {
         inner: member,
         digests: Digests::new(),
     };
-    let mut archive = tar::Archive::new(Guarded {
-        inner: GzDecoder::new(hashing),
-        left: cap,
-        guard: guard.clone(),
-    });
-    let classify = |e: io::Error| guard.classify(e, limits);
+    let bounds = Bounds {
+        max_entries: limits.max_entries,
+        max_unpacked: limits.max_unpacked,
+    };
+    let mut archive = Archive::gzip(hashing, bounds, PathRule::SlashOrBackslash);
     let mut links = Links::default();
-    let mut count = 0u64;
-    let mut unpacked = 0u64;
-    for entry in archive.entries().map_err(classify)? {
-        let entry = entry.map_err(classify)?;
-        let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions() {
-            continue;
-        }
-        count += 1;
-        if count > limits.max_entries {
-            return Err(GemError::TooManyEntries(limits.max_entries));
-        }
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some(parts) = components(&path) else {
-            return Err(GemError::UnsafePath(path));
-        };
-        links.check_entry(&path, &parts)?;
-        match kind {
-            EntryType::Regular | EntryType::Continuous => {
-                unpacked = unpacked.saturating_add(entry.size());
-                if unpacked > limits.max_unpacked {
-                    return Err(GemError::TooLarge(limits.max_unpacked));
-                }
-            }
-            EntryType::Directory => {}
-            EntryType::Symlink | EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
-                links.add(path.clone(), &parts, target, kind == EntryType::Symlink)?;
-            }
-            _ => {
-                let kind = kind_name(kind);
+    for entry in archive.entries().map_err(refused)? {
+        let entry = entry.map_err(refused)?;
+        let path = entry.path();
+        let parts = entry.parts();
+        links.check_entry(path, &parts)?;
+        match Allow::FilesDirsAndLinks.check(&entry) {
+            Ok(Kind::File) => entry.count_file().map_err(refused)?,
+            Ok(Kind::Symlink) => links.add(path, &parts, entry.link_target(), true)?,
+            Ok(Kind::HardLink) => links.add(path, &parts, entry.link_target(), false)?,
+            Ok(_) => {}
+            Err(kind) => {
+                let path = path.to_owned();
                 return Err(GemError::DataNotRegular { path, kind });
             }
         }
@@ -80,40 +44,34 @@ pub(super) fn walk<R: Read>(member: &mut R, limits: &GemLimits) -> Result<FileDi
     links.finish()?;
     // Read the rest (end-of-archive blocks, gzip trailer, padding) so the digest covers the
     // whole member.
-    let mut guarded = archive.into_inner();
-    io::copy(&mut guarded, &mut io::sink()).map_err(classify)?;
-    let mut hashing = guarded.inner.into_inner();
+    let mut hashing = archive.drain().map_err(refused)?;
     io::copy(&mut hashing, &mut io::sink()).map_err(|e| GemError::NotTar(e.to_string()))?;
     Ok(hashing.digests.finish())
 }
 
-/// The path's components without empty and `.` parts; `None` for an absolute path (also a
-/// Windows drive or UNC path) or one with a `..` component (with `/` or `\` as separator).
-pub(crate) fn components(path: &str) -> Option<Vec<&str>> {
-    let bytes = path.as_bytes();
-    let drive = bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic();
-    if path.is_empty() || path.starts_with(['/', '\\']) || drive {
-        return None;
-    }
-    let mut parts = Vec::new();
-    for part in path.split(['/', '\\']) {
-        if part == ".." {
-            return None;
+/// The gem error for a refusal of the shared archive walk.
+fn refused(e: ArchiveError) -> GemError {
+    match e {
+        ArchiveError::BadGzip(reason) => GemError::BadGzip {
+            file: "data.tar.gz",
+            reason,
+        },
+        ArchiveError::NotTar(reason) => GemError::DataNotTar(reason),
+        ArchiveError::UnsafePath(path) => GemError::UnsafePath(path),
+        ArchiveError::TooManyEntries(max) => GemError::TooManyEntries(max),
+        ArchiveError::TooLarge(max) => GemError::TooLarge(max),
+        // Not raised here: the magic bytes are left to the decoder and no entry is read whole.
+        ArchiveError::NotGzip | ArchiveError::EntryTooLarge(_) => {
+            GemError::DataNotTar(e.to_string())
         }
-        if !part.is_empty() && part != "." {
-            parts.push(part);
-        }
     }
-    Some(parts)
 }
 
 /// Resolves a link `target` from the directory `base` and returns the directories it passes
 /// through (joined with `/`), or `None` if it leaves the gem: absolute and empty targets always
 /// do, `..` may climb only as far as the top.
 pub(crate) fn resolve_link(base: &[&str], target: &str) -> Option<Vec<String>> {
-    let bytes = target.as_bytes();
-    let drive = bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic();
-    if target.is_empty() || target.starts_with(['/', '\\']) || drive {
+    if target.is_empty() || is_absolute(target) {
         return None;
     }
     let parts: Vec<&str> = target
@@ -165,11 +123,12 @@ impl Links {
     /// A symlink is resolved from its directory, a hard link from the top of the archive.
     fn add(
         &mut self,
-        path: String,
+        path: &str,
         parts: &[&str],
         target: String,
         symlink: bool,
     ) -> Result<(), GemError> {
+        let path = path.to_owned();
         let base = if symlink {
             &parts[..parts.len().saturating_sub(1)]
         } else {
@@ -196,83 +155,9 @@ impl Links {
     }
 }
 
-/// Remembers why the decompressed stream failed, so tar errors can be told apart.
-#[derive(Default)]
-struct Guard {
-    /// The gzip decoder failed.
-    gzip_error: Cell<bool>,
-    /// The decompressed-bytes cap was reached.
-    over_limit: Cell<bool>,
-}
-
-impl Guard {
-    /// The error to report for a failed read of the decompressed stream.
-    fn classify(&self, e: io::Error, limits: &GemLimits) -> GemError {
-        if self.over_limit.get() {
-            GemError::TooLarge(limits.max_unpacked)
-        } else if self.gzip_error.get() {
-            GemError::BadGzip {
-                file: "data.tar.gz",
-                reason: e.to_string(),
-            }
-        } else {
-            GemError::DataNotTar(e.to_string())
-        }
-    }
-}
-
-/// The gzip decoder, with a cap on decompressed bytes and error bookkeeping.
-struct Guarded<R> {
-    /// The gzip decoder.
-    inner: R,
-    /// Decompressed bytes still allowed.
-    left: u64,
-    /// Where failures are recorded.
-    guard: Rc<Guard>,
-}
-
-impl<R: Read> Read for Guarded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            self.guard.over_limit.set(true);
-            return Err(io::Error::other("decompressed size limit reached"));
-        }
-        let max = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        match self.inner.read(&mut buf[..max]) {
-            Ok(n) => {
-                self.left -= n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                self.guard.gzip_error.set(true);
-                Err(e)
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{components, resolve_link};
-
-    #[test]
-    fn paths_are_split_and_checked() {
-        assert_eq!(components("lib/a.rb"), Some(vec!["lib", "a.rb"]));
-        assert_eq!(components("./lib//a.rb"), Some(vec!["lib", "a.rb"]));
-        for bad in [
-            "/etc/passwd",
-            "lib/../../x",
-            "..",
-            "a\\..\\b",
-            "C:/x",
-            "\\x",
-            "",
-        ] {
-            assert_eq!(components(bad), None, "{bad}");
-        }
-    }
+    use super::resolve_link;
 
     #[test]
     fn link_targets_are_resolved_from_their_directory() {

@@ -1,13 +1,13 @@
 //! Fixture builders shared by the codec tests: the real `gem build` files, outer `.gem` tars,
 //! `data.tar.gz` archives with hostile entries, and `checksums.yaml` documents.
 
-use std::io::{self, Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
-use flate2::Compression;
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256, Sha512};
+
+pub use packgate_archive::testing::{Item, Trickle, gzip};
 
 /// The bytes of `tests/fixtures/{name}`.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -26,36 +26,6 @@ pub fn demo_gem() -> Vec<u8> {
 /// The real `gem build` output for `native_ext-1.0.0.pre.beta-x86_64-linux`.
 pub fn platform_gem() -> Vec<u8> {
     fixture("gem-3.3.15-platform.gem")
-}
-
-/// A reader that yields 1, 2, ... 7, 1, 2, ... bytes per `read` call.
-pub struct Trickle<'a> {
-    data: &'a [u8],
-    next: usize,
-}
-
-impl<'a> Trickle<'a> {
-    /// A trickling reader over `data`.
-    pub fn new(data: &'a [u8]) -> Self {
-        Self { data, next: 0 }
-    }
-}
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.next = self.next % 7 + 1;
-        let n = self.next.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
-/// gzip of arbitrary bytes.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(data).unwrap();
-    gz.finish().unwrap()
 }
 
 /// gunzip of arbitrary bytes.
@@ -91,25 +61,8 @@ pub fn spec_yaml(gem: &[u8]) -> String {
     String::from_utf8(gunzip(&member(gem, "metadata.gz"))).unwrap()
 }
 
-/// A tar entry, for the outer `.gem` or for `data.tar.gz`.
-pub enum Item<'a> {
-    /// A regular file.
-    File(&'a str, &'a [u8]),
-    /// A directory.
-    Dir(&'a str),
-    /// A regular file whose path is written raw into the header (bypassing `tar`'s checks).
-    RawPath(&'a str, &'a [u8]),
-    /// A symlink (path, target), target written raw.
-    Symlink(&'a str, &'a str),
-    /// A hard link (path, target), target written raw.
-    HardLink(&'a str, &'a str),
-    /// A character device.
-    CharDevice(&'a str),
-    /// A named pipe.
-    Fifo(&'a str),
-}
-
-/// An uncompressed tar of `items` with ustar headers, as RubyGems' TarWriter writes them.
+/// An uncompressed tar of `items` with ustar headers, names and link targets written raw, as
+/// RubyGems' TarWriter writes them.
 pub fn tar(items: &[Item<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for item in items {
