@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::observe::{Metrics, RepoFormats};
-use crate::services::cache::DocCache;
+use crate::services::cache::{DocCache, ValueCache};
 use crate::store::BlobStore;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
 use std::net::TcpListener;
@@ -21,6 +21,8 @@ pub struct AppState {
     pub store: Arc<dyn BlobStore>,
     /// Rendered documents.
     pub cache: DocCache,
+    /// Parsed values (search catalogs).
+    pub values: ValueCache,
     /// Where uploads are spooled.
     pub tmp_dir: PathBuf,
 }
@@ -91,6 +93,7 @@ pub async fn run(
         db,
         store,
         cache: DocCache::new(4096),
+        values: ValueCache::new(256),
         tmp_dir,
     });
     let mut server = HttpServer::new(move || {

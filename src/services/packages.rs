@@ -592,6 +592,32 @@ pub async fn set_yanked(
     set_version_flag(db, package_id, version_id, version::Column::Yanked, yanked).await
 }
 
+/// A value that changes whenever any package of the repository changes (a version, a file, a
+/// listing, a property, a new or removed package), for caches of repository-wide views.
+///
+/// SQLite mode (one instance): the in-process write generation, no query. PostgreSQL: one
+/// aggregate over the repository's package rows (count, sum of change stamps, newest id), which
+/// every change moves because each change bumps a package's stamp.
+pub async fn repo_stamp(db: &Db, repo: &str) -> Result<String, AppError> {
+    if db.backend() == sea_orm::DbBackend::Sqlite {
+        return Ok(format!("g{}", db.row_generation()));
+    }
+    let (count, sum, newest): (i64, i64, i64) = package::Entity::find()
+        .select_only()
+        .column_as(Expr::col(package::Column::Id).count(), "n")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(change_stamp), 0) AS BIGINT)"),
+            "s",
+        )
+        .column_as(Expr::cust("COALESCE(MAX(id), 0)"), "m")
+        .filter(package::Column::Repository.eq(repo))
+        .into_tuple()
+        .one(&db.conn)
+        .await?
+        .unwrap_or((0, 0, 0));
+    Ok(format!("{count}.{sum}.{newest}"))
+}
+
 /// Every package of a repository with all its versions (two queries), for repository-wide
 /// documents such as RubyGems' legacy spec indexes.
 pub async fn all_versions(

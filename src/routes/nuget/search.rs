@@ -1,13 +1,20 @@
 //! Search (`{repo}/v3/query`) and autocomplete (`{repo}/v3/autocomplete`). Only listed versions are
 //! found; without `prerelease=true` prereleases are left out, and without `semVerLevel=2.0.0`
 //! SemVer 2.0.0 versions are (for clients older than NuGet 4.3).
+//!
+//! Both read a per-repository catalog (every package with its parsed versions and nuspecs), built
+//! off the async threads and kept until the repository changes (`packages::repo_stamp`), so a
+//! search costs a filter over memory, not a parse of every stored nuspec.
 
-use super::{Entry, NugetResult, allow, entries, is_semver2, v3_url};
+use super::{NugetResult, allow, is_semver2, v3_url};
+use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::packages::{self, PackageDescriptor, VersionDescriptor};
 use actix_web::{HttpRequest, HttpResponse, web};
+use packgate_nuget::{NuGetVersion, Nuspec};
+use std::sync::Arc;
 
 /// The most results one request returns (the public feed's cap).
 const MAX_TAKE: usize = 1000;
@@ -50,43 +57,97 @@ fn params(req: &HttpRequest) -> Params {
     p
 }
 
-/// The listed versions of a package that the request may see, ascending.
-fn visible<'a>(es: Vec<Entry<'a>>, p: &Params) -> Vec<Entry<'a>> {
-    es.into_iter()
-        .filter(|e| e.v.version.listed)
-        .filter(|e| p.prerelease || !e.version.is_prerelease())
-        .filter(|e| p.semver2 || !is_semver2(e))
-        .collect()
+/// One version in the catalog.
+struct Version {
+    version: NuGetVersion,
+    listed: bool,
+    semver2: bool,
+    deprecated: bool,
+    nuspec: Nuspec,
 }
 
-fn has_type(e: &Entry<'_>, wanted: &str) -> bool {
-    if e.nuspec.package_types.is_empty() {
+/// One package in the catalog: its ids and versions, ascending.
+struct Package {
+    display_id: String,
+    lower_id: String,
+    versions: Vec<Version>,
+}
+
+/// Every package of a repository, parsed.
+struct Catalog {
+    packages: Vec<Package>,
+}
+
+impl Package {
+    /// The listed versions the request may see, ascending.
+    fn visible(&self, p: &Params) -> Vec<&Version> {
+        self.versions
+            .iter()
+            .filter(|v| v.listed)
+            .filter(|v| p.prerelease || !v.version.is_prerelease())
+            .filter(|v| p.semver2 || !v.semver2)
+            .collect()
+    }
+}
+
+fn has_type(v: &Version, wanted: &str) -> bool {
+    if v.nuspec.package_types.is_empty() {
         return wanted.eq_ignore_ascii_case("Dependency");
     }
-    e.nuspec
+    v.nuspec
         .package_types
         .iter()
         .any(|t| t.name.eq_ignore_ascii_case(wanted))
 }
 
-/// Every package of the repository as a descriptor (versions without files: search needs only the
-/// version rows).
-async fn all_packages(ctx: &Ctx<'_>) -> Result<Vec<PackageDescriptor>, super::NugetError> {
-    let all = packages::all_versions(&ctx.state.db, &ctx.repo.name).await?;
-    Ok(all
-        .into_iter()
-        .map(|(package, versions)| PackageDescriptor {
-            package,
-            versions: versions
-                .into_iter()
-                .map(|version| VersionDescriptor {
-                    version,
-                    files: vec![],
-                })
-                .collect(),
-            properties: vec![],
-        })
-        .collect())
+/// The repository's catalog: cached while the repository is unchanged, else rebuilt from two
+/// queries and parsed on the blocking pool.
+async fn catalog(ctx: &Ctx<'_>) -> Result<Arc<Catalog>, super::NugetError> {
+    let state = ctx.state;
+    let key = format!("nuget-catalog\0{}", ctx.repo.name);
+    // The stamp is read before the rows: a change racing with the load makes the next request
+    // rebuild, never keeps stale data.
+    let stamp = packages::repo_stamp(&state.db, &ctx.repo.name).await?;
+    if let Some(c) = state.values.get::<Catalog>(&key, &stamp) {
+        return Ok(c);
+    }
+    let rows = packages::all_versions(&state.db, &ctx.repo.name).await?;
+    let built = tokio::task::spawn_blocking(move || -> Result<Catalog, AppError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for (package, versions) in rows {
+            let desc = PackageDescriptor {
+                package,
+                versions: versions
+                    .into_iter()
+                    .map(|version| VersionDescriptor {
+                        version,
+                        files: vec![],
+                    })
+                    .collect(),
+                properties: vec![],
+            };
+            let mut parsed = Vec::with_capacity(desc.versions.len());
+            for e in super::entries(&desc)? {
+                parsed.push(Version {
+                    semver2: is_semver2(&e),
+                    listed: e.v.version.listed,
+                    deprecated: e.deprecation.is_some(),
+                    version: e.version,
+                    nuspec: e.nuspec,
+                });
+            }
+            out.push(Package {
+                display_id: desc.package.name.clone(),
+                lower_id: desc.package.normalized_name.clone(),
+                versions: parsed,
+            });
+        }
+        Ok(Catalog { packages: out })
+    })
+    .await??;
+    let built = Arc::new(built);
+    state.values.put(key, stamp, built.clone());
+    Ok(built)
 }
 
 fn json(body: Vec<u8>) -> HttpResponse {
@@ -106,41 +167,43 @@ pub async fn query(
     ctx.label("search");
     allow(&ctx, Scope::Read).await?;
     let p = params(&req);
-    let descs = all_packages(&ctx).await?;
-    let mut found = Vec::new();
-    for desc in &descs {
-        let es = visible(entries(desc)?, &p);
-        let Some(latest) = es.last() else { continue };
-        if !packgate_nuget::matches_query(&latest.nuspec, &desc.package.name, &p.q) {
-            continue;
-        }
-        if let Some(t) = &p.package_type
-            && !has_type(latest, t)
-        {
-            continue;
-        }
-        found.push((desc, es));
-    }
-    let total = found.len();
-    let page: Vec<_> = found.into_iter().skip(p.skip).take(p.take).collect();
-    let hits: Vec<packgate_nuget::SearchHit<'_>> = page
-        .iter()
-        .map(|(desc, es)| {
-            let latest = es.last().expect("non-empty");
-            packgate_nuget::SearchHit {
-                display_id: &desc.package.name,
-                latest: &latest.nuspec,
-                latest_version: &latest.version,
-                versions: es.iter().map(|e| &e.version).collect(),
-                deprecated: latest.deprecation.is_some(),
+    let cat = catalog(&ctx).await?;
+    let v3 = v3_url(&ctx);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        for pkg in &cat.packages {
+            let vs = pkg.visible(&p);
+            let Some(latest) = vs.last() else { continue };
+            if !packgate_nuget::matches_query(&latest.nuspec, &pkg.display_id, &p.q) {
+                continue;
             }
-        })
-        .collect();
-    Ok(json(packgate_nuget::search_response(
-        &v3_url(&ctx),
-        total,
-        &hits,
-    )))
+            if let Some(t) = &p.package_type
+                && !has_type(latest, t)
+            {
+                continue;
+            }
+            found.push((pkg, vs));
+        }
+        let total = found.len();
+        let hits: Vec<packgate_nuget::SearchHit<'_>> = found
+            .iter()
+            .skip(p.skip)
+            .take(p.take)
+            .map(|(pkg, vs)| {
+                let latest = vs.last().expect("non-empty");
+                packgate_nuget::SearchHit {
+                    display_id: &pkg.display_id,
+                    latest: &latest.nuspec,
+                    latest_version: &latest.version,
+                    versions: vs.iter().map(|v| &v.version).collect(),
+                    deprecated: latest.deprecated,
+                }
+            })
+            .collect();
+        packgate_nuget::search_response(&v3, total, &hits)
+    })
+    .await?;
+    Ok(json(body))
 }
 
 /// `GET {repo}/v3/autocomplete?q=…` (ids) or `?id=…` (the versions of one id).
@@ -153,34 +216,34 @@ pub async fn autocomplete(
     ctx.label("autocomplete");
     allow(&ctx, Scope::Read).await?;
     let p = params(&req);
-    if let Some(id) = &p.id {
-        let lower = packgate_nuget::lower_id(id);
-        let versions = match packages::load(&state.db, &repo.name, &lower).await? {
-            Some(desc) => visible(entries(&desc)?, &p)
+    let cat = catalog(&ctx).await?;
+    let body = tokio::task::spawn_blocking(move || {
+        if let Some(id) = &p.id {
+            let lower = packgate_nuget::lower_id(id);
+            let versions: Vec<String> = cat
+                .packages
                 .iter()
-                .map(|e| e.version.full())
-                .collect(),
-            None => vec![],
-        };
-        return Ok(json(packgate_nuget::autocomplete_versions(&versions)));
-    }
-    let needle = p.q.to_ascii_lowercase();
-    let descs = all_packages(&ctx).await?;
-    let mut ids = Vec::new();
-    for desc in &descs {
-        if !desc.package.normalized_name.contains(&needle) {
-            continue;
+                .find(|pkg| pkg.lower_id == lower)
+                .map(|pkg| pkg.visible(&p).iter().map(|v| v.version.full()).collect())
+                .unwrap_or_default();
+            return packgate_nuget::autocomplete_versions(&versions);
         }
-        let es = visible(entries(desc)?, &p);
-        let Some(latest) = es.last() else { continue };
-        if let Some(t) = &p.package_type
-            && !has_type(latest, t)
-        {
-            continue;
-        }
-        ids.push(desc.package.name.as_str());
-    }
-    let total = ids.len();
-    let page: Vec<&str> = ids.into_iter().skip(p.skip).take(p.take).collect();
-    Ok(json(packgate_nuget::autocomplete_ids(total, &page)))
+        let needle = p.q.to_ascii_lowercase();
+        let ids: Vec<&str> = cat
+            .packages
+            .iter()
+            .filter(|pkg| pkg.lower_id.contains(&needle))
+            .filter(|pkg| {
+                let vs = pkg.visible(&p);
+                vs.last().is_some_and(|latest| {
+                    p.package_type.as_ref().is_none_or(|t| has_type(latest, t))
+                })
+            })
+            .map(|pkg| pkg.display_id.as_str())
+            .collect();
+        let page: Vec<&str> = ids.iter().copied().skip(p.skip).take(p.take).collect();
+        packgate_nuget::autocomplete_ids(ids.len(), &page)
+    })
+    .await?;
+    Ok(json(body))
 }
