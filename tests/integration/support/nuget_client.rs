@@ -155,7 +155,35 @@ impl NuGet {
     }
 
     /// `mono NuGet.exe ARGS -NonInteractive` in the work directory.
+    ///
+    /// mono 6.8 now and then aborts (SIGABRT) while NuGet.exe shuts down, after the command has
+    /// done its work. A run that dies by a signal is therefore run once more (and said so on
+    /// stderr); a push that the first run reported as pushed is repeated with `-SkipDuplicate`,
+    /// so the second run confirms it instead of failing with 409. Runs that end with an exit
+    /// code, or time out, are never repeated.
     pub fn run(&self, args: &[&str]) -> ToolOut {
+        let first = self.run_once(args);
+        let signal = first
+            .status
+            .and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s));
+        let Some(signal) = signal else {
+            return first;
+        };
+        eprintln!(
+            "NuGet.exe died by signal {signal}; running it once more: {}",
+            first.describe()
+        );
+        let mut again: Vec<&str> = args.to_vec();
+        if args.first() == Some(&"push")
+            && first.stdout.contains("Your package was pushed")
+            && !args.contains(&"-SkipDuplicate")
+        {
+            again.push("-SkipDuplicate");
+        }
+        self.run_once(&again)
+    }
+
+    fn run_once(&self, args: &[&str]) -> ToolOut {
         let mut all: Vec<&str> = args.to_vec();
         all.push("-NonInteractive");
         let mut cmd = self.command();
