@@ -581,6 +581,70 @@ def cmd_gem(a):
     print(len(data))
 
 
+def push_all(groups, make_client, push, ok_status, workers, first_alone=False):
+    """Runs `push(client, blob)` for every `(name, version, blob)` of `groups`: each group in order
+    on one worker, the groups shared by `workers` threads (with `first_alone`, the first group runs
+    before the others start). Returns (seconds, statuses, sorted latencies, up to 5 errors)."""
+    lock = threading.Lock()
+    nxt = [1 if first_alone and groups else 0]
+    statuses, lat, errors = {}, [], []
+
+    def run_group(c, group):
+        for name, version, blob in group:
+            t0 = time.perf_counter()
+            try:
+                st, data = push(c, blob)
+            except Exception as e:  # noqa: BLE001 - counted as a failure
+                st, data = type(e).__name__, b""
+                c.conn = None
+            dt = time.perf_counter() - t0
+            with lock:
+                statuses[str(st)] = statuses.get(str(st), 0) + 1
+                lat.append(dt)
+                if st != ok_status and len(errors) < 5:
+                    errors.append(f"{name} {version}: {st} {data[:200]!r}")
+        return c
+
+    def worker():
+        c = make_client()
+        while True:
+            with lock:
+                if nxt[0] >= len(groups):
+                    return
+                group = groups[nxt[0]]
+                nxt[0] += 1
+            run_group(c, group)
+
+    t0 = time.perf_counter()
+    if first_alone and groups:
+        run_group(make_client(), groups[0])
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    lat.sort()
+    return time.perf_counter() - t0, statuses, lat, errors
+
+
+def seed_report(label, run, ok_status, workers, gen_secs, size_key, sizes):
+    """Prints the JSON line of a seeding run (rate, statuses, latency percentiles, sizes); exits
+    non-zero when a push failed."""
+    secs, statuses, lat, errors = run
+    ok = statuses.get(str(ok_status), 0)
+    for e in errors:
+        print(f"{label}: " + e, file=sys.stderr)
+    print(json.dumps({
+        "pushes": len(lat), "ok": ok, "workers": workers, "statuses": statuses, "seconds": round(secs, 3),
+        "per_sec": round(ok / secs, 1) if secs else 0, "generate_seconds": round(gen_secs, 2),
+        f"{size_key}_min": min(sizes) if sizes else 0, f"{size_key}_max": max(sizes) if sizes else 0,
+        "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
+    }))
+    if ok != len(lat):
+        raise SystemExit(f"{label}: {len(lat) - ok} pushes failed")
+
+
 def cmd_gem_seed(a):
     """Pushes `--multi-versions` versions of `--multi-name` (in order, one worker) and `--count`
     single-version gems `{prefix}{i:05d}` from `--workers` workers; prints rate and statuses."""
@@ -591,54 +655,8 @@ def cmd_gem_seed(a):
     jobs += [[(f"{a.prefix}{i:05d}", "1.0.0", gem_bytes(f"{a.prefix}{i:05d}", "1.0.0"))] for i in range(a.count)]
     gen_secs = time.perf_counter() - t
     sizes = [len(g) for job in jobs for _, _, g in job]
-    lock = threading.Lock()
-    nxt = [0]
-    statuses = {}
-    lat = []
-    errors = []
-
-    def worker():
-        c = Client(a.registry, a.token, raw_token=True)
-        while True:
-            with lock:
-                if nxt[0] >= len(jobs):
-                    return
-                job = jobs[nxt[0]]
-                nxt[0] += 1
-            for name, version, gem in job:
-                t0 = time.perf_counter()
-                try:
-                    st, data = gem_push(c, gem)
-                except Exception as e:  # noqa: BLE001 - counted as a failure
-                    st, data = type(e).__name__, b""
-                    c.conn = None
-                dt = time.perf_counter() - t0
-                with lock:
-                    statuses[str(st)] = statuses.get(str(st), 0) + 1
-                    lat.append(dt)
-                    if st != 200 and len(errors) < 5:
-                        errors.append(f"{name} {version}: {st} {data[:200]!r}")
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(a.workers)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    secs = time.perf_counter() - t0
-    ok = statuses.get("200", 0)
-    lat.sort()
-    for e in errors:
-        print("gem-seed: " + e, file=sys.stderr)
-    print(json.dumps({
-        "pushes": len(lat), "ok": ok, "workers": a.workers, "statuses": statuses, "seconds": round(secs, 3),
-        "per_sec": round(ok / secs, 1) if secs else 0, "generate_seconds": round(gen_secs, 2),
-        "gem_bytes_min": min(sizes) if sizes else 0, "gem_bytes_max": max(sizes) if sizes else 0,
-        "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
-        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
-    }))
-    if ok != len(lat):
-        raise SystemExit(f"gem-seed: {len(lat) - ok} pushes failed")
+    run = push_all(jobs, lambda: Client(a.registry, a.token, raw_token=True), gem_push, 200, a.workers)
+    seed_report("gem-seed", run, 200, a.workers, gen_secs, "gem_bytes", sizes)
 
 
 # ---------------------------------------------------------------------------------------- nuget
@@ -728,59 +746,9 @@ def cmd_nuget_seed(a):
             jobs.append((pid, version, f.read()))
     gen_secs = time.perf_counter() - t
     small = [len(n) for pid, _, n in jobs if pid == a.id]
-    lock = threading.Lock()
-    nxt = [1 if jobs else 0]
-    statuses = {}
-    lat = []
-    errors = []
-
-    def push(c, job):
-        pid, version, nupkg = job
-        t0 = time.perf_counter()
-        try:
-            st, data = nuget_push(c, a.token, nupkg)
-        except Exception as e:  # noqa: BLE001 - counted as a failure
-            st, data = type(e).__name__, b""
-            c.conn = None
-        dt = time.perf_counter() - t0
-        with lock:
-            statuses[str(st)] = statuses.get(str(st), 0) + 1
-            lat.append(dt)
-            if st != 201 and len(errors) < 5:
-                errors.append(f"{pid} {version}: {st} {data[:200]!r}")
-
-    def worker():
-        c = Client(a.registry)
-        while True:
-            with lock:
-                if nxt[0] >= len(jobs):
-                    return
-                job = jobs[nxt[0]]
-                nxt[0] += 1
-            push(c, job)
-
-    t0 = time.perf_counter()
-    if jobs:
-        push(Client(a.registry), jobs[0])
-    threads = [threading.Thread(target=worker) for _ in range(a.workers)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    secs = time.perf_counter() - t0
-    ok = statuses.get("201", 0)
-    lat.sort()
-    for e in errors:
-        print("nuget-seed: " + e, file=sys.stderr)
-    print(json.dumps({
-        "pushes": len(lat), "ok": ok, "workers": a.workers, "statuses": statuses, "seconds": round(secs, 3),
-        "per_sec": round(ok / secs, 1) if secs else 0, "generate_seconds": round(gen_secs, 2),
-        "nupkg_bytes_min": min(small) if small else 0, "nupkg_bytes_max": max(small) if small else 0,
-        "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
-        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
-    }))
-    if ok != len(lat):
-        raise SystemExit(f"nuget-seed: {len(lat) - ok} pushes failed")
+    run = push_all([[j] for j in jobs], lambda: Client(a.registry),
+                   lambda c, nupkg: nuget_push(c, a.token, nupkg), 201, a.workers, first_alone=True)
+    seed_report("nuget-seed", run, 201, a.workers, gen_secs, "nupkg_bytes", small)
 
 
 def cmd_count(a):
