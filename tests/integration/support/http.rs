@@ -282,43 +282,65 @@ pub fn raw_request(
             Err(_) => break,
         }
     }
-    parse_response(&raw, request)
+    parse_raw(&raw, request, method == "HEAD").0
 }
 
-fn parse_response(raw: &[u8], request: String) -> Resp {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| {
-            panic!(
-                "{request}: no complete HTTP response: {:?}",
-                String::from_utf8_lossy(raw)
-            )
-        });
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{request}: bad status line {status_line:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    Resp {
-        status,
-        headers,
-        body,
-        request,
+/// Parses a complete raw response, skipping interim 1xx ones; returns it with the reason phrase
+/// of its status line. `head_only`: the answer to a HEAD (no body, whatever the headers say).
+pub fn parse_raw(mut raw: &[u8], request: String, head_only: bool) -> (Resp, String) {
+    loop {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{request}: no complete HTTP response: {:?}",
+                    String::from_utf8_lossy(raw)
+                )
+            });
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let rest = &raw[split + 4..];
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default().to_owned();
+        let mut parts = status_line.splitn(3, ' ');
+        let _version = parts.next();
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{request}: bad status line {status_line:?}"));
+        let reason = parts.next().unwrap_or_default().trim().to_owned();
+        if (100..200).contains(&status) {
+            raw = rest;
+            continue;
+        }
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+        let body = if head_only {
+            Vec::new()
+        } else if chunked {
+            dechunk(rest)
+        } else {
+            match headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+            {
+                Some(n) => rest[..n.min(rest.len())].to_vec(),
+                None => rest.to_vec(),
+            }
+        };
+        let resp = Resp {
+            status,
+            headers,
+            body,
+            request,
+        };
+        return (resp, reason);
     }
 }
 

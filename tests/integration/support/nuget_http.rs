@@ -499,80 +499,12 @@ fn write_chunked(stream: &mut TcpStream, body: &[u8], size: usize) -> std::io::R
     stream.write_all(b"0\r\n\r\n")
 }
 
-/// Parses a complete response (skipping interim 1xx ones).
-fn parse(mut raw: &[u8], request: String, head_only: bool) -> NuResp {
-    loop {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| {
-                panic!(
-                    "{request}: no complete HTTP response: {:?}",
-                    String::from_utf8_lossy(raw)
-                )
-            });
-        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-        let rest = &raw[split + 4..];
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default().to_owned();
-        let mut parts = status_line.splitn(3, ' ');
-        let _version = parts.next();
-        let status: u16 = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{request}: bad status line {status_line:?}"));
-        let reason = parts.next().unwrap_or_default().trim().to_owned();
-        if (100..200).contains(&status) {
-            raw = rest;
-            continue;
-        }
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let chunked = headers
-            .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-        let body = if head_only {
-            Vec::new()
-        } else if chunked {
-            dechunk(rest)
-        } else {
-            match headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-            {
-                Some(n) => rest[..n.min(rest.len())].to_vec(),
-                None => rest.to_vec(),
-            }
-        };
-        return NuResp {
-            resp: Resp {
-                status,
-                headers,
-                body,
-                request,
-            },
-            reason,
-            got_continue: false,
-        };
+/// Parses a complete response (skipping interim 1xx ones), keeping the reason phrase.
+fn parse(raw: &[u8], request: String, head_only: bool) -> NuResp {
+    let (resp, reason) = super::http::parse_raw(raw, request, head_only);
+    NuResp {
+        resp,
+        reason,
+        got_continue: false,
     }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&data[..pos]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("0").trim(), 16)
-            .unwrap_or(0);
-        data = &data[pos + 2..];
-        if size == 0 || data.len() < size {
-            out.extend_from_slice(&data[..size.min(data.len())]);
-            break;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[(size + 2).min(data.len())..];
-    }
-    out
 }
