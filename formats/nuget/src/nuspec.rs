@@ -580,6 +580,81 @@ fn end_element(
 mod tests {
     use super::*;
 
+    /// What `nuget pack` and SDK-style projects put in real nuspecs besides the fields we read:
+    /// `references` and `frameworkAssemblies` groups (whose `<group>` must not become a dependency
+    /// group), `contentFiles`, `frameworkReferences`, a signed-package-style `repository`.
+    #[test]
+    fn a_rich_real_world_nuspec_keeps_only_its_dependency_groups() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+  <metadata minClientVersion="2.12">
+    <id>Rich.Package</id>
+    <version>2.1.0-beta.3+sha.9f8e</version>
+    <title>Rich</title>
+    <authors>Alice, Bob</authors>
+    <license type="expression">MIT OR Apache-2.0</license>
+    <icon>images\icon.png</icon>
+    <readme>docs\README.md</readme>
+    <description>Has everything.</description>
+    <releaseNotes>Fixes &amp; more &lt;3</releaseNotes>
+    <copyright>&#169; Alice</copyright>
+    <tags>one two,three</tags>
+    <serviceable>true</serviceable>
+    <repository type="git" url="https://example.test/rich.git" branch="main" commit="abc123" />
+    <packageTypes><packageType name="Dependency" /></packageTypes>
+    <dependencies>
+      <group targetFramework=".NETFramework4.7.2">
+        <dependency id="Other.Lib" version="[1.0.0, 2.0.0)" exclude="Build,Analyzers" />
+      </group>
+      <group targetFramework="net8.0" />
+    </dependencies>
+    <references>
+      <group targetFramework="net472"><reference file="Rich.dll" /></group>
+    </references>
+    <frameworkAssemblies>
+      <frameworkAssembly assemblyName="System.Net.Http" targetFramework=".NETFramework4.7.2" />
+    </frameworkAssemblies>
+    <frameworkReferences>
+      <group targetFramework="net8.0"><frameworkReference name="Microsoft.AspNetCore.App" /></group>
+    </frameworkReferences>
+    <contentFiles>
+      <files include="any/any/config.json" buildAction="None" copyToOutput="true" />
+    </contentFiles>
+  </metadata>
+  <files>
+    <file src="bin\Rich.dll" target="lib\net472" />
+  </files>
+</package>"#;
+        let n = parse_nuspec(xml).expect("parses");
+        assert_eq!(n.id, "Rich.Package");
+        assert_eq!(n.version, "2.1.0-beta.3+sha.9f8e");
+        assert_eq!(n.min_client_version.as_deref(), Some("2.12"));
+        assert_eq!(n.release_notes.as_deref(), Some("Fixes & more <3"));
+        assert_eq!(n.copyright.as_deref(), Some("\u{a9} Alice"));
+        assert_eq!(n.tags, ["one", "two", "three"]);
+        assert!(n.serviceable);
+        assert_eq!(n.authors_list(), ["Alice", "Bob"]);
+        let groups: Vec<(Option<&str>, usize)> = n
+            .dependency_groups
+            .iter()
+            .map(|g| (g.target_framework.as_deref(), g.dependencies.len()))
+            .collect();
+        assert_eq!(
+            groups,
+            [(Some(".NETFramework4.7.2"), 1), (Some("net8.0"), 0)],
+            "references/frameworkReferences groups are not dependency groups"
+        );
+        let dep = &n.dependency_groups[0].dependencies[0];
+        assert_eq!(dep.range.as_deref(), Some("[1.0.0, 2.0.0)"));
+        assert_eq!(dep.exclude.as_deref(), Some("Build,Analyzers"));
+        let repo = n.repository.as_ref().expect("repository");
+        assert_eq!(repo.commit.as_deref(), Some("abc123"));
+        assert_eq!(
+            n.license.as_ref().map(|l| l.value.as_str()),
+            Some("MIT OR Apache-2.0")
+        );
+    }
+
     const MODERN: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
   <metadata minClientVersion="3.3.0">
