@@ -1728,6 +1728,38 @@ fn push_over_the_repository_max_upload_is_payload_too_large() {
             &format!("{framing:?} push over max_upload"),
         );
     }
+    // Form fields before the file part count against the limit too.
+    let filler = "x".repeat(100 * 1024);
+    let small_pkg = Nupkg::new("Pg.Hefty", "1.0.0").bytes();
+    let padded = multipart_parts(&[
+        Part::Field {
+            name: "note",
+            value: &filler,
+        },
+        Part::File {
+            name: "package",
+            filename: "package.nupkg",
+            bytes: &small_pkg,
+        },
+    ]);
+    let ct = multipart_content_type();
+    small
+        .raw(
+            "PUT",
+            &small.path("package/"),
+            key,
+            &[("Content-Type", ct.as_str())],
+            Some(&padded),
+            Framing::Chunked(16 * 1024),
+        )
+        .expect_refusal(413, TOO_LARGE);
+    assert_nuget_unchanged(
+        &server,
+        "nuget-small",
+        Auth::None,
+        &before,
+        "a form field over max_upload before the file part",
+    );
     // The limit is the repository's: the same package fits the default repository, and a small
     // one fits the small repository.
     Feed::new(&server, REPO).push_ok(key, &bytes);

@@ -39,6 +39,7 @@ async fn receive(
 ) -> Result<(NamedTempFile, Digests), NugetError> {
     let no_file = |detail: String| NugetError::new(NO_FILE, AppError::Invalid(detail));
     let mut parts = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
+    let mut skipped: u64 = 0;
     loop {
         let field = match parts.next().await {
             Some(Ok(field)) => field,
@@ -66,10 +67,18 @@ async fn receive(
                     other => other.into(),
                 });
         }
-        // Not the file: skip its bytes (bounded by the parser's own limits) and look further.
+        // Not the file: skip its bytes (counted against the upload limit) and look further.
         let mut field = field;
         while let Some(chunk) = field.next().await {
-            chunk.map_err(|e| no_file(format!("could not read the multipart body: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| no_file(format!("could not read the multipart body: {e}")))?;
+            skipped += chunk.len() as u64;
+            if skipped > repo.max_upload {
+                return Err(NugetError::new(
+                    "The package exceeds the size limit",
+                    blobs::too_large(repo.max_upload),
+                ));
+            }
         }
     }
 }
