@@ -46,6 +46,7 @@ pub fn respond(
     if super::etag::not_modified(req, &doc.etag) {
         return HttpResponse::NotModified()
             .insert_header(("etag", doc.etag))
+            .insert_header(("cache-control", "no-cache"))
             .finish();
     }
     let last_modified = httpdate::fmt_http_date(

@@ -3,12 +3,11 @@
 use super::view::{dist_tags, package_view};
 use super::{Ctx, not_found};
 use crate::error::AppError;
-use crate::routes::common::etag;
+use crate::routes::common::{doc, etag};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::packages;
 use actix_web::HttpResponse;
-use bytes::Bytes;
 
 /// Renders (or takes from the cache) the packument of a package; `None` when it does not exist.
 async fn packument(
@@ -25,27 +24,19 @@ async fn packument(
         ctx.repo.name, pkg.id, name
     );
     let updated = pkg.updated_at;
-    if let Some(r) = ctx.state.cache.get(&key, pkg.change_stamp) {
-        return Ok(Some((r, updated)));
-    }
-    let stamp = pkg.change_stamp;
-    let desc = packages::load_for(&ctx.state.db, pkg).await?;
-    if desc.versions.is_empty() {
-        return Ok(None);
-    }
-    let view = package_view(&desc, &registry);
-    let body = if abbreviated {
-        packgate_npm::render_abbreviated(&view)
-    } else {
-        packgate_npm::render_full(&view)
-    };
-    let rendered = Rendered {
-        digest: String::new(),
-        etag: etag::of_bytes(&body),
-        body: Bytes::from(body),
-    };
-    ctx.state.cache.put(key, stamp, rendered.clone());
-    Ok(Some((rendered, updated)))
+    let doc = doc::cached(ctx.state, key, pkg, |desc| {
+        if desc.versions.is_empty() {
+            return Err(not_found());
+        }
+        let view = package_view(desc, &registry);
+        Ok(if abbreviated {
+            packgate_npm::render_abbreviated(&view)
+        } else {
+            packgate_npm::render_full(&view)
+        })
+    })
+    .await?;
+    Ok(Some((doc, updated)))
 }
 
 /// `GET /{name}`: the packument; the abbreviated form when Accept asks for it (and not `?write=true`).
@@ -68,23 +59,13 @@ pub async fn get_packument(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, Ap
     } else {
         "application/json"
     };
-    let last_modified = httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(updated.max(0) as u64),
+    let mut res = doc::respond(ctx.req, doc, content_type, updated);
+    // The full and the abbreviated packument share the URL.
+    res.headers_mut().insert(
+        actix_web::http::header::VARY,
+        actix_web::http::header::HeaderValue::from_static("Accept"),
     );
-    if etag::not_modified(ctx.req, &doc.etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(("etag", doc.etag))
-            .insert_header(("vary", "Accept"))
-            .insert_header(("cache-control", "no-cache"))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header(("etag", doc.etag))
-        .insert_header(("last-modified", last_modified))
-        .insert_header(("vary", "Accept"))
-        .insert_header(("cache-control", "no-cache"))
-        .body(doc.body))
+    Ok(res)
 }
 
 /// `GET /{name}/{version-or-tag}`: one version's manifest, as it appears in the full packument.
