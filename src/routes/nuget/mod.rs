@@ -205,10 +205,10 @@ async fn principal(ctx: &Ctx<'_>) -> Result<Option<Principal>, NugetError> {
                 )),
             }
         }
-        _ => ctx
-            .principal()
-            .await
-            .map_err(|e| NugetError::new(BAD_KEY, e)),
+        _ => ctx.principal().await.map_err(|e| match e {
+            AppError::Unauthorized(_) => NugetError::new(BAD_KEY, e),
+            other => other.into(),
+        }),
     }
 }
 
