@@ -6,16 +6,16 @@
 use super::{
     DUPLICATE, NugetError, NugetResult, allow, nupkg_name, nuspec_name, snupkg_name, url_version,
 };
+use crate::db::entity::{package, version};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::server::{AppState, RepoCtx};
 use crate::services::auth::{Principal, Scope};
-use crate::services::blobs::{self, Digests, HashingWriter};
+use crate::services::blobs::{self, Digests};
 use crate::services::packages::{self, NewVersion, PackageRef};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use packgate_nuget::{PackageLimits, ReadPackage};
-use std::io::Write;
 use tempfile::NamedTempFile;
 
 const NO_FILE: &str = "The request has no package file part";
@@ -58,14 +58,8 @@ async fn receive(
             .content_disposition()
             .is_some_and(|cd| cd.get_filename().is_some() || cd.get_filename_ext().is_some());
         if is_file {
-            return blobs::spool_hashed(field, &state.tmp_dir, repo.max_upload)
-                .await
-                .map_err(|e| match e {
-                    AppError::TooLarge(_) => {
-                        NugetError::new("The package exceeds the size limit", e)
-                    }
-                    other => other.into(),
-                });
+            // A 413 gets its reason phrase from the status (see `NugetError::reason`).
+            return Ok(blobs::spool_hashed(field, &state.tmp_dir, repo.max_upload).await?);
         }
         // Not the file: skip its bytes (counted against the upload limit) and look further.
         let mut field = field;
@@ -74,10 +68,7 @@ async fn receive(
                 chunk.map_err(|e| no_file(format!("could not read the multipart body: {e}")))?;
             skipped += chunk.len() as u64;
             if skipped > repo.max_upload {
-                return Err(NugetError::new(
-                    "The package exceeds the size limit",
-                    blobs::too_large(repo.max_upload),
-                ));
+                return Err(blobs::too_large(repo.max_upload).into());
             }
         }
     }
@@ -100,25 +91,6 @@ async fn read(tmp: &NamedTempFile, max_upload: u64) -> Result<ReadPackage, Nuget
     })
     .await??;
     Ok(read?)
-}
-
-/// Writes the nuspec bytes to a temp file and returns it with their digests.
-async fn spool_bytes(
-    state: &AppState,
-    bytes: Vec<u8>,
-) -> Result<(NamedTempFile, Digests), AppError> {
-    let tmp = blobs::temp_file(&state.tmp_dir)?;
-    let file = tmp.reopen()?;
-    let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
-        let mut w = HashingWriter::new(file, u64::MAX);
-        w.write_all(&bytes)?;
-        let (d, mut f) = w.finish()?;
-        f.flush()?;
-        f.sync_all()?;
-        Ok(d)
-    })
-    .await??;
-    Ok((tmp, digests))
 }
 
 /// What both push endpoints start with: the pusher (publish scope), the spooled body and the
@@ -178,7 +150,11 @@ pub async fn push(
         return Err(duplicate());
     }
     blobs::store(state.store.as_ref(), &digests, tmp.path()).await?;
-    let (nuspec_tmp, nuspec_digests) = spool_bytes(&state, pkg.nuspec_bytes.clone()).await?;
+    let nuspec = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+        bytes::Bytes::from(pkg.nuspec_bytes.clone()),
+    )]);
+    let (nuspec_tmp, nuspec_digests) =
+        blobs::spool_hashed(nuspec, &state.tmp_dir, u64::MAX).await?;
     blobs::store(state.store.as_ref(), &nuspec_digests, nuspec_tmp.path()).await?;
     let nv = NewVersion {
         version: pkg.version.full(),
@@ -243,12 +219,7 @@ pub async fn push_symbols(
             )),
         )
     };
-    let package = packages::find(&state.db, &repo.name, &lid)
-        .await?
-        .ok_or_else(missing)?;
-    let version = packages::find_version(&state.db, package.id, &lver)
-        .await?
-        .ok_or_else(missing)?;
+    let (package, version) = rows(&ctx, &lid, &lver, missing).await?;
     blobs::store(state.store.as_ref(), &digests, tmp.path()).await?;
     packages::put_file(
         &state.db,
@@ -277,13 +248,7 @@ async fn target(
     ctx: &Ctx<'_>,
     id: &str,
     version: &str,
-) -> Result<
-    (
-        crate::db::entity::package::Model,
-        crate::db::entity::version::Model,
-    ),
-    NugetError,
-> {
+) -> Result<(package::Model, version::Model), NugetError> {
     let missing = || {
         NugetError::new(
             NO_VERSION,
@@ -291,13 +256,22 @@ async fn target(
         )
     };
     let v = url_version(version).ok_or_else(missing)?;
-    let lid = packgate_nuget::lower_id(id);
-    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &lid)
+    rows(ctx, &packgate_nuget::lower_id(id), &v.lower(), missing).await
+}
+
+/// The package and version rows of a lower-case id and version; `missing()` when either is absent.
+async fn rows(
+    ctx: &Ctx<'_>,
+    lower_id: &str,
+    lower_version: &str,
+    missing: impl Fn() -> NugetError,
+) -> Result<(package::Model, version::Model), NugetError> {
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, lower_id)
         .await?
-        .ok_or_else(missing)?;
-    let row = packages::find_version(&ctx.state.db, pkg.id, &v.lower())
+        .ok_or_else(&missing)?;
+    let row = packages::find_version(&ctx.state.db, pkg.id, lower_version)
         .await?
-        .ok_or_else(missing)?;
+        .ok_or_else(&missing)?;
     Ok((pkg, row))
 }
 
