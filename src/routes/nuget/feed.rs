@@ -12,9 +12,10 @@ use crate::routes::common::{blob, doc, etag};
 use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::packages;
+use crate::services::packages::PackageDescriptor;
 use crate::services::time::iso8601;
 use actix_web::{HttpRequest, HttpResponse, web};
-use packgate_nuget::RegEntry;
+use packgate_nuget::{NuGetVersion, RegEntry};
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -56,6 +57,19 @@ async fn find(ctx: &Ctx<'_>, id: &str) -> Result<crate::db::entity::package::Mod
         .ok_or_else(|| not_found(&format!("package {id}")))
 }
 
+/// A per-package JSON document: the package by id (any case), its rendering cached under
+/// `variant` by change stamp, and the conditional response.
+async fn package_doc<F>(ctx: &Ctx<'_>, id: &str, variant: &str, render: F) -> NugetResult
+where
+    F: FnOnce(&PackageDescriptor) -> Result<Vec<u8>, AppError>,
+{
+    let pkg = find(ctx, id).await?;
+    let key = format!("nuget\0{}\0{}\0{variant}", ctx.repo.name, pkg.id);
+    let updated = pkg.updated_at;
+    let doc = doc::cached(ctx.state, key, pkg, render).await?;
+    Ok(doc::respond(ctx.req, doc, JSON, updated))
+}
+
 /// `GET {flat}/{id}/index.json`: every version, listed or not, lower-case and normalized.
 pub async fn flat_versions(
     req: HttpRequest,
@@ -66,15 +80,11 @@ pub async fn flat_versions(
     let ctx = Ctx::new(&req, &state, &repo);
     ctx.label("flat_versions");
     allow(&ctx, Scope::Read).await?;
-    let pkg = find(&ctx, &id).await?;
-    let key = format!("nuget-flat\0{}\0{}", repo.name, pkg.id);
-    let updated = pkg.updated_at;
-    let doc = doc::cached(&state, key, pkg, |desc| {
+    package_doc(&ctx, &id, "flat", |desc| {
         let list: Vec<String> = entries(desc)?.iter().map(|e| e.version.lower()).collect();
         Ok(packgate_nuget::flat_versions(&list))
     })
-    .await?;
-    Ok(doc::respond(&req, doc, JSON, updated))
+    .await
 }
 
 /// `GET {flat}/{id}/{version}/{file}`: `{id}.{version}.nupkg`, `{id}.nuspec` or
@@ -90,14 +100,10 @@ pub async fn flat_file(
     allow(&ctx, Scope::Read).await?;
     let (id, version, file) = path.into_inner();
     let missing = || not_found(&file);
-    let raw = format!(
-        "{}.{}",
-        packgate_nuget::lower_id(&id),
-        version.to_ascii_lowercase()
-    );
-    let version = url_version(&version).ok_or_else(missing)?;
     let lid = packgate_nuget::lower_id(&id);
-    let lver = version.lower();
+    // The version as sent (`1.0.0.0` in `…/1.0.0.0/x.1.0.0.0.nupkg`) or as normalized.
+    let raw = format!("{lid}.{}", version.to_ascii_lowercase());
+    let lver = url_version(&version).ok_or_else(missing)?.lower();
     let file = file.to_ascii_lowercase();
     let (stored, content_type) = if file == format!("{lid}.nuspec") {
         (nuspec_name(&lid, &lver), "application/xml")
@@ -113,6 +119,34 @@ pub async fn flat_file(
         .await?
         .ok_or_else(missing)?;
     Ok(blob::serve(&req, &state, &b.sha256, b.size.max(0) as u64, content_type).await?)
+}
+
+/// A registration document (index, page or leaf) of the versions that `keep` selects, rendered by
+/// `render` from the lower-case id and their entries; 404 when none is selected.
+async fn registration_doc<K, R>(
+    ctx: &Ctx<'_>,
+    id: &str,
+    variant: &str,
+    keep: K,
+    render: R,
+) -> NugetResult
+where
+    K: Fn(&NuGetVersion) -> bool,
+    R: FnOnce(&str, &[RegEntry<'_>]) -> Vec<u8>,
+{
+    package_doc(ctx, id, variant, |desc| {
+        let es: Vec<Entry<'_>> = entries(desc)?
+            .into_iter()
+            .filter(|e| keep(&e.version))
+            .collect();
+        if es.is_empty() {
+            return Err(AppError::NotFound("no such version in this feed".into()));
+        }
+        let published: Vec<String> = es.iter().map(|e| iso8601(e.v.version.created_at)).collect();
+        let regs = reg_entries(&es, &desc.package.name, &published);
+        Ok(render(&desc.package.normalized_name, &regs))
+    })
+    .await
 }
 
 /// The registration entries of a package's versions.
@@ -140,10 +174,6 @@ fn reg_entries<'a>(
         .collect()
 }
 
-fn published(es: &[Entry<'_>]) -> Vec<String> {
-    es.iter().map(|e| iso8601(e.v.version.created_at)).collect()
-}
-
 /// `GET {reg}/{id}/index.json`: pages inlined below 128 versions, linked above.
 pub async fn registration_index(
     req: HttpRequest,
@@ -154,22 +184,15 @@ pub async fn registration_index(
     let ctx = Ctx::new(&req, &state, &repo);
     ctx.label("registration");
     allow(&ctx, Scope::Read).await?;
-    let pkg = find(&ctx, &id).await?;
     let v3 = v3_url(&ctx);
-    let key = format!("nuget-reg\0{}\0{}\0{v3}", repo.name, pkg.id);
-    let updated = pkg.updated_at;
-    let doc = doc::cached(&state, key, pkg, |desc| {
-        let es = entries(desc)?;
-        if es.is_empty() {
-            return Err(AppError::NotFound("package has no versions".into()));
-        }
-        let times = published(&es);
-        let lid = desc.package.normalized_name.as_str();
-        let regs = reg_entries(&es, &desc.package.name, &times);
-        Ok(packgate_nuget::registration_index(&v3, lid, &regs))
-    })
-    .await?;
-    Ok(doc::respond(&req, doc, JSON, updated))
+    registration_doc(
+        &ctx,
+        &id,
+        &format!("reg\0{v3}"),
+        |_| true,
+        |lid, regs| packgate_nuget::registration_index(&v3, lid, regs),
+    )
+    .await
 }
 
 /// `GET {reg}/{id}/page/{lower}/{upper}.json`: the versions within the bounds, whatever the current
@@ -190,33 +213,14 @@ pub async fn registration_page(
         (Some(lo), Some(hi)) if lo <= hi => (lo, hi),
         _ => return Err(missing()),
     };
-    let pkg = find(&ctx, &id).await?;
     let v3 = v3_url(&ctx);
     let (lower, upper) = (lo.lower(), hi.lower());
-    let key = format!(
-        "nuget-page\0{}\0{}\0{lower}\0{upper}\0{v3}",
-        repo.name, pkg.id
-    );
-    let updated = pkg.updated_at;
-    let doc = doc::cached(&state, key, pkg, |desc| {
-        let es: Vec<Entry<'_>> = entries(desc)?
-            .into_iter()
-            .filter(|e| e.version >= lo && e.version <= hi)
-            .collect();
-        if es.is_empty() {
-            return Err(AppError::NotFound(
-                "no versions within the page bounds".into(),
-            ));
-        }
-        let times = published(&es);
-        let regs = reg_entries(&es, &desc.package.name, &times);
-        let lid = desc.package.normalized_name.as_str();
-        Ok(packgate_nuget::registration_page(
-            &v3, lid, &lower, &upper, &regs,
-        ))
+    let variant = format!("page\0{lower}\0{upper}\0{v3}");
+    let keep = |v: &NuGetVersion| *v >= lo && *v <= hi;
+    registration_doc(&ctx, &id, &variant, keep, |lid, regs| {
+        packgate_nuget::registration_page(&v3, lid, &lower, &upper, regs)
     })
-    .await?;
-    Ok(doc::respond(&req, doc, JSON, updated))
+    .await
 }
 
 /// `GET {reg}/{id}/{version}.json`: one version's leaf.
@@ -235,28 +239,14 @@ pub async fn registration_leaf(
         .strip_suffix(".json")
         .and_then(url_version)
         .ok_or_else(missing)?;
-    let pkg = find(&ctx, &id).await?;
     let v3 = v3_url(&ctx);
-    let key = format!(
-        "nuget-leaf\0{}\0{}\0{}\0{v3}",
-        repo.name,
-        pkg.id,
-        version.lower()
-    );
-    let updated = pkg.updated_at;
-    let doc = doc::cached(&state, key, pkg, |desc| {
-        let es: Vec<Entry<'_>> = entries(desc)?
-            .into_iter()
-            .filter(|e| e.version == version)
-            .collect();
-        if es.is_empty() {
-            return Err(AppError::NotFound("no such version".into()));
-        }
-        let times = published(&es);
-        let regs = reg_entries(&es, &desc.package.name, &times);
-        let lid = desc.package.normalized_name.as_str();
-        Ok(packgate_nuget::registration_leaf(&v3, lid, &regs[0]))
-    })
-    .await?;
-    Ok(doc::respond(&req, doc, JSON, updated))
+    let variant = format!("leaf\0{}\0{v3}", version.lower());
+    registration_doc(
+        &ctx,
+        &id,
+        &variant,
+        |v| *v == version,
+        |lid, regs| packgate_nuget::registration_leaf(&v3, lid, &regs[0]),
+    )
+    .await
 }
