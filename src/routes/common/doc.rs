@@ -10,7 +10,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 /// The rendering of `key` for `pkg`: from the cache when it was rendered at the package's current
-/// change stamp, else loaded (versions, files, properties) and rendered by `render`.
+/// change stamp, else loaded (versions, files, properties) and rendered by `render`, with a strong
+/// ETag of the body.
 pub async fn cached<F>(
     state: &AppState,
     key: String,
@@ -20,17 +21,32 @@ pub async fn cached<F>(
 where
     F: FnOnce(&PackageDescriptor) -> Result<Vec<u8>, AppError>,
 {
+    cached_with(state, key, pkg, render, |body| Rendered {
+        etag: super::etag::of_bytes(&body),
+        digest: String::new(),
+        body: Bytes::from(body),
+    })
+    .await
+}
+
+/// [`cached`] with the format's own ETag and digest (`finish` turns the body into the cached
+/// rendering, once per change).
+pub async fn cached_with<F>(
+    state: &AppState,
+    key: String,
+    pkg: package::Model,
+    render: F,
+    finish: fn(Vec<u8>) -> Rendered,
+) -> Result<Rendered, AppError>
+where
+    F: FnOnce(&PackageDescriptor) -> Result<Vec<u8>, AppError>,
+{
     let stamp = pkg.change_stamp;
     if let Some(doc) = state.cache.get(&key, stamp) {
         return Ok(doc);
     }
     let desc = packages::load_for(&state.db, pkg).await?;
-    let body = render(&desc)?;
-    let doc = Rendered {
-        etag: super::etag::of_bytes(&body),
-        digest: String::new(),
-        body: Bytes::from(body),
-    };
+    let doc = finish(render(&desc)?);
     state.cache.put(key, stamp, doc.clone());
     Ok(doc)
 }

@@ -6,6 +6,7 @@ use super::{GemResult, VERSIONS, info_body};
 use crate::error::AppError;
 use crate::routes::common::blob::parse_range;
 use crate::routes::common::ctx::Ctx;
+use crate::routes::common::doc;
 use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
@@ -128,16 +129,7 @@ pub async fn info(
         return Err(missing().into());
     }
     let cache_key = format!("rubygems\0{}\0info\0{}", repo.name, pkg.id);
-    let doc = match state.cache.get(&cache_key, pkg.change_stamp) {
-        Some(doc) => doc,
-        None => {
-            let stamp = pkg.change_stamp;
-            let desc = packages::load_for(&state.db, pkg).await?;
-            let doc = rendered(info_body(&desc)?);
-            state.cache.put(cache_key, stamp, doc.clone());
-            doc
-        }
-    };
+    let doc = doc::cached_with(&state, cache_key, pkg, info_body, rendered).await?;
     Ok(respond(&req, &doc, false))
 }
 
