@@ -81,22 +81,25 @@ impl Resp {
     /// Returns the error text.
     pub fn expect_error(&self, expected: u16) -> String {
         self.expect(expected);
+        self.error_text("error")
+    }
+
+    /// The non-empty string `field` of a JSON error body (`{"error": …}`, `{"message": …}`);
+    /// panics when the body is not JSON, lacks the field or has it empty.
+    pub fn error_text(&self, field: &str) -> String {
         let body = self.json();
-        let error = body
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: error body has no string `error` field: {body}",
-                    self.request
-                )
-            });
+        let text = body.get(field).and_then(Value::as_str).unwrap_or_else(|| {
+            panic!(
+                "{}: error body has no string `{field}` field: {body}",
+                self.request
+            )
+        });
         assert!(
-            !error.trim().is_empty(),
-            "{}: empty `error` text in {body}",
+            !text.trim().is_empty(),
+            "{}: empty `{field}` text in {body}",
             self.request
         );
-        error.to_owned()
+        text.to_owned()
     }
 }
 

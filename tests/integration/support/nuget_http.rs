@@ -114,31 +114,11 @@ impl NuResp {
             self.reason,
             self.text()
         );
-        let body: Value = serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{}: refusal body should be JSON {{\"message\": …}} ({e}): {:?}",
-                self.request,
-                self.text()
-            )
-        });
-        let message = body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: refusal body has no string `message`: {body}",
-                    self.request
-                )
-            });
-        assert!(
-            !message.trim().is_empty(),
-            "{}: empty `message` in {body}",
-            self.request
-        );
+        let message = self.error_text("message");
         if status == 401 {
             expect_basic_challenge(&self.resp);
         }
-        message.to_owned()
+        message
     }
 }
 
