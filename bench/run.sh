@@ -121,6 +121,15 @@ rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 RES=""
 record() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
+# settle_load KEY: the 1-minute load average still carries the build and the seeding; wait up to
+# 60 s for it to fall below 1.5, then record the load average under KEY.
+settle_load() {
+  for _ in $(seq 60); do
+    awk '{exit !($1 < 1.5)}' /proc/loadavg && break
+    sleep 1
+  done
+  record "$1" "\"$(cut -d" " -f1-3 /proc/loadavg)\""
+}
 note() { record "notes.+" "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1")"; echo "note: $1" >&2; }
 
 # start_packgate DIR [env...]: starts `packgate serve` on a free loopback port; sets PG_PID, PG_PORT
@@ -558,12 +567,7 @@ if part rubygems; then
   record "gsizes.versions gem lines" "$want_lines"
   record "gsizes.info/bench-gem line 1" "$(sed -n 2p "$WORK/check.info" | cut -c1-160 | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')"
 
-  # The 1-minute load average still carries the seeding: give it up to 60 s to settle.
-  for _ in $(seq 60); do
-    awk '{exit !($1 < 1.5)}' /proc/loadavg && break
-    sleep 1
-  done
-  record gload "\"$(cut -d" " -f1-3 /proc/loadavg)\""
+  settle_load gload
   RTESTS=(
     "gm_versions|versions, full ($want_lines gem lines), 64 conns|64|versions|"
     "gm_versions_304|versions, If-None-Match → 304, 64 conns|64|versions|etag"
@@ -649,12 +653,7 @@ if part nuget; then
   record "nsizes.registration page path" "\"$NU_PAGE\""
   record "nsizes.1 MiB nupkg" "$(stat -c %s "$NUPKGS/bench.package.big.1.0.0.nupkg")"
 
-  # The 1-minute load average still carries the build and the seeding: give it up to 60 s to settle.
-  for _ in $(seq 60); do
-    awk '{exit !($1 < 1.5)}' /proc/loadavg && break
-    sleep 1
-  done
-  record nload "\"$(cut -d" " -f1-3 /proc/loadavg)\""
+  settle_load nload
   NTESTS=(
     "nu_flat|flat-container bench.package/index.json (200 versions), 64 conns|64|$NU_FLAT|"
     "nu_flat_304|flat-container index.json, If-None-Match → 304, 64 conns|64|$NU_FLAT|fetag"
