@@ -56,6 +56,15 @@ pub enum TarballError {
         /// Another one.
         second: String,
     },
+    /// A symlink, hard link, device, fifo or other entry that is not a file or a directory:
+    /// `npm pack` never writes one, and a link could point outside the package once unpacked.
+    #[error("tarball entry '{path}' is a {kind}; only regular files and directories are allowed")]
+    NotRegular {
+        /// The entry's path.
+        path: String,
+        /// What it is, e.g. "symlink".
+        kind: &'static str,
+    },
     /// A file directly at the archive root.
     #[error("tarball entry '{0}' is not inside the top-level directory")]
     OutsideTopDir(String),

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use packgate_archive::{Entry, Kind, Totals};
+use packgate_archive::{Allow, Entry, Kind, Totals};
 use serde_json::{Map, Value};
 
 use super::{TarballError, TarballInfo, TarballLimits, refused};
@@ -39,8 +39,13 @@ impl Walk {
             }
             Some(_) => {}
         }
-        if entry.kind() != Kind::File {
-            return Ok(());
+        match Allow::FilesAndDirs.check(&entry) {
+            Err(kind) => {
+                let path = entry.path().to_owned();
+                return Err(TarballError::NotRegular { path, kind });
+            }
+            Ok(Kind::Dir) => return Ok(()),
+            Ok(_) => {}
         }
         if parts.len() == 1 {
             return Err(TarballError::OutsideTopDir(entry.path().to_owned()));

@@ -74,6 +74,54 @@ fn broken_tarballs_are_refused() {
             matches!(e, TarballError::Empty)
         }),
         (
+            "a symlink to a host file",
+            tgz(&[
+                Item::File("package/package.json", pj.as_bytes()),
+                Item::Symlink("package/passwd", "/etc/passwd"),
+            ]),
+            |e| matches!(e, TarballError::NotRegular { path, kind: "symlink" } if path == "package/passwd"),
+        ),
+        (
+            "a hard link out of the package",
+            tgz(&[
+                Item::File("package/package.json", pj.as_bytes()),
+                Item::HardLink("package/passwd", "../../../etc/passwd"),
+            ]),
+            |e| {
+                matches!(
+                    e,
+                    TarballError::NotRegular {
+                        kind: "hard link",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "a character device",
+            tgz(&[
+                Item::File("package/package.json", pj.as_bytes()),
+                Item::CharDevice("package/null"),
+            ]),
+            |e| {
+                matches!(
+                    e,
+                    TarballError::NotRegular {
+                        kind: "character device",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "a fifo",
+            tgz(&[
+                Item::File("package/package.json", pj.as_bytes()),
+                Item::Fifo("package/pipe"),
+            ]),
+            |e| matches!(e, TarballError::NotRegular { kind: "fifo", .. }),
+        ),
+        (
             "no package.json",
             tgz(&[Item::File("package/index.js", b"1")]),
             |e| matches!(e, TarballError::ManifestMissing(t) if t == "package"),
