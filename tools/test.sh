@@ -6,8 +6,12 @@
 #
 # Usage: tools/test.sh [extra cargo test args...]   e.g. tools/test.sh publish   (a test name filter)
 #                                                          tools/test.sh -- --nocapture
+# Before the tests it installs every client they drive (tools/install-clients.sh: npm, gem/bundle,
+# mono + NuGet.exe), and at the end it prints how many tests skipped and why (a test whose client
+# is missing says so in the skip log; with PACKGATE_TEST_REQUIRE_CLIENTS=1 it fails instead).
 # Environment:
 #   PACKGATE_TEST_STACKS  all (default) | sqlite (stack 1 only) | pg-s3 (stack 2 only)
+#   PACKGATE_TEST_NO_INSTALL=1  skip the client install step
 #   CARGO_TARGET_DIR      default $HOME/.cache/packgate-target (shared with .ci/run)
 #   S3_PORT, PGPORT, ...  passed on to tools/s3-up.sh / tools/pg-up.sh
 # Stack 2 needs root (pg-up.sh installs/starts PostgreSQL). s3s-fs is stopped at the end if this
@@ -51,6 +55,14 @@ trap stop_s3 EXIT
 trap 'stop_s3; exit 130' INT
 trap 'stop_s3; exit 143' TERM
 
+if [ "${PACKGATE_TEST_NO_INSTALL:-0}" != 1 ]; then
+  banner "clients" "tools/install-clients.sh"
+  tools/install-clients.sh || echo "test.sh: installing the clients failed; tests whose client is missing will skip (or fail in CI)" >&2
+fi
+# Each skipped test appends "<test>: <reason>" here (tests/integration/support/mod.rs).
+SKIP_LOG="$(mktemp -t packgate-skips.XXXXXX)"
+export PACKGATE_TEST_SKIP_LOG="$SKIP_LOG"
+
 # ---- stack 1 -----------------------------------------------------------------------------------
 if [ "$STACKS" != pg-s3 ]; then
   banner "stack 1/2: SQLite + filesystem storage" "cargo test --workspace $*"
@@ -91,4 +103,12 @@ fi
 
 banner "summary"
 printf '%s\n' "${results[@]}"
+skips=$(grep -c . "$SKIP_LOG" || true)
+if [ "$skips" = 0 ]; then
+  echo "skipped tests: 0 (every client ran)"
+else
+  echo "skipped tests: $skips (a green run did NOT exercise these clients):"
+  sort "$SKIP_LOG" | uniq -c
+fi
+rm -f "$SKIP_LOG"
 exit "$failed"

@@ -95,11 +95,23 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Called when a test's client tool is missing: prints the standard `SKIP:` line, or fails the
 /// test when `PACKGATE_TEST_REQUIRE_CLIENTS=1` (as `.ci/run` sets it, so CI never passes by
 /// skipping).
+/// The skip is also appended to the file named by `PACKGATE_TEST_SKIP_LOG` (tools/test.sh sets
+/// it and counts the lines at the end: the test harness swallows a passing test's output).
 pub fn missing_tool(what: &str) {
     if std::env::var("PACKGATE_TEST_REQUIRE_CLIENTS").is_ok_and(|v| v == "1") {
         panic!("{what}, and PACKGATE_TEST_REQUIRE_CLIENTS=1 forbids skipping");
     }
     println!("SKIP: {what}");
+    if let Ok(log) = std::env::var("PACKGATE_TEST_SKIP_LOG") {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("unknown test")
+            .to_owned();
+        let line = format!("{test}: {what}\n");
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(log) {
+            let _ = std::io::Write::write_all(&mut f, line.as_bytes());
+        }
+    }
 }
 
 /// Prints the standard skip line and returns from the test when npm is not installed.
