@@ -161,7 +161,7 @@ fn init_logging(config: &Config, serving: bool) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if config.server.log_format == "json" {
+    if config.server.log_format == crate::config::LogFormat::Json {
         let _ = builder.json().flatten_event(true).try_init();
     } else {
         let _ = builder.try_init();

@@ -45,9 +45,16 @@ pub enum AppError {
     /// Database or store unreachable (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The disk or quota holding uploads or blobs is full (507); the detail is logged, not sent.
+    #[error("{0}")]
+    StorageFull(String),
     /// A bug or an unexpected failure (500); the message is logged, never sent.
     #[error("{0}")]
     Internal(String),
+    /// Another error with a fixed HTTP reason phrase for clients that print only the status line
+    /// (NuGet). Status and message are the inner error's.
+    #[error("{1}")]
+    WithReason(&'static str, Box<AppError>),
 }
 
 impl AppError {
@@ -62,7 +69,33 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::WithReason(_, inner) => inner.status(),
+        }
+    }
+
+    /// This error with a fixed reason phrase (replacing one it had).
+    pub fn with_reason(self, reason: &'static str) -> AppError {
+        match self {
+            AppError::WithReason(_, inner) => AppError::WithReason(reason, inner),
+            other => AppError::WithReason(reason, Box::new(other)),
+        }
+    }
+
+    /// The fixed reason phrase, if one was given.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            AppError::WithReason(reason, _) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The error without its reason phrase (to match on its kind).
+    pub fn kind(&self) -> &AppError {
+        match self {
+            AppError::WithReason(_, inner) => inner.kind(),
+            other => other,
         }
     }
 
@@ -70,6 +103,14 @@ impl AppError {
     /// replaced by a generic text carrying that id.
     pub fn public_message(&self) -> String {
         match self {
+            AppError::WithReason(_, inner) => inner.public_message(),
+            AppError::StorageFull(msg) => {
+                let id = crate::observe::current_request_id().unwrap_or_default();
+                tracing::error!(request.id = %id, error = %msg, "storage is full");
+                format!(
+                    "the server's storage is full: nothing was stored; try again once an administrator has freed space (request id {id})"
+                )
+            }
             AppError::Internal(msg) | AppError::Unavailable(msg) => {
                 let id = crate::observe::current_request_id().unwrap_or_default();
                 tracing::error!(request.id = %id, error = %msg, "request failed");
@@ -108,6 +149,7 @@ impl From<crate::store::StoreError> for AppError {
             crate::store::StoreError::NotFound => AppError::Internal(
                 "blob referenced by the database is missing from the store".into(),
             ),
+            crate::store::StoreError::Full(m) => AppError::StorageFull(m),
             crate::store::StoreError::Io(m) => AppError::Unavailable(m),
         }
     }
@@ -115,7 +157,12 @@ impl From<crate::store::StoreError> for AppError {
 
 impl From<std::io::Error> for AppError {
     fn from(e: std::io::Error) -> Self {
-        AppError::Internal(e.to_string())
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                AppError::StorageFull(e.to_string())
+            }
+            _ => AppError::Internal(e.to_string()),
+        }
     }
 }
 

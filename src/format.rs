@@ -3,24 +3,61 @@
 
 use crate::error::AppError;
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
+use serde::Deserialize;
 use std::marker::PhantomData;
+
+/// The wire formats this build serves: the one list (configuration deserializes it, the server
+/// picks each repository's module by an exhaustive match in `routes::module`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// npm registry (`npm`, `yarn`, `pnpm`).
+    Npm,
+    /// Cargo sparse registry.
+    Cargo,
+    /// RubyGems (`gem`, `bundle`).
+    Rubygems,
+    /// NuGet v3 (`nuget`, `dotnet`).
+    Nuget,
+}
+
+impl Format {
+    /// Every format, in the order the default repositories are declared.
+    pub const ALL: [Format; 4] = [Format::Npm, Format::Cargo, Format::Rubygems, Format::Nuget];
+
+    /// The name used in configuration and stored in `packages.format`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Format::Npm => "npm",
+            Format::Cargo => "cargo",
+            Format::Rubygems => "rubygems",
+            Format::Nuget => "nuget",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
 
 /// A wire format served under `{base}/{repo}/` for each repository of that format.
 pub trait FormatModule: Send + Sync + 'static {
-    /// The name used in configuration (`format = "npm"`) and stored in `packages.format`.
-    fn id(&self) -> &'static str;
+    /// The format this module serves.
+    fn format(&self) -> Format;
     /// Registers the format's routes inside the repository's scope.
     fn routes(&self, cfg: &mut web::ServiceConfig);
-    /// The lookup key of a package name (case folding, separators) in this ecosystem.
-    fn normalize_name(&self, name: &str) -> String;
-    /// The lookup key of a version (two versions with one key are the same version).
-    fn normalize_version(&self, version: &str) -> String;
 }
 
 /// How a format renders an error body for a status and a message.
 pub trait ErrorFormat: 'static {
     /// The native error response.
     fn render(status: StatusCode, message: &str) -> HttpResponse;
+    /// The reason phrase of an error that was given none (`None`: the status's standard phrase).
+    fn reason(_status: StatusCode) -> Option<&'static str> {
+        None
+    }
 }
 
 /// An [`AppError`] rendered in format `F`'s native error shape.
@@ -57,6 +94,11 @@ impl<F: ErrorFormat> ResponseError for ApiError<F> {
     }
 
     fn error_response(&self) -> HttpResponse {
-        F::render(self.error.status(), &self.error.public_message())
+        let status = self.error.status();
+        let mut res = F::render(status, &self.error.public_message());
+        if let Some(reason) = self.error.reason().or_else(|| F::reason(status)) {
+            res.head_mut().reason = Some(reason);
+        }
+        res
     }
 }

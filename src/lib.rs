@@ -12,4 +12,5 @@ pub mod observe;
 pub mod routes;
 pub mod server;
 pub mod services;
+pub mod state;
 pub mod store;

@@ -5,52 +5,11 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::observe::{Metrics, RepoFormats};
 use crate::services::cache::{DocCache, ValueCache};
+use crate::state::{AppState, RepoCtx};
 use crate::store::BlobStore;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
+use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Shared state of a running server.
-pub struct AppState {
-    /// The effective configuration.
-    pub config: Config,
-    /// The database.
-    pub db: Db,
-    /// The blob store.
-    pub store: Arc<dyn BlobStore>,
-    /// Rendered documents.
-    pub cache: DocCache,
-    /// Parsed values (search catalogs).
-    pub values: ValueCache,
-    /// Where uploads are spooled.
-    pub tmp_dir: PathBuf,
-}
-
-impl AppState {
-    /// The public base URL for absolute links: `server.base_url`, else from the request.
-    pub fn base_url(&self, req: &HttpRequest) -> String {
-        let configured = self.config.server.base_url.trim_end_matches('/');
-        if !configured.is_empty() {
-            return configured.to_string();
-        }
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    }
-}
-
-/// Per-repository context, available to handlers as `web::Data<RepoCtx>`.
-#[derive(Debug, Clone)]
-pub struct RepoCtx {
-    /// Repository name (first path segment).
-    pub name: String,
-    /// Format id.
-    pub format: &'static str,
-    /// Whether reads need no credentials.
-    pub anonymous_read: bool,
-    /// Upload limit in bytes.
-    pub max_upload: u64,
-}
 
 /// Connects the database (migrating it) and the store.
 pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<dyn BlobStore>)> {
@@ -77,13 +36,16 @@ pub async fn run(
         .iter()
         .map(|r| RepoCtx {
             name: r.name.clone(),
-            format: crate::routes::format_id(&r.format).unwrap_or("npm"),
+            format: r.format,
             anonymous_read: r.anonymous_read,
             max_upload: r.max_upload.unwrap_or(config.server.max_upload).0,
         })
         .collect();
     let formats = web::Data::new(RepoFormats(
-        repos.iter().map(|r| (r.name.clone(), r.format)).collect(),
+        repos
+            .iter()
+            .map(|r| (r.name.clone(), r.format.id()))
+            .collect(),
     ));
     let metrics = web::Data::new(Metrics::default());
     let workers = config.server.workers;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_init;
 mod m20261122_000002_index_log;
+mod m20261201_000003_owners;
 
 /// Applies every migration in order (`packgate migrate`, and `packgate serve` at start-up).
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_index_log::Migration),
+            Box::new(m20261201_000003_owners::Migration),
         ]
     }
 }

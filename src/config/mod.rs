@@ -9,6 +9,7 @@ mod size;
 pub use load::{FlagOverrides, load};
 pub use size::ByteSize;
 
+pub use crate::format::Format;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -44,8 +45,8 @@ pub struct ServerConfig {
     pub max_upload: ByteSize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout: u64,
-    /// `text` or `json` log lines on stderr.
-    pub log_format: String,
+    /// Log lines on stderr: `text` or `json`.
+    pub log_format: LogFormat,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
 }
@@ -58,7 +59,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./data"),
             max_upload: ByteSize(100 * 1024 * 1024),
             shutdown_timeout: 30,
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
             workers: 0,
         }
     }
@@ -89,7 +90,7 @@ impl Default for DatabaseConfig {
 pub struct StorageConfig {
     /// `filesystem` or `s3`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: StorageKind,
     /// Filesystem: blob directory; empty means `{data_dir}/blobs`.
     pub path: PathBuf,
     /// S3: bucket name.
@@ -111,7 +112,7 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
-            kind: "filesystem".into(),
+            kind: StorageKind::Filesystem,
             path: PathBuf::new(),
             bucket: String::new(),
             region: "us-east-1".into(),
@@ -130,11 +131,11 @@ impl Default for StorageConfig {
 pub struct RepositoryConfig {
     /// First path segment of the repository's URLs.
     pub name: String,
-    /// `npm`, `cargo`, `rubygems` or `nuget` (more formats follow).
-    pub format: String,
+    /// The wire format (`npm`, `cargo`, `rubygems`, `nuget`).
+    pub format: Format,
     /// `hosted`; `proxy` and `group` are accepted by the schema but not yet supported.
-    #[serde(rename = "type", default = "default_repo_type")]
-    pub kind: String,
+    #[serde(rename = "type", default)]
+    pub kind: RepoKind,
     /// Whether reads need no credentials.
     #[serde(default = "default_true")]
     pub anonymous_read: bool,
@@ -149,8 +150,56 @@ pub struct RepositoryConfig {
     pub members: Vec<String>,
 }
 
-fn default_repo_type() -> String {
-    "hosted".into()
+/// `server.log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `storage.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Blobs under a directory.
+    Filesystem,
+    /// Blobs in an S3 bucket (or an S3-compatible server).
+    S3,
+}
+
+impl std::fmt::Display for StorageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StorageKind::Filesystem => "filesystem",
+            StorageKind::S3 => "s3",
+        })
+    }
+}
+
+impl std::fmt::Display for RepoKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RepoKind::Hosted => "hosted",
+            RepoKind::Proxy => "proxy",
+            RepoKind::Group => "group",
+        })
+    }
+}
+
+/// `repository.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoKind {
+    /// Packages are published to it.
+    #[default]
+    Hosted,
+    /// A pull-through cache of an upstream registry (not yet supported).
+    Proxy,
+    /// Several repositories seen as one (not yet supported).
+    Group,
 }
 fn default_true() -> bool {
     true
@@ -197,11 +246,11 @@ impl Config {
     /// Checks what serde cannot: repository names and kinds, storage settings.
     pub fn validate(&mut self) -> anyhow::Result<()> {
         if self.repository.is_empty() {
-            for format in ["npm", "cargo", "rubygems", "nuget"] {
+            for format in Format::ALL {
                 self.repository.push(RepositoryConfig {
-                    name: format.into(),
-                    format: format.into(),
-                    kind: "hosted".into(),
+                    name: format.id().into(),
+                    format,
+                    kind: RepoKind::Hosted,
                     anonymous_read: true,
                     max_upload: None,
                     upstream: None,
@@ -232,43 +281,18 @@ impl Config {
             if !seen.insert(r.name.clone()) {
                 anyhow::bail!("repository {:?} is declared twice", r.name);
             }
-            match r.kind.as_str() {
-                "hosted" => {}
-                "proxy" | "group" => anyhow::bail!(
-                    "repository {:?}: type {:?} is not yet supported (only \"hosted\" repositories work in this version)",
+            if r.kind != RepoKind::Hosted {
+                anyhow::bail!(
+                    "repository {:?}: type \"{}\" is not yet supported (only \"hosted\" repositories work in this version)",
                     r.name,
                     r.kind
-                ),
-                other => anyhow::bail!(
-                    "repository {:?}: unknown type {other:?} (expected hosted, proxy or group)",
-                    r.name
-                ),
-            }
-            match r.format.as_str() {
-                "npm" | "cargo" | "rubygems" | "nuget" => {}
-                "pypi" => anyhow::bail!(
-                    "repository {:?}: format {:?} is not yet supported (available: npm, cargo, rubygems, nuget)",
-                    r.name,
-                    r.format
-                ),
-                other => anyhow::bail!("repository {:?}: unknown format {other:?}", r.name),
+                );
             }
         }
-        match self.storage.kind.as_str() {
-            "filesystem" => {}
-            "s3" => {
-                if self.storage.bucket.is_empty() {
-                    anyhow::bail!(
-                        "storage.bucket (PACKGATE__STORAGE__BUCKET) is required when storage.type = \"s3\""
-                    );
-                }
-            }
-            other => anyhow::bail!(
-                "storage.type {other:?} is unknown (expected \"filesystem\" or \"s3\")"
-            ),
-        }
-        if !matches!(self.server.log_format.as_str(), "text" | "json") {
-            anyhow::bail!("server.log_format must be \"text\" or \"json\"");
+        if self.storage.kind == StorageKind::S3 && self.storage.bucket.is_empty() {
+            anyhow::bail!(
+                "storage.bucket (PACKGATE__STORAGE__BUCKET) is required when storage.type = \"s3\""
+            );
         }
         Ok(())
     }

@@ -6,28 +6,14 @@ pub mod npm;
 pub mod nuget;
 pub mod rubygems;
 
-use crate::format::FormatModule;
+use crate::format::{Format, FormatModule};
 
-/// Every format this build serves, by id.
-pub fn modules() -> Vec<&'static dyn FormatModule> {
-    vec![
-        &npm::NpmModule,
-        &cargo::CargoModule,
-        &rubygems::RubygemsModule,
-        &nuget::NugetModule,
-    ]
-}
-
-/// The static id of a configured format name.
-pub fn format_id(name: &str) -> Option<&'static str> {
-    modules().into_iter().map(|m| m.id()).find(|id| *id == name)
-}
-
-/// The module of a format id (falls back to npm, the only one, for unknown ids; config validation
-/// refuses those before this is reached).
-pub fn module(id: &str) -> &'static dyn FormatModule {
-    modules()
-        .into_iter()
-        .find(|m| m.id() == id)
-        .unwrap_or(&npm::NpmModule)
+/// The module serving a format.
+pub fn module(format: Format) -> &'static dyn FormatModule {
+    match format {
+        Format::Npm => &npm::NpmModule,
+        Format::Cargo => &cargo::CargoModule,
+        Format::Rubygems => &rubygems::RubygemsModule,
+        Format::Nuget => &nuget::NugetModule,
+    }
 }

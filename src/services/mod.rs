@@ -5,5 +5,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cache;
 pub mod index_log;
+pub mod owners;
 pub mod packages;
+pub mod publish;
 pub mod time;

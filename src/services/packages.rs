@@ -26,7 +26,7 @@ pub struct PackageRef<'a> {
     pub normalized: &'a str,
 }
 
-/// Everything needed to record one new version with one file.
+/// Everything needed to record one new version with its files (see `services::publish`).
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     /// The version as published.
@@ -35,19 +35,55 @@ pub struct NewVersion {
     pub normalized_version: String,
     /// The format's metadata (JSON text).
     pub metadata: String,
-    /// The file name (`widget-1.0.0.tgz`).
-    pub file_name: String,
-    /// Digests of the stored blob.
-    pub blob: Digests,
+    /// The files (name and blob, already in the store); the package file first.
+    pub files: Vec<(String, Digests)>,
     /// Publishing user.
     pub published_by: Option<i64>,
     /// Package-level properties to set (replacing same-named ones).
     pub set_properties: Vec<(String, String)>,
     /// Package-level properties to set only if absent.
     pub default_properties: Vec<(String, String)>,
-    /// More files of the version (name and blob, already in the store), such as NuGet's
-    /// `.nuspec` beside the `.nupkg`.
-    pub extra_files: Vec<(String, Digests)>,
+    /// The owner property (name, value) recorded when this version creates the package.
+    pub owner: (String, String),
+}
+
+/// An existing package as a write sees it: its spelling and its owners.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Package id.
+    pub id: i64,
+    /// The stored spelling of the name.
+    pub name: String,
+    /// Owners (user id, login).
+    pub owners: Vec<(i64, String)>,
+}
+
+/// The package's claim (spelling and owners), if the package exists.
+pub async fn claim(db: &Db, repo: &str, normalized: &str) -> Result<Option<Claim>, AppError> {
+    let Some(pkg) = find(db, repo, normalized).await? else {
+        return Ok(None);
+    };
+    claim_in(&db.conn, pkg).await.map(Some)
+}
+
+async fn claim_in<C: ConnectionTrait>(c: &C, pkg: package::Model) -> Result<Claim, AppError> {
+    let props = property::Entity::find()
+        .filter(property::Column::PackageId.eq(pkg.id))
+        .filter(property::Column::VersionId.is_null())
+        .filter(property::Column::Name.starts_with(super::owners::PREFIX))
+        .order_by_asc(property::Column::Id)
+        .all(c)
+        .await?;
+    let owners = super::owners::from_properties(props.iter().filter_map(|p| {
+        p.name
+            .strip_prefix(super::owners::PREFIX)
+            .map(|id| (id, p.value.as_str()))
+    }));
+    Ok(Claim {
+        id: pkg.id,
+        name: pkg.name,
+        owners,
+    })
 }
 
 /// A version with its files (and their blobs).
@@ -222,10 +258,13 @@ pub async fn find_file(
     Ok(Some(hit))
 }
 
-async fn ensure_package(db: &Db, p: &PackageRef<'_>) -> Result<package::Model, AppError> {
-    if let Some(pkg) = find(db, p.repo, p.normalized).await? {
-        return Ok(pkg);
-    }
+/// The package row inside a write transaction, inserting it if missing; `true` when this
+/// transaction created it. Two instances may create the same package at once: the loser's insert
+/// does nothing (on PostgreSQL it waits for the winner's commit) and it reads the winner's row.
+async fn ensure_package_in<C: ConnectionTrait>(
+    c: &C,
+    p: &PackageRef<'_>,
+) -> Result<(package::Model, bool), AppError> {
     let now = now_millis();
     let am = package::ActiveModel {
         repository: Set(p.repo.to_string()),
@@ -237,22 +276,26 @@ async fn ensure_package(db: &Db, p: &PackageRef<'_>) -> Result<package::Model, A
         change_stamp: Set(0),
         ..Default::default()
     };
-    // Two instances may create the same package at once: the loser re-reads the winner's row.
     let res = package::Entity::insert(am)
         .on_conflict(
             OnConflict::columns([package::Column::Repository, package::Column::NormalizedName])
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&db.conn)
+        .exec_without_returning(c)
         .await;
-    match res {
-        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+    let created = match res {
+        Ok(n) => n > 0,
+        Err(sea_orm::DbErr::RecordNotInserted) => false,
         Err(e) => return Err(e.into()),
-    }
-    find(db, p.repo, p.normalized)
+    };
+    let row = package::Entity::find()
+        .filter(package::Column::Repository.eq(p.repo))
+        .filter(package::Column::NormalizedName.eq(p.normalized))
+        .one(c)
         .await?
-        .ok_or_else(|| AppError::internal("package vanished after insert"))
+        .ok_or_else(|| AppError::internal("package vanished after insert"))?;
+    Ok((row, created))
 }
 
 async fn bump<C: ConnectionTrait>(c: &C, package_id: i64) -> Result<(), AppError> {
@@ -294,16 +337,25 @@ async fn set_property_in<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Records a new version with its file in one transaction. The blob must already be in the store.
-/// Fails with Conflict when the version (by normalized version) exists.
-pub async fn create_version_with_file(
+/// Records a new version with its files in one transaction: the package row (created with its
+/// owner if missing), the version, files, blob rows and properties. The blobs must already be in
+/// the store. A package that existed before the transaction must pass `check` (spelling and
+/// ownership, read inside the transaction). Fails with Conflict when the version (by normalized
+/// version) exists. A crash at any point leaves either all of it or nothing.
+pub async fn create_version_with_files(
     db: &Db,
     p: &PackageRef<'_>,
     nv: NewVersion,
-) -> Result<version::Model, AppError> {
-    let pkg = ensure_package(db, p).await?;
+    check: &dyn Fn(&Claim) -> Result<(), AppError>,
+) -> Result<super::publish::Created, AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
+    let (pkg, created) = ensure_package_in(&txn, p).await?;
+    if created {
+        set_property_in(&txn, pkg.id, &nv.owner.0, Some(&nv.owner.1)).await?;
+    } else {
+        check(&claim_in(&txn, pkg.clone()).await?)?;
+    }
     let now = now_millis();
     let inserted = version::ActiveModel {
         package_id: Set(pkg.id),
@@ -331,8 +383,7 @@ pub async fn create_version_with_file(
             });
         }
     };
-    insert_file(&txn, ver.id, &nv.file_name, &nv.blob, now).await?;
-    for (name, digests) in &nv.extra_files {
+    for (name, digests) in &nv.files {
         insert_file(&txn, ver.id, name, digests, now).await?;
     }
     for (name, value) in &nv.set_properties {
@@ -353,7 +404,10 @@ pub async fn create_version_with_file(
     bump(&txn, pkg.id).await?;
     txn.commit().await?;
     db.invalidate_rows();
-    Ok(ver)
+    Ok(super::publish::Created {
+        package_id: pkg.id,
+        version_id: ver.id,
+    })
 }
 
 /// Records a blob row (if new) and a file row of a version.

@@ -49,6 +49,9 @@ pub enum StoreError {
     /// The blob is not there.
     #[error("blob not found")]
     NotFound,
+    /// The disk (or quota) is full.
+    #[error("storage is full: {0}")]
+    Full(String),
     /// Any I/O or remote failure.
     #[error("storage error: {0}")]
     Io(String),
@@ -56,10 +59,12 @@ pub enum StoreError {
 
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            StoreError::NotFound
-        } else {
-            StoreError::Io(e.to_string())
+        match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound,
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                StoreError::Full(e.to_string())
+            }
+            _ => StoreError::Io(e.to_string()),
         }
     }
 }
@@ -86,9 +91,9 @@ pub trait BlobStore: Send + Sync + 'static {
 pub async fn from_config(
     cfg: &crate::config::Config,
 ) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
-    Ok(match cfg.storage.kind.as_str() {
-        "s3" => std::sync::Arc::new(S3Store::new(&cfg.storage)),
-        _ => {
+    Ok(match cfg.storage.kind {
+        crate::config::StorageKind::S3 => std::sync::Arc::new(S3Store::new(&cfg.storage)),
+        crate::config::StorageKind::Filesystem => {
             let root = if cfg.storage.path.as_os_str().is_empty() {
                 cfg.server.data_dir.join("blobs")
             } else {

@@ -5,9 +5,9 @@ use super::{CargoResult, ok_json};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::routes::common::{blob, doc, etag};
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::packages::{self, PackageDescriptor};
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// `GET /index/config.json`. A private repository answers anonymous requests with 401 (the only

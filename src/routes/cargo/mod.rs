@@ -2,7 +2,7 @@
 //! (publish, yank/unyank, owners, search). See `docs/formats/cargo.md` for the URL table.
 //!
 //! Crate names are looked up by their canonical form (ASCII lower-case, `_` folded to `-`); the
-//! spelling first published is kept. Owners are package properties named `cargo.owner.<user id>`.
+//! spelling first published is kept. Owners are the shared package owners (`services::owners`).
 
 mod index;
 mod owners;
@@ -12,6 +12,7 @@ mod yank;
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
 use crate::routes::common::ctx::Ctx;
+use crate::services::owners as package_owners;
 use crate::services::packages::{self, PackageDescriptor};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,9 +26,6 @@ pub struct Cargo;
 /// Handler result with cargo-shaped errors.
 pub type CargoResult = Result<HttpResponse, ApiError<Cargo>>;
 
-/// Property-name prefix of crate owners (value: the user's login).
-pub const OWNER: &str = "cargo.owner.";
-
 impl ErrorFormat for Cargo {
     fn render(status: StatusCode, message: &str) -> HttpResponse {
         let mut res = HttpResponse::build(status);
@@ -37,8 +35,8 @@ impl ErrorFormat for Cargo {
 }
 
 impl FormatModule for CargoModule {
-    fn id(&self) -> &'static str {
-        "cargo"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Cargo
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
@@ -73,22 +71,23 @@ impl FormatModule for CargoModule {
             .route("/me", web::get().to(index::me))
             .default_service(web::to(not_found_route));
     }
-
-    fn normalize_name(&self, name: &str) -> String {
-        packgate_cargo::canonical_name(name)
-    }
-
-    fn normalize_version(&self, version: &str) -> String {
-        packgate_cargo::version_identity(version)
-    }
 }
 
 crate::invalid_from!(
-    packgate_cargo::PublishError,
     packgate_cargo::CrateError,
     packgate_cargo::NameError,
     packgate_cargo::VersionError
 );
+
+impl From<packgate_cargo::PublishError> for AppError {
+    fn from(e: packgate_cargo::PublishError) -> Self {
+        match e {
+            // Writing the `.crate` aside failed: the server's problem (a full disk is a 507).
+            packgate_cargo::PublishError::Io(io) => io.into(),
+            other => AppError::Invalid(other.to_string()),
+        }
+    }
+}
 
 async fn not_found_route(req: HttpRequest) -> CargoResult {
     crate::observe::label(&req, "unknown");
@@ -105,28 +104,24 @@ async fn load_crate(ctx: &Ctx<'_>, name: &str) -> Result<PackageDescriptor, AppE
         })
 }
 
-/// Owner logins of a crate by user id.
-fn owners_of(desc: &PackageDescriptor) -> Vec<(i64, String)> {
-    desc.properties_with_prefix(OWNER)
-        .filter_map(|(id, login)| Some((id.parse().ok()?, login.to_string())))
-        .collect()
-}
-
 /// Refuses unless the caller owns the crate (admins may act on any crate).
 fn require_owner(
     desc: &PackageDescriptor,
     who: &crate::services::auth::Principal,
 ) -> Result<(), AppError> {
-    if who.has(crate::services::auth::Scope::Admin)
-        || owners_of(desc).iter().any(|(id, _)| *id == who.user_id)
-    {
+    if package_owners::may_change(who, &package_owners::of(desc)) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(format!(
-            "user `{}` is not an owner of crate `{}`; an owner can add you with `cargo owner --add`",
-            who.user_name, desc.package.name
-        )))
+        Err(not_owner(who, &desc.package.name))
     }
+}
+
+/// The refusal for a caller who does not own the crate.
+fn not_owner(who: &crate::services::auth::Principal, crate_name: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "user `{}` is not an owner of crate `{crate_name}`; an owner can add you with `cargo owner --add`",
+        who.user_name
+    ))
 }
 
 fn ok_json(body: Vec<u8>) -> HttpResponse {

@@ -1,12 +1,12 @@
 //! `GET|PUT|DELETE /api/v1/crates/{name}/owners`: list, add and remove owners. Owners may publish
 //! new versions, yank, and manage owners; a crate always keeps at least one owner.
 
-use super::{CargoResult, OWNER, load_crate, ok_json, owners_of, require_owner};
+use super::{CargoResult, load_crate, ok_json, require_owner};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::{self, Scope};
-use crate::services::{blobs, packages};
+use crate::services::{blobs, owners, packages};
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, web};
 
 /// Lists owners.
@@ -20,7 +20,7 @@ pub async fn list(
     ctx.label("owners");
     ctx.allow(Scope::Read).await?;
     let desc = load_crate(&ctx, &name).await?;
-    let owners: Vec<(u32, String)> = owners_of(&desc)
+    let owners: Vec<(u32, String)> = owners::of(&desc)
         .into_iter()
         .map(|(id, login)| (id.max(0) as u32, login))
         .collect();
@@ -50,7 +50,7 @@ async fn change(
             .ok_or_else(|| AppError::NotFound(format!("user `{login}` does not exist")))?;
         users.push(u);
     }
-    let current = owners_of(&desc);
+    let current = owners::of(&desc);
     if !add
         && current
             .iter()
@@ -64,13 +64,7 @@ async fn change(
     }
     for u in &users {
         let value = add.then_some(u.name.as_str());
-        packages::set_property(
-            &state.db,
-            desc.package.id,
-            &format!("{OWNER}{}", u.id),
-            value,
-        )
-        .await?;
+        packages::set_property(&state.db, desc.package.id, &owners::property(u.id), value).await?;
     }
     let verb = if add {
         "added as owners of"

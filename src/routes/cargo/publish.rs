@@ -4,22 +4,18 @@
 //! metadata), stored, and only then recorded. The index line is rendered from the stored metadata
 //! and the SHA-256 of the stored bytes, never from anything the client claims.
 
-use super::{CargoResult, OWNER, ok_json, require_owner};
+use super::{CargoResult, not_owner, ok_json};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::blobs::{self, HashingWriter};
-use crate::services::packages::{self, NewVersion, PackageRef};
+use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, web};
 use std::io::{BufReader, BufWriter};
 
 /// Largest metadata JSON accepted in a publish.
 const MAX_JSON: u32 = 10 * 1024 * 1024;
-
-fn duplicate(version: &str) -> AppError {
-    AppError::Conflict(format!("crate version `{version}` is already uploaded"))
-}
 
 /// Publishes a crate version.
 pub async fn publish_crate(
@@ -47,26 +43,6 @@ pub async fn publish_crate(
     })
     .await??;
     packgate_cargo::validate_meta(&meta)?;
-    let canonical = packgate_cargo::canonical_name(&meta.name);
-    let identity = packgate_cargo::version_identity(&meta.vers);
-    let existing = packages::load(&state.db, &repo.name, &canonical).await?;
-    if let Some(desc) = &existing {
-        if desc.package.name != meta.name {
-            return Err(AppError::Conflict(format!(
-                "crate `{}` already exists as `{}` (names are unique ignoring case and `-`/`_`)",
-                meta.name, desc.package.name
-            ))
-            .into());
-        }
-        require_owner(desc, &who)?;
-        if desc
-            .versions
-            .iter()
-            .any(|v| v.version.normalized_version == identity)
-        {
-            return Err(duplicate(&meta.vers).into());
-        }
-    }
     let path = crate_tmp.path().to_path_buf();
     let (name, vers) = (meta.name.clone(), meta.vers.clone());
     let limits = packgate_cargo::CrateLimits {
@@ -80,37 +56,36 @@ pub async fn publish_crate(
         Ok(packgate_cargo::inspect_crate(file, &name, &vers, &limits)?)
     })
     .await??;
-    blobs::store(state.store.as_ref(), &digests, crate_tmp.path()).await?;
-    let owner = (format!("{OWNER}{}", who.user_id), who.user_name.clone());
-    let nv = NewVersion {
+    let identity = Identity {
+        name: meta.name.clone(),
+        normalized_name: packgate_cargo::canonical_name(&meta.name),
         version: meta.vers.clone(),
-        normalized_version: identity,
+        normalized_version: packgate_cargo::version_identity(&meta.vers),
+    };
+    let nv = NewVersion {
+        identity,
         metadata: serde_json::to_string(&meta).map_err(AppError::internal)?,
-        file_name: format!("{}-{}.crate", meta.name, meta.vers),
-        blob: digests,
-        published_by: Some(who.user_id),
+        files: vec![Staged {
+            name: format!("{}-{}.crate", meta.name, meta.vers),
+            path: crate_tmp.path(),
+            digests,
+        }],
         set_properties: vec![],
-        extra_files: vec![],
-        default_properties: if existing.is_none() {
-            vec![owner]
-        } else {
-            vec![]
+        default_properties: vec![],
+    };
+    let refuse = Refusals {
+        duplicate: &|| {
+            AppError::Conflict(format!("crate version `{}` is already uploaded", meta.vers))
         },
+        name_taken: Some(&|existing| {
+            AppError::Conflict(format!(
+                "crate `{}` already exists as `{existing}` (names are unique ignoring case and `-`/`_`)",
+                meta.name
+            ))
+        }),
+        not_owner: &|crate_name| not_owner(&who, crate_name),
+        missing: &|| AppError::NotFound(format!("crate `{}` does not exist", meta.name)),
     };
-    let pref = PackageRef {
-        repo: &repo.name,
-        format: "cargo",
-        name: &meta.name,
-        normalized: &canonical,
-    };
-    match packages::create_version_with_file(&state.db, &pref, nv).await {
-        Ok(_) => {}
-        Err(AppError::Conflict(_)) => return Err(duplicate(&meta.vers).into()),
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(m) = req.app_data::<web::Data<crate::observe::Metrics>>() {
-        m.publish(&repo.name, "cargo");
-    }
-    tracing::info!(repo.name = %repo.name, package.name = %meta.name, package.version = %meta.vers, user = %who.user_name, "published");
+    ctx.writer(&who).create_version(nv, &refuse).await?;
     Ok(ok_json(packgate_cargo::publish_ok(&[])))
 }

@@ -4,9 +4,9 @@
 use super::{CargoResult, load_crate, ok_json, require_owner};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::packages;
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, web};
 
 async fn set(

@@ -2,8 +2,8 @@
 //! raw token as cargo and gem send it) and resolves them to a principal.
 
 use crate::error::AppError;
-use crate::server::AppState;
 use crate::services::auth::{self, Principal};
+use crate::state::AppState;
 use actix_web::HttpRequest;
 use base64::Engine;
 

@@ -2,8 +2,8 @@
 //! requests, and HEAD without a body.
 
 use crate::error::AppError;
-use crate::server::AppState;
 use crate::services::blobs::Digests;
+use crate::state::AppState;
 use crate::store::BlobKey;
 use actix_web::body::SizedStream;
 use actix_web::http::{Method, StatusCode};

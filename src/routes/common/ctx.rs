@@ -2,8 +2,9 @@
 //! with authentication and authorization shortcuts.
 
 use crate::error::AppError;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::{Principal, Scope, authorize};
+use crate::services::publish::Writer;
+use crate::state::{AppState, RepoCtx};
 use actix_web::HttpRequest;
 
 /// A request inside one repository.
@@ -44,6 +45,21 @@ impl<'a> Ctx<'a> {
         let who = self.principal().await?;
         authorize(who.as_ref(), &self.repo.name, false, action)?;
         who.ok_or_else(|| AppError::Unauthorized("authentication required".into()))
+    }
+
+    /// The write path (`services::publish`) for `who` in this repository.
+    pub fn writer<'w>(&'w self, who: &'w Principal) -> Writer<'w> {
+        Writer {
+            db: &self.state.db,
+            store: self.state.store.as_ref(),
+            metrics: self
+                .req
+                .app_data::<actix_web::web::Data<crate::observe::Metrics>>()
+                .map(|m| m.get_ref()),
+            repo: &self.repo.name,
+            format: self.repo.format,
+            who,
+        }
     }
 
     /// `{base}/{repo}`: the repository's URL as clients are configured with it.

@@ -3,9 +3,9 @@
 
 use crate::db::entity::package;
 use crate::error::AppError;
-use crate::server::AppState;
 use crate::services::cache::Rendered;
 use crate::services::packages::{self, PackageDescriptor};
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 

@@ -15,7 +15,7 @@ mod view;
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
-use crate::server::{AppState, RepoCtx};
+use crate::state::{AppState, RepoCtx};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -41,20 +41,12 @@ impl ErrorFormat for Npm {
 }
 
 impl FormatModule for NpmModule {
-    fn id(&self) -> &'static str {
-        "npm"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Npm
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         cfg.default_service(web::to(dispatch));
-    }
-
-    fn normalize_name(&self, name: &str) -> String {
-        name.to_string()
-    }
-
-    fn normalize_version(&self, version: &str) -> String {
-        packgate_npm::version_identity(version)
     }
 }
 
@@ -204,6 +196,15 @@ async fn dispatch(
     let is_get = method == Method::GET || method == Method::HEAD;
     let Some(target) = parse_target(&path) else {
         ctx.label("unknown");
+        let registry_endpoint = path.trim_start_matches('/').starts_with("-/");
+        if !is_get && !registry_endpoint {
+            // A write to a path that names no package (`/a/../b`, control characters): say why.
+            return Err(AppError::Invalid(format!(
+                "invalid package name in the path {:?}: names may not be empty, '.', '..' or contain '..' segments or control characters",
+                path.trim_start_matches('/')
+            ))
+            .into());
+        }
         return Err(not_found().into());
     };
     let body = || actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());

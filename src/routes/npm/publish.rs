@@ -9,9 +9,10 @@
 use super::view::{DIST_TAG, dist_tags};
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
-use crate::services::auth::Scope;
+use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests, HashingWriter};
-use crate::services::packages::{self, NewVersion, PackageRef};
+use crate::services::packages;
+use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use packgate_npm::{PutKind, TarballLimits};
@@ -21,12 +22,6 @@ use tempfile::NamedTempFile;
 
 /// Largest JSON document (without attachment data) accepted in a publish.
 const MAX_DOC: usize = 16 * 1024 * 1024;
-
-fn duplicate(version: &str) -> AppError {
-    AppError::Forbidden(format!(
-        "You cannot publish over the previously published versions: {version}."
-    ))
-}
 
 struct Split {
     split: packgate_npm::SplitBody,
@@ -48,7 +43,7 @@ async fn read_body(ctx: &Ctx<'_>, body: Body) -> Result<Split, AppError> {
                 packgate_npm::PublishError::Store(io) if io.to_string() == blobs::OVER_LIMIT => {
                     blobs::too_large(limit)
                 }
-                packgate_npm::PublishError::Store(io) => AppError::Internal(io.to_string()),
+                packgate_npm::PublishError::Store(io) => io.into(),
                 other => other.into(),
             },
         )?;
@@ -127,10 +122,14 @@ pub async fn put_package(
             Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
         }
         PutKind::Maintainers => {
-            // Maintainer lists are not modelled yet: accept without change, so `npm owner` does not fail.
+            // `npm owner add/rm` sends the whole maintainer list. Owners cannot be changed this way
+            // yet: say so instead of answering success and changing nothing.
             ctx.label("owners");
             existing.ok_or_else(not_found)?;
-            Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
+            Err(AppError::Invalid(
+                "changing owners with `npm owner add/rm` is not supported by this registry yet; the package's first publisher owns it"
+                    .into(),
+            ))
         }
     }
 }
@@ -172,7 +171,7 @@ fn retag_after_removal(
 async fn publish(
     ctx: &Ctx<'_>,
     name: &str,
-    who: &crate::services::auth::Principal,
+    who: &Principal,
     is_new: bool,
     split: packgate_npm::SplitBody,
     tgz: NamedTempFile,
@@ -180,14 +179,6 @@ async fn publish(
 ) -> Result<HttpResponse, AppError> {
     let req = packgate_npm::parse_publish(&split, name, is_new)?;
     packgate_npm::verify_attachment(&req, digests.size, &digests.sha1, &digests.sha512)?;
-    let identity = packgate_npm::version_identity(&req.version);
-    if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await?
-        && packages::find_version(&ctx.state.db, pkg.id, &identity)
-            .await?
-            .is_some()
-    {
-        return Err(duplicate(&req.version));
-    }
     let path = tgz.path().to_path_buf();
     // Unpacked contents may be larger than the upload limit (compression), but boundedly so.
     let defaults = TarballLimits::default();
@@ -206,39 +197,45 @@ async fn publish(
     })
     .await??;
     let manifest = packgate_npm::stored_manifest(&req, &info, &who.user_name, who.email.as_deref());
-    blobs::store(ctx.state.store.as_ref(), &digests, tgz.path()).await?;
     let nv = NewVersion {
-        version: req.version.clone(),
-        normalized_version: identity,
+        identity: Identity {
+            name: name.to_string(),
+            normalized_name: name.to_string(),
+            version: req.version.clone(),
+            normalized_version: packgate_npm::version_identity(&req.version),
+        },
         metadata: serde_json::Value::Object(manifest).to_string(),
-        file_name: packgate_npm::tarball_filename(&req.name, &req.version),
-        blob: digests,
-        published_by: Some(who.user_id),
+        files: vec![Staged {
+            name: packgate_npm::tarball_filename(&req.name, &req.version),
+            path: tgz.path(),
+            digests,
+        }],
         set_properties: vec![(format!("{DIST_TAG}{}", req.tag), req.version.clone())],
-        extra_files: vec![],
         default_properties: vec![(format!("{DIST_TAG}latest"), req.version.clone())],
     };
-    let pref = PackageRef {
-        repo: &ctx.repo.name,
-        format: "npm",
-        name,
-        normalized: name,
+    let refuse = Refusals {
+        duplicate: &|| {
+            AppError::Forbidden(format!(
+                "You cannot publish over the previously published versions: {}.",
+                req.version
+            ))
+        },
+        name_taken: None,
+        not_owner: &|package| not_owner(who, package),
+        missing: &not_found,
     };
-    match packages::create_version_with_file(&ctx.state.db, &pref, nv).await {
-        Ok(_) => {}
-        Err(AppError::Conflict(_)) => return Err(duplicate(&req.version)),
-        Err(e) => return Err(e),
-    }
-    if let Some(m) = ctx
-        .req
-        .app_data::<actix_web::web::Data<crate::observe::Metrics>>()
-    {
-        m.publish(&ctx.repo.name, "npm");
-    }
-    tracing::info!(repo.name = %ctx.repo.name, package.name = %name, package.version = %req.version, user = %who.user_name, "published");
+    ctx.writer(who).create_version(nv, &refuse).await?;
     Ok(json(
         StatusCode::CREATED,
         json!({"ok": true, "id": name, "rev": format!("1-{}", req.version)}),
+    ))
+}
+
+/// npm's refusal for a change to a package the caller does not own (npm prints the text).
+fn not_owner(who: &Principal, package: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "You do not have permission to publish \"{package}\": user {} is not an owner of it. An owner can add you with `npm owner add {} {package}`.",
+        who.user_name, who.user_name
     ))
 }
 

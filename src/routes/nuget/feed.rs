@@ -3,27 +3,23 @@
 //! and cached by the package's change stamp.
 
 use super::{
-    Entry, NugetError, NugetResult, allow, entries, nupkg_name, nuspec_name, snupkg_name,
-    url_version, v3_url,
+    Entry, NugetResult, allow, entries, nupkg_name, nuspec_name, snupkg_name, url_version, v3_url,
 };
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::routes::common::{blob, doc, etag};
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::packages;
 use crate::services::packages::PackageDescriptor;
 use crate::services::time::iso8601;
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 use packgate_nuget::{NuGetVersion, RegEntry};
 
 const JSON: &str = "application/json; charset=utf-8";
 
-fn not_found(what: &str) -> NugetError {
-    NugetError::new(
-        "Not found",
-        AppError::NotFound(format!("{what} does not exist in this feed")),
-    )
+fn not_found(what: &str) -> AppError {
+    AppError::NotFound(format!("{what} does not exist in this feed")).with_reason("Not found")
 }
 
 /// `GET {repo}/v3/index.json`: anonymous even on private repositories, because `nuget push -k KEY`
@@ -50,7 +46,7 @@ pub async fn service_index(
 }
 
 /// The package row for an id in any case.
-async fn find(ctx: &Ctx<'_>, id: &str) -> Result<crate::db::entity::package::Model, NugetError> {
+async fn find(ctx: &Ctx<'_>, id: &str) -> Result<crate::db::entity::package::Model, AppError> {
     let lower = packgate_nuget::lower_id(id);
     packages::find(&ctx.state.db, &ctx.repo.name, &lower)
         .await?
@@ -112,7 +108,7 @@ pub async fn flat_file(
     } else if file == format!("{lid}.{lver}.snupkg") || file == format!("{raw}.snupkg") {
         (snupkg_name(&lid, &lver), "application/octet-stream")
     } else {
-        return Err(missing());
+        return Err(missing().into());
     };
     let pkg = find(&ctx, &id).await?;
     let (_, b) = packages::find_file(&state.db, pkg.id, &stored)
@@ -211,7 +207,7 @@ pub async fn registration_page(
     let upper = upper.strip_suffix(".json").ok_or_else(missing)?;
     let (lo, hi) = match (url_version(&lower), url_version(upper)) {
         (Some(lo), Some(hi)) if lo <= hi => (lo, hi),
-        _ => return Err(missing()),
+        _ => return Err(missing().into()),
     };
     let v3 = v3_url(&ctx);
     let (lower, upper) = (lo.lower(), hi.lower());

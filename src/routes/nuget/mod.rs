@@ -9,49 +9,49 @@
 //! once pushed, `{id}.{ver}.snupkg`, all lower-case.
 //!
 //! NuGet clients print only the status line of a failed response, so every error carries a fixed,
-//! specific reason phrase (see [`NugetError`]); the body says more for other tools.
+//! specific reason phrase (see [`Nuget`]); the body says more for other tools.
 
 mod feed;
 mod publish;
 mod search;
 
 use crate::error::AppError;
-use crate::format::FormatModule;
+use crate::format::{ApiError, ErrorFormat, FormatModule};
 use crate::routes::common::ctx::Ctx;
 use crate::services::auth::{self, Principal, Scope};
 use crate::services::packages::{PackageDescriptor, VersionDescriptor};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use packgate_nuget::{Deprecation, NuGetVersion, Nuspec};
 
 /// The NuGet format.
 pub struct NugetModule;
 
+/// NuGet's error shape: a JSON `{"message"}` body and, since NuGet clients print only the status
+/// line (`Response status code does not indicate success: 409 (A package with this id and version
+/// already exists).`), a specific reason phrase: the error's own (`AppError::with_reason`), else
+/// one per status.
+pub struct Nuget;
+
 /// Handler result with NuGet-shaped errors.
-pub type NugetResult = Result<HttpResponse, NugetError>;
+pub type NugetResult = Result<HttpResponse, ApiError<Nuget>>;
 
-/// An error with the HTTP reason phrase NuGet clients show (`Response status code does not
-/// indicate success: 409 (A package with this id and version already exists).`).
-#[derive(Debug)]
-pub struct NugetError {
-    error: AppError,
-    reason: Option<&'static str>,
-}
+/// The reason phrase of a duplicate push.
+pub const DUPLICATE: &str = "A package with this id and version already exists";
 
-impl NugetError {
-    /// An error with a specific reason phrase.
-    pub fn new(reason: &'static str, error: AppError) -> Self {
-        NugetError {
-            error,
-            reason: Some(reason),
+impl ErrorFormat for Nuget {
+    fn render(status: StatusCode, message: &str) -> HttpResponse {
+        let mut res = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            // .NET's HttpClientHandler sends the configured credentials only after this challenge.
+            res.insert_header(("www-authenticate", "Basic realm=\"packgate\""));
         }
+        res.content_type("application/json")
+            .body(packgate_nuget::error_body(message))
     }
 
-    fn reason(&self) -> &'static str {
-        if let Some(r) = self.reason {
-            return r;
-        }
-        match self.error.status() {
+    fn reason(status: StatusCode) -> Option<&'static str> {
+        Some(match status {
             StatusCode::BAD_REQUEST => "The request is not valid",
             StatusCode::UNAUTHORIZED => "An API key is required",
             StatusCode::FORBIDDEN => "The API key does not allow this operation",
@@ -59,67 +59,21 @@ impl NugetError {
             StatusCode::CONFLICT => DUPLICATE,
             StatusCode::PAYLOAD_TOO_LARGE => "The package exceeds the size limit",
             StatusCode::SERVICE_UNAVAILABLE => "Service unavailable",
+            StatusCode::INSUFFICIENT_STORAGE => "The server's storage is full",
             _ => "Internal server error",
-        }
+        })
     }
 }
 
-/// The reason phrase of a duplicate push.
-pub const DUPLICATE: &str = "A package with this id and version already exists";
-
-impl std::fmt::Display for NugetError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl ResponseError for NugetError {
-    fn status_code(&self) -> StatusCode {
-        self.error.status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.error.status();
-        let mut res = HttpResponse::build(status);
-        if status == StatusCode::UNAUTHORIZED {
-            // .NET's HttpClientHandler sends the configured credentials only after this challenge.
-            res.insert_header(("www-authenticate", "Basic realm=\"packgate\""));
-        }
-        let mut res = res
-            .content_type("application/json")
-            .body(packgate_nuget::error_body(&self.error.public_message()));
-        res.head_mut().reason = Some(self.reason());
-        res
-    }
-}
-
-/// Errors of the layers below carry no reason of their own: the status picks one.
-macro_rules! from_lower {
-    ($($t:ty),*) => {$(
-        impl From<$t> for NugetError {
-            fn from(e: $t) -> Self {
-                NugetError { error: e.into(), reason: None }
-            }
-        }
-    )*};
-}
-from_lower!(
-    AppError,
-    std::io::Error,
-    sea_orm::DbErr,
-    tokio::task::JoinError,
-    crate::store::StoreError
-);
-
-impl From<packgate_nuget::PackageError> for NugetError {
+impl From<packgate_nuget::PackageError> for AppError {
     fn from(e: packgate_nuget::PackageError) -> Self {
-        NugetError::new(e.reason(), AppError::Invalid(e.to_string()))
+        AppError::Invalid(e.to_string()).with_reason(e.reason())
     }
 }
 
 impl FormatModule for NugetModule {
-    fn id(&self) -> &'static str {
-        "nuget"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Nuget
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
@@ -167,16 +121,6 @@ impl FormatModule for NugetModule {
             )
             .default_service(web::to(not_found_route));
     }
-
-    fn normalize_name(&self, name: &str) -> String {
-        packgate_nuget::lower_id(name)
-    }
-
-    fn normalize_version(&self, version: &str) -> String {
-        NuGetVersion::parse(version)
-            .map(|v| v.lower())
-            .unwrap_or_else(|_| version.to_ascii_lowercase())
-    }
 }
 
 async fn not_found_route(req: HttpRequest) -> NugetResult {
@@ -186,7 +130,7 @@ async fn not_found_route(req: HttpRequest) -> NugetResult {
 
 /// The caller: a token in `X-NuGet-ApiKey` (what push and delete send), else the `Authorization`
 /// header (Basic with the token or password, as configured in `NuGet.Config`).
-async fn principal(ctx: &Ctx<'_>) -> Result<Option<Principal>, NugetError> {
+async fn principal(ctx: &Ctx<'_>) -> Result<Option<Principal>, AppError> {
     const BAD_KEY: &str = "The API key is invalid, revoked or expired";
     let key = ctx
         .req
@@ -197,35 +141,30 @@ async fn principal(ctx: &Ctx<'_>) -> Result<Option<Principal>, NugetError> {
         Some(key) if !key.is_empty() => {
             match auth::principal_for_token(&ctx.state.db, &key).await? {
                 Some(p) => Ok(Some(p)),
-                None => Err(NugetError::new(
-                    BAD_KEY,
-                    AppError::Unauthorized(
-                        "the API key is unknown, revoked or expired; create one with `packgate token create`".into(),
-                    ),
-                )),
+                None => Err(AppError::Unauthorized(
+                    "the API key is unknown, revoked or expired; create one with `packgate token create`".into(),
+                )
+                .with_reason(BAD_KEY)),
             }
         }
         _ => ctx.principal().await.map_err(|e| match e {
-            AppError::Unauthorized(_) => NugetError::new(BAD_KEY, e),
-            other => other.into(),
+            AppError::Unauthorized(_) => e.with_reason(BAD_KEY),
+            other => other,
         }),
     }
 }
 
 /// Authenticates and authorizes `action` in the repository (anonymous reads where allowed).
-async fn allow(ctx: &Ctx<'_>, action: Scope) -> Result<Option<Principal>, NugetError> {
+async fn allow(ctx: &Ctx<'_>, action: Scope) -> Result<Option<Principal>, AppError> {
     let who = principal(ctx).await?;
     let anonymous_ok = action == Scope::Read && ctx.repo.anonymous_read;
     auth::authorize(who.as_ref(), &ctx.repo.name, anonymous_ok, action).map_err(|e| match e {
-        AppError::Unauthorized(_) => NugetError::new(
-            if action == Scope::Read {
-                "Credentials are required to read this feed"
-            } else {
-                "An API key is required"
-            },
-            e,
-        ),
-        other => NugetError::new("The API key does not allow this operation", other),
+        AppError::Unauthorized(_) => e.with_reason(if action == Scope::Read {
+            "Credentials are required to read this feed"
+        } else {
+            "An API key is required"
+        }),
+        other => other.with_reason("The API key does not allow this operation"),
     })?;
     Ok(who)
 }

@@ -3,16 +3,15 @@
 //! from the (chunked) multipart body, read and checked completely, and only then stored: the blobs
 //! first, then one transaction with the version and its files.
 
-use super::{
-    DUPLICATE, NugetError, NugetResult, allow, nupkg_name, nuspec_name, snupkg_name, url_version,
-};
+use super::{DUPLICATE, NugetResult, allow, nupkg_name, nuspec_name, snupkg_name, url_version};
 use crate::db::entity::{package, version};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests};
-use crate::services::packages::{self, NewVersion, PackageRef};
+use crate::services::packages;
+use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use packgate_nuget::{PackageLimits, ReadPackage};
@@ -23,6 +22,7 @@ const SYMBOLS_HERE: &str = "Symbol packages must be pushed to the symbol package
 const NOT_SYMBOLS: &str = "The symbol package does not declare the SymbolsPackage type";
 const NO_VERSION: &str = "The package version does not exist";
 const NO_PACKAGE_FOR_SYMBOLS: &str = "The package for this symbol package does not exist";
+const NOT_OWNER: &str = "The API key's user is not an owner of this package";
 
 fn message(status: actix_web::http::StatusCode, text: String) -> HttpResponse {
     HttpResponse::build(status)
@@ -36,8 +36,8 @@ async fn receive(
     payload: web::Payload,
     state: &AppState,
     repo: &RepoCtx,
-) -> Result<(NamedTempFile, Digests), NugetError> {
-    let no_file = |detail: String| NugetError::new(NO_FILE, AppError::Invalid(detail));
+) -> Result<(NamedTempFile, Digests), AppError> {
+    let no_file = |detail: String| AppError::Invalid(detail).with_reason(NO_FILE);
     let mut parts = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
     let mut skipped: u64 = 0;
     loop {
@@ -58,8 +58,8 @@ async fn receive(
             .content_disposition()
             .is_some_and(|cd| cd.get_filename().is_some() || cd.get_filename_ext().is_some());
         if is_file {
-            // A 413 gets its reason phrase from the status (see `NugetError::reason`).
-            return Ok(blobs::spool_hashed(field, &state.tmp_dir, repo.max_upload).await?);
+            // A 413 gets its reason phrase from the status (see `Nuget::reason`).
+            return blobs::spool_hashed(field, &state.tmp_dir, repo.max_upload).await;
         }
         // Not the file: skip its bytes (counted against the upload limit) and look further.
         let mut field = field;
@@ -68,14 +68,14 @@ async fn receive(
                 chunk.map_err(|e| no_file(format!("could not read the multipart body: {e}")))?;
             skipped += chunk.len() as u64;
             if skipped > repo.max_upload {
-                return Err(blobs::too_large(repo.max_upload).into());
+                return Err(blobs::too_large(repo.max_upload));
             }
         }
     }
 }
 
 /// Reads and checks the whole package (zip structure, every entry's size and CRC, the nuspec).
-async fn read(tmp: &NamedTempFile, max_upload: u64) -> Result<ReadPackage, NugetError> {
+async fn read(tmp: &NamedTempFile, max_upload: u64) -> Result<ReadPackage, AppError> {
     let path = tmp.path().to_path_buf();
     let read = tokio::task::spawn_blocking(move || {
         let defaults = PackageLimits::default();
@@ -98,16 +98,33 @@ async fn read(tmp: &NamedTempFile, max_upload: u64) -> Result<ReadPackage, Nuget
 async fn receive_package(
     ctx: &Ctx<'_>,
     payload: web::Payload,
-) -> Result<(Principal, NamedTempFile, Digests, ReadPackage), NugetError> {
+) -> Result<(Principal, NamedTempFile, Digests, ReadPackage), AppError> {
     let who = allow(ctx, Scope::Publish).await?.ok_or_else(|| {
-        NugetError::new(
-            "An API key is required",
-            AppError::Unauthorized("push needs an API key".into()),
-        )
+        AppError::Unauthorized("push needs an API key".into()).with_reason("An API key is required")
     })?;
     let (tmp, digests) = receive(ctx.req, payload, ctx.state, ctx.repo).await?;
     let pkg = read(&tmp, ctx.repo.max_upload).await?;
     Ok((who, tmp, digests, pkg))
+}
+
+/// The identity of a pushed package: the id as spelled (kept from the first push), the lower-case
+/// id, the full version and the lower-case normalized version.
+fn identity(pkg: &ReadPackage) -> Identity {
+    Identity {
+        name: pkg.nuspec.id.clone(),
+        normalized_name: packgate_nuget::lower_id(&pkg.nuspec.id),
+        version: pkg.version.full(),
+        normalized_version: pkg.version.lower(),
+    }
+}
+
+/// The refusal for a caller who does not own the package.
+fn not_owner(who: &Principal, id: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "user {} is not an owner of {id}; an owner or an admin can add owners",
+        who.user_name
+    ))
+    .with_reason(NOT_OWNER)
 }
 
 /// `PUT {repo}/v3/package[/]`: a `.nupkg` in a multipart body. 201, or 409 for a version that
@@ -122,69 +139,55 @@ pub async fn push(
     ctx.label("push");
     let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
     if pkg.nuspec.is_symbols_package() {
-        return Err(NugetError::new(
-            SYMBOLS_HERE,
-            AppError::Invalid(
-                "this is a symbol package (.snupkg); push it to the SymbolPackagePublish resource"
-                    .into(),
-            ),
-        ));
-    }
-    let id = pkg.nuspec.id.clone();
-    let lid = packgate_nuget::lower_id(&id);
-    let lver = pkg.version.lower();
-    let duplicate = || {
-        NugetError::new(
-            DUPLICATE,
-            AppError::Conflict(format!(
-                "{id} {} already exists; versions are immutable (delete unlists)",
-                pkg.version.normalized()
-            )),
+        return Err(AppError::Invalid(
+            "this is a symbol package (.snupkg); push it to the SymbolPackagePublish resource"
+                .into(),
         )
-    };
-    if let Some(existing) = packages::find(&state.db, &repo.name, &lid).await?
-        && packages::find_version(&state.db, existing.id, &lver)
-            .await?
-            .is_some()
-    {
-        return Err(duplicate());
+        .with_reason(SYMBOLS_HERE)
+        .into());
     }
-    blobs::store(state.store.as_ref(), &digests, tmp.path()).await?;
+    let id = identity(&pkg);
     let nuspec = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
         bytes::Bytes::from(pkg.nuspec_bytes.clone()),
     )]);
     let (nuspec_tmp, nuspec_digests) =
         blobs::spool_hashed(nuspec, &state.tmp_dir, u64::MAX).await?;
-    blobs::store(state.store.as_ref(), &nuspec_digests, nuspec_tmp.path()).await?;
+    let (lid, lver) = (&id.normalized_name, &id.normalized_version);
     let nv = NewVersion {
-        version: pkg.version.full(),
-        normalized_version: lver.clone(),
+        identity: id.clone(),
         metadata: serde_json::to_string(&pkg.nuspec).map_err(AppError::internal)?,
-        file_name: nupkg_name(&lid, &lver),
-        blob: digests,
-        published_by: Some(who.user_id),
+        files: vec![
+            Staged {
+                name: nupkg_name(lid, lver),
+                path: tmp.path(),
+                digests,
+            },
+            Staged {
+                name: nuspec_name(lid, lver),
+                path: nuspec_tmp.path(),
+                digests: nuspec_digests,
+            },
+        ],
         set_properties: vec![],
-        extra_files: vec![(nuspec_name(&lid, &lver), nuspec_digests)],
         default_properties: vec![],
     };
-    let pref = PackageRef {
-        repo: &repo.name,
-        format: "nuget",
-        name: &id,
-        normalized: &lid,
+    let refuse = Refusals {
+        duplicate: &|| {
+            AppError::Conflict(format!(
+                "{} {} already exists; versions are immutable (delete unlists)",
+                id.name,
+                pkg.version.normalized()
+            ))
+            .with_reason(DUPLICATE)
+        },
+        name_taken: None,
+        not_owner: &|existing| not_owner(&who, existing),
+        missing: &|| AppError::NotFound(format!("{} does not exist", id.name)),
     };
-    match packages::create_version_with_file(&state.db, &pref, nv).await {
-        Ok(_) => {}
-        Err(AppError::Conflict(_)) => return Err(duplicate()),
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(m) = req.app_data::<web::Data<crate::observe::Metrics>>() {
-        m.publish(&repo.name, "nuget");
-    }
-    tracing::info!(repo.name = %repo.name, package.name = %id, package.version = %pkg.version.full(), user = %who.user_name, "published");
+    ctx.writer(&who).create_version(nv, &refuse).await?;
     Ok(message(
         actix_web::http::StatusCode::CREATED,
-        format!("{id} {} was pushed", pkg.version.full()),
+        format!("{} {} was pushed", id.name, id.version),
     ))
 }
 
@@ -200,46 +203,35 @@ pub async fn push_symbols(
     ctx.label("push_symbols");
     let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
     if !pkg.nuspec.is_symbols_package() {
-        return Err(NugetError::new(
-            NOT_SYMBOLS,
-            AppError::Invalid(
-                "a symbol package's nuspec declares <packageType name=\"SymbolsPackage\"/>".into(),
-            ),
-        ));
-    }
-    let id = &pkg.nuspec.id;
-    let lid = packgate_nuget::lower_id(id);
-    let lver = pkg.version.lower();
-    let missing = || {
-        NugetError::new(
-            NO_PACKAGE_FOR_SYMBOLS,
-            AppError::NotFound(format!(
-                "{id} {} is not in this feed; push the .nupkg before its symbols",
-                pkg.version.normalized()
-            )),
+        return Err(AppError::Invalid(
+            "a symbol package's nuspec declares <packageType name=\"SymbolsPackage\"/>".into(),
         )
+        .with_reason(NOT_SYMBOLS)
+        .into());
+    }
+    let id = identity(&pkg);
+    let refuse = Refusals {
+        duplicate: &|| AppError::internal("a symbol push is never a duplicate"),
+        name_taken: None,
+        not_owner: &|existing| not_owner(&who, existing),
+        missing: &|| {
+            AppError::NotFound(format!(
+                "{} {} is not in this feed; push the .nupkg before its symbols",
+                id.name,
+                pkg.version.normalized()
+            ))
+            .with_reason(NO_PACKAGE_FOR_SYMBOLS)
+        },
     };
-    let (package, version) = rows(&ctx, &lid, &lver, missing).await?;
-    blobs::store(state.store.as_ref(), &digests, tmp.path()).await?;
-    packages::put_file(
-        &state.db,
-        package.id,
-        version.id,
-        &snupkg_name(&lid, &lver),
-        &digests,
-    )
-    .await
-    .map_err(|e| match e {
-        AppError::NotFound(_) => missing(),
-        other => other.into(),
-    })?;
-    tracing::info!(repo.name = %repo.name, package.name = %package.name, package.version = %version.version, user = %who.user_name, "symbols published");
+    let file = Staged {
+        name: snupkg_name(&id.normalized_name, &id.normalized_version),
+        path: tmp.path(),
+        digests,
+    };
+    ctx.writer(&who).add_file(&id, file, &refuse).await?;
     Ok(message(
         actix_web::http::StatusCode::CREATED,
-        format!(
-            "symbols of {} {} were pushed",
-            package.name, version.version
-        ),
+        format!("symbols of {} {} were pushed", id.name, id.version),
     ))
 }
 
@@ -248,30 +240,17 @@ async fn target(
     ctx: &Ctx<'_>,
     id: &str,
     version: &str,
-) -> Result<(package::Model, version::Model), NugetError> {
+) -> Result<(package::Model, version::Model), AppError> {
     let missing = || {
-        NugetError::new(
-            NO_VERSION,
-            AppError::NotFound(format!("{id} {version} is not in this feed")),
-        )
+        AppError::NotFound(format!("{id} {version} is not in this feed")).with_reason(NO_VERSION)
     };
     let v = url_version(version).ok_or_else(missing)?;
-    rows(ctx, &packgate_nuget::lower_id(id), &v.lower(), missing).await
-}
-
-/// The package and version rows of a lower-case id and version; `missing()` when either is absent.
-async fn rows(
-    ctx: &Ctx<'_>,
-    lower_id: &str,
-    lower_version: &str,
-    missing: impl Fn() -> NugetError,
-) -> Result<(package::Model, version::Model), NugetError> {
-    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, lower_id)
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &packgate_nuget::lower_id(id))
         .await?
-        .ok_or_else(&missing)?;
-    let row = packages::find_version(&ctx.state.db, pkg.id, lower_version)
+        .ok_or_else(missing)?;
+    let row = packages::find_version(&ctx.state.db, pkg.id, &v.lower())
         .await?
-        .ok_or_else(&missing)?;
+        .ok_or_else(missing)?;
     Ok((pkg, row))
 }
 
@@ -328,7 +307,7 @@ pub async fn deprecate(
     allow(&ctx, Scope::Delete).await?;
     let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
     let bad =
-        |detail: String| NugetError::new("The deprecation is not valid", AppError::Invalid(detail));
+        |detail: String| AppError::Invalid(detail).with_reason("The deprecation is not valid");
     let spooled = blobs::spool(payload.into_inner(), &state.tmp_dir, 64 * 1024).await?;
     let body = std::fs::read(spooled.path())?;
     let dep: packgate_nuget::Deprecation = serde_json::from_slice(&body).map_err(|e| {

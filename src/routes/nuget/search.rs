@@ -9,9 +9,9 @@
 use super::{NugetResult, allow, is_semver2, v3_url};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::Scope;
 use crate::services::packages::{self, PackageDescriptor, VersionDescriptor};
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 use packgate_nuget::{NuGetVersion, Nuspec};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ fn has_type(v: &Version, wanted: &str) -> bool {
 
 /// The repository's catalog: cached while the repository is unchanged, else rebuilt from two
 /// queries and parsed on the blocking pool.
-async fn catalog(ctx: &Ctx<'_>) -> Result<Arc<Catalog>, super::NugetError> {
+async fn catalog(ctx: &Ctx<'_>) -> Result<Arc<Catalog>, AppError> {
     let state = ctx.state;
     let key = format!("nuget-catalog\0{}", ctx.repo.name);
     // The stamp is read before the rows: a change racing with the load makes the next request

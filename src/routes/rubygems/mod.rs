@@ -42,8 +42,8 @@ impl ErrorFormat for Rubygems {
 }
 
 impl FormatModule for RubygemsModule {
-    fn id(&self) -> &'static str {
-        "rubygems"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Rubygems
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
@@ -106,14 +106,6 @@ impl FormatModule for RubygemsModule {
             .route("/api/v1/api_key", web::post().to(push::api_key))
             .route("/api/v1/api_key", web::get().to(push::api_key))
             .default_service(web::to(not_found_route));
-    }
-
-    fn normalize_name(&self, name: &str) -> String {
-        packgate_rubygems::similarity_key(name)
-    }
-
-    fn normalize_version(&self, version: &str) -> String {
-        version.to_string()
     }
 }
 

@@ -7,11 +7,12 @@ use super::{GemResult, VERSIONS, info_body, load_gem, version_key};
 use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::Ctx;
-use crate::server::{AppState, RepoCtx};
 use crate::services::auth::{self, NewToken, Scope};
 use crate::services::blobs;
 use crate::services::index_log;
-use crate::services::packages::{self, NewVersion, PackageRef};
+use crate::services::packages;
+use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
+use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 use md5::{Digest, Md5};
 use std::io::BufReader;
@@ -76,53 +77,42 @@ pub async fn push_gem(
         )?)
     })
     .await??;
-    let key = packgate_rubygems::similarity_key(&spec.name);
     let entry = version_key(&spec.version, &spec.platform);
     let full = packgate_rubygems::full_name(&spec.name, &spec.version, &spec.platform);
-    if let Some(existing) = packages::load(&state.db, &repo.name, &key).await? {
-        if existing.package.name != spec.name {
-            return Err(AppError::Conflict(format!(
-                "{} is too similar to the existing gem {} (names may not differ only by case, '-', '_' or '.')",
-                spec.name, existing.package.name
-            ))
-            .into());
-        }
-        if existing
-            .versions
-            .iter()
-            .any(|v| v.version.normalized_version == entry)
-        {
-            return Err(duplicate(&full).into());
-        }
-    }
-    blobs::store(state.store.as_ref(), &digests, tmp.path()).await?;
     let nv = NewVersion {
-        version: spec.version.clone(),
-        normalized_version: entry.clone(),
+        identity: Identity {
+            name: spec.name.clone(),
+            normalized_name: packgate_rubygems::similarity_key(&spec.name),
+            version: spec.version.clone(),
+            normalized_version: entry.clone(),
+        },
         metadata: serde_json::to_string(&spec).map_err(AppError::internal)?,
-        file_name: packgate_rubygems::gem_file_name(&spec.name, &spec.version, &spec.platform),
-        blob: digests,
-        published_by: Some(who.user_id),
+        files: vec![Staged {
+            name: packgate_rubygems::gem_file_name(&spec.name, &spec.version, &spec.platform),
+            path: tmp.path(),
+            digests,
+        }],
         set_properties: vec![],
-        extra_files: vec![],
         default_properties: vec![],
     };
-    let pref = PackageRef {
-        repo: &repo.name,
-        format: "rubygems",
-        name: &spec.name,
-        normalized: &key,
+    let refuse = Refusals {
+        duplicate: &|| duplicate(&full),
+        name_taken: Some(&|existing| {
+            AppError::Conflict(format!(
+                "{} is too similar to the existing gem {existing} (names may not differ only by case, '-', '_' or '.')",
+                spec.name
+            ))
+        }),
+        not_owner: &|gem| {
+            AppError::Forbidden(format!(
+                "You do not have permission to push to this gem: {} is not an owner of {gem}.",
+                who.user_name
+            ))
+        },
+        missing: &|| AppError::NotFound(format!("{} does not exist", spec.name)),
     };
-    let package_id = match packages::create_version_with_file(&state.db, &pref, nv).await {
-        Ok(v) => v.package_id,
-        Err(AppError::Conflict(_)) => return Err(duplicate(&full).into()),
-        Err(e) => return Err(e.into()),
-    };
-    log_change(&ctx, package_id, &spec.name, &entry).await?;
-    if let Some(m) = req.app_data::<web::Data<crate::observe::Metrics>>() {
-        m.publish(&repo.name, "rubygems");
-    }
-    tracing::info!(repo.name = %repo.name, package.name = %spec.name, package.version = %entry, user = %who.user_name, "published");
+    let created = ctx.writer(&who).create_version(nv, &refuse).await?;
+    log_change(&ctx, created.package_id, &spec.name, &entry).await?;
     Ok(text(format!(
         "Successfully registered gem: {} ({})\n",
         spec.name, entry

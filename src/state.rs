@@ -1,0 +1,51 @@
+//! The state handlers work with: the server-wide [`AppState`] and the per-repository [`RepoCtx`].
+//! Routes and the server both import this module; it imports neither.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::services::cache::{DocCache, ValueCache};
+use crate::store::BlobStore;
+use actix_web::HttpRequest;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Shared state of a running server.
+pub struct AppState {
+    /// The effective configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The blob store.
+    pub store: Arc<dyn BlobStore>,
+    /// Rendered documents.
+    pub cache: DocCache,
+    /// Parsed values (search catalogs).
+    pub values: ValueCache,
+    /// Where uploads are spooled.
+    pub tmp_dir: PathBuf,
+}
+
+impl AppState {
+    /// The public base URL for absolute links: `server.base_url`, else from the request.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        let configured = self.config.server.base_url.trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    }
+}
+
+/// Per-repository context, available to handlers as `web::Data<RepoCtx>`.
+#[derive(Debug, Clone)]
+pub struct RepoCtx {
+    /// Repository name (first path segment).
+    pub name: String,
+    /// The repository's format.
+    pub format: crate::format::Format,
+    /// Whether reads need no credentials.
+    pub anonymous_read: bool,
+    /// Upload limit in bytes.
+    pub max_upload: u64,
+}
