@@ -197,9 +197,7 @@ fn redact_url(url: &str) -> String {
 }
 
 async fn open_db(config: &Config) -> anyhow::Result<crate::db::Db> {
-    let db = crate::db::Db::connect(&config.database_url(), 2).await?;
-    db.migrate().await?;
-    Ok(db)
+    Ok(crate::db::Db::open(&config.database_url(), 2).await?)
 }
 
 async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {

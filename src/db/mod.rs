@@ -36,13 +36,11 @@ const ROW_CACHE_LIMIT: usize = 100_000;
 
 impl Db {
     /// Connects; on SQLite creates the file and switches it to WAL so that the CLI and a running
-    /// server can share it.
+    /// server can share it. Use [`Db::open`] to also migrate.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sea_orm::DbErr> {
         let sqlite = url.starts_with("sqlite:");
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .map(|p| p.split('?').next().unwrap_or(p))
-            && let Some(parent) = std::path::Path::new(path).parent()
+        if let Some(path) = sqlite_file(url)
+            && let Some(parent) = path.parent()
         {
             let _ = std::fs::create_dir_all(parent);
         }
@@ -71,8 +69,25 @@ impl Db {
         })
     }
 
+    /// Connects and applies pending migrations: what every process (the server and each admin
+    /// command) does before it uses the database. On SQLite the connect (which switches a new file
+    /// to WAL) and the migrations run under an exclusive lock on `<database file>.lock`, so a
+    /// server and an admin command started at the same moment on a new data dir take turns
+    /// instead of failing with "table already exists" or "database is locked".
+    pub async fn open(url: &str, max_connections: u32) -> Result<Db, sea_orm::DbErr> {
+        let lock = match sqlite_file(url) {
+            Some(path) => Some(lock_file(path).await?),
+            None => None,
+        };
+        let db = Db::connect(url, max_connections).await?;
+        db.migrate().await?;
+        drop(lock);
+        Ok(db)
+    }
+
     /// Applies pending migrations. On PostgreSQL this holds an advisory lock for the whole run, so
-    /// that instances starting at the same moment apply each migration once.
+    /// that instances starting at the same moment apply each migration once (on SQLite, see
+    /// [`Db::open`]).
     pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
         use sea_orm::TransactionTrait;
         if self.backend() != DbBackend::Postgres {
@@ -219,6 +234,36 @@ impl Db {
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()
     }
+}
+
+/// The database file of a `sqlite://` URL (none for in-memory databases).
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://")?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::Path::new(path))
+}
+
+/// Takes an exclusive lock on `<file>.lock` (waiting for other processes), held until dropped.
+async fn lock_file(db_file: &std::path::Path) -> Result<std::fs::File, sea_orm::DbErr> {
+    let mut name = db_file.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let fail =
+        |e: std::io::Error| sea_orm::DbErr::Custom(format!("cannot lock {}: {e}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(fail)?;
+    let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+        .map_err(fail)?;
+    Ok(file)
 }
 
 /// A held critical section (see [`Db::critical_section`]); released on [`Section::end`] or drop.
