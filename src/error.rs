@@ -36,6 +36,9 @@ pub enum AppError {
     /// Already exists / state conflict (409; npm maps duplicates to 403 itself).
     #[error("{0}")]
     Conflict(String),
+    /// The request body stalled (408).
+    #[error("{0}")]
+    Timeout(String),
     /// Body over the size limit (413).
     #[error("{0}")]
     TooLarge(String),
@@ -66,6 +69,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -169,5 +173,37 @@ impl From<std::io::Error> for AppError {
 impl From<tokio::task::JoinError> for AppError {
     fn from(e: tokio::task::JoinError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_and_says_storage_is_full() {
+        for kind in [
+            std::io::ErrorKind::StorageFull,
+            std::io::ErrorKind::QuotaExceeded,
+        ] {
+            let e: AppError = std::io::Error::from(kind).into();
+            assert_eq!(e.status(), StatusCode::INSUFFICIENT_STORAGE, "{kind:?}");
+            assert!(e.public_message().contains("storage is full"), "{kind:?}");
+            let e: AppError = crate::store::StoreError::from(std::io::Error::from(kind)).into();
+            assert_eq!(e.status(), StatusCode::INSUFFICIENT_STORAGE, "{kind:?}");
+        }
+        let other: AppError = std::io::Error::other("boom").into();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_reason_phrase_keeps_the_status_and_message_of_the_error() {
+        let e = AppError::Conflict("exists".into()).with_reason("Already there");
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.reason(), Some("Already there"));
+        assert_eq!(e.public_message(), "exists");
+        let e = e.with_reason("Replaced");
+        assert_eq!(e.reason(), Some("Replaced"));
+        assert!(matches!(e.kind(), AppError::Conflict(_)));
     }
 }

@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 /// Connects the database (migrating it) and the store.
 pub async fn open(config: &Config) -> anyhow::Result<(Db, Arc<dyn BlobStore>)> {
-    let db = Db::connect(&config.database_url(), config.database.max_connections).await?;
-    db.migrate().await?;
+    let db = Db::open(&config.database_url(), config.database.max_connections).await?;
     let store = crate::store::from_config(config).await?;
     Ok((db, store))
 }
@@ -50,13 +49,17 @@ pub async fn run(
     let metrics = web::Data::new(Metrics::default());
     let workers = config.server.workers;
     let shutdown_timeout = config.server.shutdown_timeout;
+    let body_timeout = config.server.body_timeout.max(1);
     let state = web::Data::new(AppState {
         config,
         db,
         store,
         cache: DocCache::new(4096),
         values: ValueCache::new(256),
-        tmp_dir,
+        spool: crate::services::blobs::Spool {
+            dir: tmp_dir,
+            idle: std::time::Duration::from_secs(body_timeout),
+        },
     });
     let mut server = HttpServer::new(move || {
         let mut app = App::new()

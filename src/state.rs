@@ -6,7 +6,6 @@ use crate::db::Db;
 use crate::services::cache::{DocCache, ValueCache};
 use crate::store::BlobStore;
 use actix_web::HttpRequest;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Shared state of a running server.
@@ -21,8 +20,8 @@ pub struct AppState {
     pub cache: DocCache,
     /// Parsed values (search catalogs).
     pub values: ValueCache,
-    /// Where uploads are spooled.
-    pub tmp_dir: PathBuf,
+    /// Where and how uploads are spooled.
+    pub spool: crate::services::blobs::Spool,
 }
 
 impl AppState {

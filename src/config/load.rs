@@ -27,6 +27,7 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("server.data_dir", Kind::Str),
     ("server.max_upload", Kind::Str),
     ("server.shutdown_timeout", Kind::Int),
+    ("server.body_timeout", Kind::Int),
     ("server.log_format", Kind::Str),
     ("server.workers", Kind::Int),
     ("database.url", Kind::Str),

@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub max_upload: ByteSize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout: u64,
+    /// Seconds an upload's body may make no progress before it is cut (408).
+    pub body_timeout: u64,
     /// Log lines on stderr: `text` or `json`.
     pub log_format: LogFormat,
     /// Worker threads; 0 means one per core.
@@ -59,6 +61,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./data"),
             max_upload: ByteSize(100 * 1024 * 1024),
             shutdown_timeout: 30,
+            body_timeout: 30,
             log_format: LogFormat::Text,
             workers: 0,
         }

@@ -10,7 +10,8 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
 
@@ -99,50 +100,88 @@ pub fn temp_file(dir: &Path) -> Result<NamedTempFile, AppError> {
         .tempfile_in(dir)?)
 }
 
-/// Streams a request body into a temp file, refusing more than `limit` bytes (413).
-pub async fn spool<S, E>(mut body: S, dir: &Path, limit: u64) -> Result<NamedTempFile, AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let tmp = temp_file(dir)?;
-    let mut out =
-        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(tmp.reopen()?));
-    let mut total: u64 = 0;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| AppError::Invalid(format!("could not read the request body: {e}")))?;
-        total += chunk.len() as u64;
-        if total > limit {
-            return Err(too_large(limit));
-        }
-        out.write_all(&chunk).await?;
-    }
-    out.flush().await?;
-    Ok(tmp)
+/// Where and how request bodies are spooled: the temp directory, and how long a body may make no
+/// progress before it is cut (`server.body_timeout`), so that stalled uploads hold no connection,
+/// memory or temp file for long.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    /// The temp directory (`{data_dir}/tmp`).
+    pub dir: PathBuf,
+    /// Longest wait for the next chunk of a body.
+    pub idle: Duration,
 }
 
-/// Streams a request body into a temp file while computing every digest (the body is the package
-/// file itself, as with `gem push`), refusing more than `limit` bytes (413).
-pub async fn spool_hashed<S, E>(
-    body: S,
-    dir: &Path,
-    limit: u64,
-) -> Result<(NamedTempFile, Digests), AppError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let tmp = spool(body, dir, limit).await?;
-    let file = tmp.reopen()?;
-    let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
-        let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-        let mut w = HashingWriter::new(std::io::sink(), u64::MAX);
-        std::io::copy(&mut reader, &mut w)?;
-        Ok(w.finish()?.0)
-    })
-    .await??;
-    Ok((tmp, digests))
+impl Spool {
+    /// A new temp file in the spool directory.
+    pub fn temp_file(&self) -> Result<NamedTempFile, AppError> {
+        temp_file(&self.dir)
+    }
+
+    /// The next chunk of a body; a 408 when none arrives within the idle timeout.
+    pub async fn next_chunk<S, E>(&self, body: &mut S) -> Result<Option<Bytes>, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        match tokio::time::timeout(self.idle, body.next()).await {
+            Err(_) => Err(AppError::Timeout(format!(
+                "the request body made no progress for {} s; the upload was cut and nothing was stored",
+                self.idle.as_secs()
+            ))),
+            Ok(None) => Ok(None),
+            Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+            Ok(Some(Err(e))) => Err(AppError::Invalid(format!(
+                "could not read the request body: {e}"
+            ))),
+        }
+    }
+
+    /// Streams a request body into a temp file, refusing more than `limit` bytes (413). The temp
+    /// file is removed when the body fails, stalls or is too large.
+    pub async fn body<S, E>(&self, mut body: S, limit: u64) -> Result<NamedTempFile, AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let tmp = self.temp_file()?;
+        let mut out = tokio::io::BufWriter::with_capacity(
+            256 * 1024,
+            tokio::fs::File::from_std(tmp.reopen()?),
+        );
+        let mut total: u64 = 0;
+        while let Some(chunk) = self.next_chunk(&mut body).await? {
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(too_large(limit));
+            }
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        Ok(tmp)
+    }
+
+    /// Streams a request body into a temp file while computing every digest (the body is the
+    /// package file itself, as with `gem push`), refusing more than `limit` bytes (413).
+    pub async fn hashed<S, E>(
+        &self,
+        body: S,
+        limit: u64,
+    ) -> Result<(NamedTempFile, Digests), AppError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let tmp = self.body(body, limit).await?;
+        let file = tmp.reopen()?;
+        let digests = tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+            let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+            let mut w = HashingWriter::new(std::io::sink(), u64::MAX);
+            std::io::copy(&mut reader, &mut w)?;
+            Ok(w.finish()?.0)
+        })
+        .await??;
+        Ok((tmp, digests))
+    }
 }
 
 /// The 413 error for a limit.

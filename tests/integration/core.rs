@@ -582,3 +582,6 @@ fn sigterm_lets_an_in_flight_upload_finish() {
         "nothing listens after shutdown"
     );
 }
+
+mod startup;
+mod uploads;

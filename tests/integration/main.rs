@@ -16,6 +16,7 @@ mod npm_cli;
 mod npm_http;
 mod nuget_cli;
 mod nuget_http;
+mod owners;
 mod rubygems_cli;
 mod rubygems_http;
 mod scale;

@@ -5,7 +5,7 @@ use super::{CargoResult, load_crate, ok_json, require_owner};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::services::auth::{self, Scope};
-use crate::services::{blobs, owners, packages};
+use crate::services::{owners, packages};
 use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, web};
 
@@ -41,7 +41,7 @@ async fn change(
     let desc = load_crate(&ctx, name).await?;
     require_owner(&desc, &who)?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let spooled = blobs::spool(body, &state.tmp_dir, 64 * 1024).await?;
+    let spooled = state.spool.body(body, 64 * 1024).await?;
     let logins = packgate_cargo::parse_owner_request(&std::fs::read(spooled.path())?)?;
     let mut users = Vec::new();
     for login in &logins {

@@ -8,7 +8,7 @@ use super::{CargoResult, not_owner, ok_json};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::services::auth::Scope;
-use crate::services::blobs::{self, HashingWriter};
+use crate::services::blobs::HashingWriter;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, web};
@@ -28,8 +28,8 @@ pub async fn publish_crate(
     ctx.label("publish");
     let who = ctx.require(Scope::Publish).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let spooled = blobs::spool(body, &state.tmp_dir, repo.max_upload).await?;
-    let crate_tmp = blobs::temp_file(&state.tmp_dir)?;
+    let spooled = state.spool.body(body, repo.max_upload).await?;
+    let crate_tmp = state.spool.temp_file()?;
     let crate_file = crate_tmp.reopen()?;
     let limit = repo.max_upload;
     let (meta, digests) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {

@@ -4,7 +4,6 @@ use super::view::{DIST_TAG, dist_tags};
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::Scope;
-use crate::services::blobs;
 use crate::services::packages;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -33,7 +32,7 @@ pub async fn set(
     ctx.label("dist_tags");
     ctx.require(Scope::Publish).await?;
     packgate_npm::validate_dist_tag(tag)?;
-    let spooled = blobs::spool(body, &ctx.state.tmp_dir, 64 * 1024).await?;
+    let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
     let text = std::fs::read_to_string(spooled.path())?;
     let version: String = serde_json::from_str(text.trim()).map_err(|_| {
         AppError::Invalid(

@@ -4,7 +4,6 @@
 use super::{Body, Ctx, json};
 use crate::error::AppError;
 use crate::services::auth::Scope;
-use crate::services::blobs;
 use crate::services::packages;
 use crate::services::time::{iso8601, now_millis};
 use actix_web::HttpResponse;
@@ -24,7 +23,7 @@ pub async fn keys(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
 }
 
 async fn drain(ctx: &Ctx<'_>, body: Body) -> Result<serde_json::Value, AppError> {
-    let spooled = blobs::spool(body, &ctx.state.tmp_dir, ctx.repo.max_upload).await?;
+    let spooled = ctx.state.spool.body(body, ctx.repo.max_upload).await?;
     let text = std::fs::read(spooled.path())?;
     serde_json::from_slice(&text)
         .map_err(|e| AppError::Invalid(format!("the audit request is not valid JSON: {e}")))

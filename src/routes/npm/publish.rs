@@ -31,8 +31,8 @@ struct Split {
 
 /// Spools and splits a PUT body (blocking work off the async threads).
 async fn read_body(ctx: &Ctx<'_>, body: Body) -> Result<Split, AppError> {
-    let spooled = blobs::spool(body, &ctx.state.tmp_dir, ctx.repo.max_upload).await?;
-    let tgz = blobs::temp_file(&ctx.state.tmp_dir)?;
+    let spooled = ctx.state.spool.body(body, ctx.repo.max_upload).await?;
+    let tgz = ctx.state.spool.temp_file()?;
     let tgz_file = tgz.reopen()?;
     let limit = ctx.repo.max_upload;
     let (split, digests) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {

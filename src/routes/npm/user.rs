@@ -3,14 +3,13 @@
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::{self, NewToken, Scope};
-use crate::services::blobs;
 use crate::services::time::{iso8601, now_millis};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 async fn small_json(ctx: &Ctx<'_>, body: Body) -> Result<Value, AppError> {
-    let spooled = blobs::spool(body, &ctx.state.tmp_dir, 1024 * 1024).await?;
+    let spooled = ctx.state.spool.body(body, 1024 * 1024).await?;
     let text = std::fs::read(spooled.path())?;
     serde_json::from_slice(&text)
         .map_err(|e| AppError::Invalid(format!("the request body is not valid JSON: {e}")))

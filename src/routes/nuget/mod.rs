@@ -57,6 +57,7 @@ impl ErrorFormat for Nuget {
             StatusCode::FORBIDDEN => "The API key does not allow this operation",
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::CONFLICT => DUPLICATE,
+            StatusCode::REQUEST_TIMEOUT => "The upload stalled and was cut",
             StatusCode::PAYLOAD_TOO_LARGE => "The package exceeds the size limit",
             StatusCode::SERVICE_UNAVAILABLE => "Service unavailable",
             StatusCode::INSUFFICIENT_STORAGE => "The server's storage is full",

@@ -41,14 +41,19 @@ async fn receive(
     let mut parts = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
     let mut skipped: u64 = 0;
     loop {
-        let field = match parts.next().await {
-            Some(Ok(field)) => field,
-            Some(Err(e)) => {
+        let field = match tokio::time::timeout(state.spool.idle, parts.next()).await {
+            Err(_) => {
+                return Err(AppError::Timeout(
+                    "the request body made no progress; the upload was cut".into(),
+                ));
+            }
+            Ok(Some(Ok(field))) => field,
+            Ok(Some(Err(e))) => {
                 return Err(no_file(format!(
                     "the body must be multipart/form-data with the .nupkg as a file part: {e}"
                 )));
             }
-            None => {
+            Ok(None) => {
                 return Err(no_file(
                     "the multipart body has no file part with the .nupkg".into(),
                 ));
@@ -59,13 +64,19 @@ async fn receive(
             .is_some_and(|cd| cd.get_filename().is_some() || cd.get_filename_ext().is_some());
         if is_file {
             // A 413 gets its reason phrase from the status (see `Nuget::reason`).
-            return blobs::spool_hashed(field, &state.tmp_dir, repo.max_upload).await;
+            return state.spool.hashed(field, repo.max_upload).await;
         }
         // Not the file: skip its bytes (counted against the upload limit) and look further.
         let mut field = field;
-        while let Some(chunk) = field.next().await {
-            let chunk =
-                chunk.map_err(|e| no_file(format!("could not read the multipart body: {e}")))?;
+        while let Some(chunk) = state
+            .spool
+            .next_chunk(&mut field)
+            .await
+            .map_err(|e| match e {
+                AppError::Invalid(detail) => no_file(detail),
+                other => other,
+            })?
+        {
             skipped += chunk.len() as u64;
             if skipped > repo.max_upload {
                 return Err(blobs::too_large(repo.max_upload));
@@ -150,8 +161,7 @@ pub async fn push(
     let nuspec = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
         bytes::Bytes::from(pkg.nuspec_bytes.clone()),
     )]);
-    let (nuspec_tmp, nuspec_digests) =
-        blobs::spool_hashed(nuspec, &state.tmp_dir, u64::MAX).await?;
+    let (nuspec_tmp, nuspec_digests) = state.spool.hashed(nuspec, u64::MAX).await?;
     let (lid, lver) = (&id.normalized_name, &id.normalized_version);
     let nv = NewVersion {
         identity: id.clone(),
@@ -308,7 +318,7 @@ pub async fn deprecate(
     let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
     let bad =
         |detail: String| AppError::Invalid(detail).with_reason("The deprecation is not valid");
-    let spooled = blobs::spool(payload.into_inner(), &state.tmp_dir, 64 * 1024).await?;
+    let spooled = state.spool.body(payload.into_inner(), 64 * 1024).await?;
     let body = std::fs::read(spooled.path())?;
     let dep: packgate_nuget::Deprecation = serde_json::from_slice(&body).map_err(|e| {
         bad(format!(

@@ -8,7 +8,6 @@ use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::Ctx;
 use crate::services::auth::{self, NewToken, Scope};
-use crate::services::blobs;
 use crate::services::index_log;
 use crate::services::packages;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
@@ -62,7 +61,7 @@ pub async fn push_gem(
     ctx.label("push");
     let who = ctx.require(Scope::Publish).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let (tmp, digests) = blobs::spool_hashed(body, &state.tmp_dir, repo.max_upload).await?;
+    let (tmp, digests) = state.spool.hashed(body, repo.max_upload).await?;
     let path = tmp.path().to_path_buf();
     let max = repo.max_upload;
     let spec = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
@@ -136,7 +135,7 @@ pub async fn yank(
     ctx.label("yank");
     ctx.require(Scope::Delete).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let spooled = blobs::spool(body, &state.tmp_dir, 64 * 1024).await?;
+    let spooled = state.spool.body(body, 64 * 1024).await?;
     let mut form = std::fs::read(spooled.path())?;
     if form.is_empty() {
         // Some clients put the fields in the query string instead.

@@ -482,3 +482,82 @@ fn anonymous_read_of_private_repo_is_unauthorized() {
     let search = http.get("/npm-private/-/v1/search?text=hidden");
     search.expect_error(401);
 }
+
+/// A gzipped `npm pack`-like tarball with `package/package.json` and one special entry.
+fn tarball_with(manifest: &Value, special: &str, kind: tar::EntryType, target: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let json = serde_json::to_vec_pretty(manifest).expect("json");
+    let mut h = tar::Header::new_gnu();
+    h.set_size(json.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "package/package.json", json.as_slice())
+        .expect("append");
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_entry_type(kind);
+    if !target.is_empty() {
+        h.set_link_name(target).expect("link name");
+    }
+    b.append_data(&mut h, special, std::io::empty())
+        .expect("append special");
+    crate::support::publish_body::gzip(&b.into_inner().expect("tar"))
+}
+
+#[test]
+fn tarballs_with_links_devices_or_fifos_are_refused_naming_the_entry() {
+    let (server, token) = setup();
+    publish(&server, "npm", &token, &Package::new("linky", "1.0.0"));
+    let pkg = Package::new("linky", "1.1.0");
+    let good = pkg.publish_body(&server.registry("npm"), "latest");
+    let cases = [
+        (
+            "package/passwd",
+            tar::EntryType::Symlink,
+            "/etc/passwd",
+            "symlink",
+        ),
+        (
+            "package/shadow",
+            tar::EntryType::Link,
+            "../../../etc/passwd",
+            "hard link",
+        ),
+        ("package/null", tar::EntryType::Char, "", "character device"),
+        ("package/pipe", tar::EntryType::Fifo, "", "fifo"),
+    ];
+    let before = snapshot(&server, "npm", "linky", None);
+    for (entry, kind, target, word) in cases {
+        let tgz = tarball_with(&pkg.manifest, entry, kind, target);
+        let body = serde_json::to_vec(&with_attachment(good.clone(), &tgz)).expect("json");
+        let resp = server
+            .http()
+            .raw_json("PUT", "/npm/linky", Some(&token), body);
+        let error = resp.expect_error(400);
+        assert!(
+            error.contains(entry) && error.contains(word),
+            "{word}: the error names the entry and what it is: {error}"
+        );
+        assert_unchanged(&server, "npm", "linky", None, &before, word);
+    }
+}
+
+#[test]
+fn a_write_to_a_path_with_dot_dot_segments_is_an_invalid_package_name() {
+    let (server, token) = setup();
+    let body = Package::new("a", "1.0.0").publish_body(&server.registry("npm"), "latest");
+    let blobs = server.blob_count();
+    for path in ["/npm/a/../b", "/npm/../npm/a", "/npm/%2e%2e/a"] {
+        let resp = server.http().raw_json(
+            "PUT",
+            path,
+            Some(&token),
+            serde_json::to_vec(&body).expect("json"),
+        );
+        let error = resp.expect_error(400);
+        assert!(error.contains("invalid package name"), "{path}: {error}");
+    }
+    assert_eq!(server.blob_count(), blobs, "nothing stored");
+    server.http().get("/npm/a").expect_error(404);
+}
