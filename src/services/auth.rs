@@ -10,6 +10,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 
+/// A stored token as the token endpoints list it (the clear token is never stored).
+pub type Token = token::Model;
+
 /// What a token or user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

@@ -2,6 +2,7 @@
 //! read-side descriptors. Uniqueness is enforced by the database; a violation is a Conflict.
 
 use super::blobs::Digests;
+pub use super::model::{Blob, File, Package, Version};
 use super::time::now_millis;
 use crate::db::Db;
 use crate::db::entity::{blob, file, package, property, version};
@@ -63,12 +64,12 @@ pub async fn claim(db: &Db, repo: &str, normalized: &str) -> Result<Option<Claim
     let Some(pkg) = find(db, repo, normalized).await? else {
         return Ok(None);
     };
-    claim_in(&db.conn, pkg).await.map(Some)
+    claim_in(&db.conn, pkg.id, pkg.name).await.map(Some)
 }
 
-async fn claim_in<C: ConnectionTrait>(c: &C, pkg: package::Model) -> Result<Claim, AppError> {
+async fn claim_in<C: ConnectionTrait>(c: &C, id: i64, name: String) -> Result<Claim, AppError> {
     let props = property::Entity::find()
-        .filter(property::Column::PackageId.eq(pkg.id))
+        .filter(property::Column::PackageId.eq(id))
         .filter(property::Column::VersionId.is_null())
         .filter(property::Column::Name.starts_with(super::owners::PREFIX))
         .order_by_asc(property::Column::Id)
@@ -79,31 +80,27 @@ async fn claim_in<C: ConnectionTrait>(c: &C, pkg: package::Model) -> Result<Clai
             .strip_prefix(super::owners::PREFIX)
             .map(|id| (id, p.value.as_str()))
     }));
-    Ok(Claim {
-        id: pkg.id,
-        name: pkg.name,
-        owners,
-    })
+    Ok(Claim { id, name, owners })
 }
 
 /// A version with its files (and their blobs).
 #[derive(Debug, Clone)]
 pub struct VersionDescriptor {
-    /// The version row.
-    pub version: version::Model,
+    /// The version.
+    pub version: Version,
     /// Its files.
-    pub files: Vec<(file::Model, blob::Model)>,
+    pub files: Vec<(File, Blob)>,
 }
 
 /// A package with everything a metadata document needs.
 #[derive(Debug, Clone)]
 pub struct PackageDescriptor {
-    /// The package row.
-    pub package: package::Model,
+    /// The package.
+    pub package: Package,
     /// Versions, in insertion order.
     pub versions: Vec<VersionDescriptor>,
-    /// Package-level properties.
-    pub properties: Vec<property::Model>,
+    /// Package-level properties (name, value).
+    pub properties: Vec<(String, String)>,
 }
 
 impl PackageDescriptor {
@@ -114,19 +111,14 @@ impl PackageDescriptor {
     ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.properties
             .iter()
-            .filter(|p| p.version_id.is_none())
-            .filter_map(move |p| p.name.strip_prefix(prefix).map(|n| (n, p.value.as_str())))
+            .filter_map(move |(name, value)| name.strip_prefix(prefix).map(|n| (n, value.as_str())))
     }
 }
 
 /// The package row, if the package exists.
-pub async fn find(
-    db: &Db,
-    repo: &str,
-    normalized: &str,
-) -> Result<Option<package::Model>, AppError> {
+pub async fn find(db: &Db, repo: &str, normalized: &str) -> Result<Option<Package>, AppError> {
     if let Some(row) = db.cached_package(repo, normalized) {
-        return Ok(Some(row));
+        return Ok(Some(row.into()));
     }
     let generation = db.row_generation();
     let row = package::Entity::find()
@@ -137,7 +129,7 @@ pub async fn find(
     if let Some(r) = &row {
         db.remember_package(generation, r);
     }
-    Ok(row)
+    Ok(row.map(Into::into))
 }
 
 /// The version row of a package by normalized version.
@@ -145,12 +137,13 @@ pub async fn find_version(
     db: &Db,
     package_id: i64,
     normalized_version: &str,
-) -> Result<Option<version::Model>, AppError> {
+) -> Result<Option<Version>, AppError> {
     Ok(version::Entity::find()
         .filter(version::Column::PackageId.eq(package_id))
         .filter(version::Column::NormalizedVersion.eq(normalized_version))
         .one(&db.conn)
-        .await?)
+        .await?
+        .map(Into::into))
 }
 
 /// Loads a package with its versions, files, blobs and properties (three queries).
@@ -165,8 +158,8 @@ pub async fn load(
     load_for(db, pkg).await.map(Some)
 }
 
-/// [`load`] for an already fetched package row.
-pub async fn load_for(db: &Db, pkg: package::Model) -> Result<PackageDescriptor, AppError> {
+/// [`load`] for an already fetched package.
+pub async fn load_for(db: &Db, pkg: Package) -> Result<PackageDescriptor, AppError> {
     let versions = version::Entity::find()
         .filter(version::Column::PackageId.eq(pkg.id))
         .order_by_asc(version::Column::Id)
@@ -194,24 +187,31 @@ pub async fn load_for(db: &Db, pkg: package::Model) -> Result<PackageDescriptor,
             .map(|b| (b.sha256.clone(), b))
             .collect()
     };
-    let mut by_version: HashMap<i64, Vec<(file::Model, blob::Model)>> = HashMap::new();
+    let mut by_version: HashMap<i64, Vec<(File, Blob)>> = HashMap::new();
     for f in files {
         let b = blobs
             .get(&f.blob_sha256)
             .cloned()
             .ok_or_else(|| AppError::internal("file without blob row"))?;
-        by_version.entry(f.version_id).or_default().push((f, b));
+        by_version
+            .entry(f.version_id)
+            .or_default()
+            .push((f.into(), b.into()));
     }
     let properties = property::Entity::find()
         .filter(property::Column::PackageId.eq(pkg.id))
+        .filter(property::Column::VersionId.is_null())
         .order_by_asc(property::Column::Id)
         .all(&db.conn)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|p| (p.name, p.value))
+        .collect();
     let versions = versions
         .into_iter()
         .map(|v| VersionDescriptor {
             files: by_version.remove(&v.id).unwrap_or_default(),
-            version: v,
+            version: v.into(),
         })
         .collect();
     Ok(PackageDescriptor {
@@ -226,9 +226,9 @@ pub async fn find_file(
     db: &Db,
     package_id: i64,
     file_name: &str,
-) -> Result<Option<(file::Model, blob::Model)>, AppError> {
-    if let Some(hit) = db.cached_file(package_id, file_name) {
-        return Ok(Some(hit));
+) -> Result<Option<(File, Blob)>, AppError> {
+    if let Some((f, b)) = db.cached_file(package_id, file_name) {
+        return Ok(Some((f.into(), b.into())));
     }
     let generation = db.row_generation();
     let ids: Vec<i64> = version::Entity::find()
@@ -255,7 +255,7 @@ pub async fn find_file(
         .ok_or_else(|| AppError::internal("file without blob row"))?;
     let hit = (f, b);
     db.remember_file(generation, package_id, &hit);
-    Ok(Some(hit))
+    Ok(Some((hit.0.into(), hit.1.into())))
 }
 
 /// The package row inside a write transaction, inserting it if missing; `true` when this
@@ -354,7 +354,7 @@ pub async fn create_version_with_files(
     if created {
         set_property_in(&txn, pkg.id, &nv.owner.0, Some(&nv.owner.1)).await?;
     } else {
-        check(&claim_in(&txn, pkg.clone()).await?)?;
+        check(&claim_in(&txn, pkg.id, pkg.name.clone()).await?)?;
     }
     let now = now_millis();
     let inserted = version::ActiveModel {
@@ -621,7 +621,7 @@ pub async fn search(
     repo: &str,
     terms: &[String],
     limit: u64,
-) -> Result<Vec<package::Model>, AppError> {
+) -> Result<Vec<Package>, AppError> {
     let mut q = package::Entity::find().filter(package::Column::Repository.eq(repo));
     if !terms.is_empty() {
         let mut cond = sea_orm::Condition::any();
@@ -633,7 +633,10 @@ pub async fn search(
     Ok(q.order_by_asc(package::Column::Name)
         .limit(limit)
         .all(&db.conn)
-        .await?)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Marks a version yanked (or not).
@@ -674,17 +677,14 @@ pub async fn repo_stamp(db: &Db, repo: &str) -> Result<String, AppError> {
 
 /// Every package of a repository with all its versions (two queries), for repository-wide
 /// documents such as RubyGems' legacy spec indexes.
-pub async fn all_versions(
-    db: &Db,
-    repo: &str,
-) -> Result<Vec<(package::Model, Vec<version::Model>)>, AppError> {
+pub async fn all_versions(db: &Db, repo: &str) -> Result<Vec<(Package, Vec<Version>)>, AppError> {
     let pkgs = package::Entity::find()
         .filter(package::Column::Repository.eq(repo))
         .order_by_asc(package::Column::Name)
         .all(&db.conn)
         .await?;
     let ids: Vec<i64> = pkgs.iter().map(|p| p.id).collect();
-    let mut by_pkg: HashMap<i64, Vec<version::Model>> = HashMap::new();
+    let mut by_pkg: HashMap<i64, Vec<Version>> = HashMap::new();
     for chunk in ids.chunks(500) {
         let versions = version::Entity::find()
             .filter(version::Column::PackageId.is_in(chunk.to_vec()))
@@ -692,14 +692,14 @@ pub async fn all_versions(
             .all(&db.conn)
             .await?;
         for v in versions {
-            by_pkg.entry(v.package_id).or_default().push(v);
+            by_pkg.entry(v.package_id).or_default().push(v.into());
         }
     }
     Ok(pkgs
         .into_iter()
         .map(|p| {
             let v = by_pkg.remove(&p.id).unwrap_or_default();
-            (p, v)
+            (p.into(), v)
         })
         .collect())
 }
@@ -709,7 +709,7 @@ pub async fn find_file_in_repo(
     db: &Db,
     repo: &str,
     file_name: &str,
-) -> Result<Option<(package::Model, version::Model, file::Model, blob::Model)>, AppError> {
+) -> Result<Option<(Package, Version, File, Blob)>, AppError> {
     let files = file::Entity::find()
         .filter(file::Column::Name.eq(file_name))
         .all(&db.conn)
@@ -734,7 +734,7 @@ pub async fn find_file_in_repo(
             .one(&db.conn)
             .await?
             .ok_or_else(|| AppError::internal("file without blob row"))?;
-        return Ok(Some((p, v, f, b)));
+        return Ok(Some((p.into(), v.into(), f.into(), b.into())));
     }
     Ok(None)
 }

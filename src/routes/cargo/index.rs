@@ -48,8 +48,7 @@ fn render(desc: &PackageDescriptor) -> Result<Vec<u8>, AppError> {
         let Some((_, b)) = v.files.first() else {
             continue;
         };
-        let meta: packgate_cargo::PublishMeta =
-            serde_json::from_str(&v.version.metadata).map_err(AppError::internal)?;
+        let meta: packgate_cargo::PublishMeta = v.version.metadata()?;
         entries.push(packgate_cargo::index_entry(
             &meta,
             &b.sha256,
@@ -119,14 +118,7 @@ pub async fn download(
     let (_, b) = packages::find_file(&state.db, pkg.id, &file_name)
         .await?
         .ok_or_else(missing)?;
-    Ok(blob::serve(
-        &req,
-        &state,
-        &b.sha256,
-        b.size.max(0) as u64,
-        "application/x-tar",
-    )
-    .await?)
+    Ok(blob::serve(&req, &state, &b.sha256, b.size, "application/x-tar").await?)
 }
 
 /// `GET /api/v1/crates?q=&per_page=&page=`: crates whose canonical name contains the query.

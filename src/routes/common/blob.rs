@@ -2,7 +2,6 @@
 //! requests, and HEAD without a body.
 
 use crate::error::AppError;
-use crate::services::blobs::Digests;
 use crate::state::AppState;
 use crate::store::BlobKey;
 use actix_web::body::SizedStream;
@@ -88,17 +87,6 @@ pub async fn serve(
     }
     let stream = state.store.get(&key, range).await?;
     Ok(builder.body(SizedStream::new(len, stream)))
-}
-
-/// Rebuilds [`Digests`] from a blob row (for rendering digests clients verify).
-pub fn digests_of(b: &crate::db::entity::blob::Model) -> Digests {
-    Digests {
-        sha256: b.sha256.clone(),
-        sha512: hex::decode(&b.sha512).unwrap_or_default(),
-        sha1: b.sha1.clone(),
-        md5: b.md5.clone(),
-        size: b.size.max(0) as u64,
-    }
 }
 
 #[cfg(test)]

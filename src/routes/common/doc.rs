@@ -1,7 +1,6 @@
 //! Per-package documents rendered from the database and cached by the package's change stamp
 //! (`DocCache`), and their conditional responses (ETag, `If-None-Match` → 304, Last-Modified).
 
-use crate::db::entity::package;
 use crate::error::AppError;
 use crate::services::cache::Rendered;
 use crate::services::packages::{self, PackageDescriptor};
@@ -15,7 +14,7 @@ use bytes::Bytes;
 pub async fn cached<F>(
     state: &AppState,
     key: String,
-    pkg: package::Model,
+    pkg: packages::Package,
     render: F,
 ) -> Result<Rendered, AppError>
 where
@@ -34,7 +33,7 @@ where
 pub async fn cached_with<F>(
     state: &AppState,
     key: String,
-    pkg: package::Model,
+    pkg: packages::Package,
     render: F,
     finish: fn(Vec<u8>) -> Rendered,
 ) -> Result<Rendered, AppError>

@@ -22,7 +22,7 @@ pub async fn get_tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRe
         ctx.req,
         ctx.state,
         &b.sha256,
-        b.size.max(0) as u64,
+        b.size,
         "application/octet-stream",
     )
     .await

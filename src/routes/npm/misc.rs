@@ -80,8 +80,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
         let Some(v) = desc.versions.iter().find(|v| &v.version.version == latest) else {
             continue;
         };
-        let manifest: serde_json::Value =
-            serde_json::from_str(&v.version.metadata).unwrap_or_default();
+        let manifest: serde_json::Value = v.version.metadata().unwrap_or_default();
         let keywords = manifest
             .get("keywords")
             .cloned()

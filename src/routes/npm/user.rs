@@ -83,7 +83,7 @@ pub async fn whoami(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     Ok(json(StatusCode::OK, json!({"username": who.user_name})))
 }
 
-fn token_object(t: &crate::db::entity::token::Model) -> Value {
+fn token_object(t: &auth::Token) -> Value {
     json!({
         "key": t.token_hash,
         "token": t.prefix,

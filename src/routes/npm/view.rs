@@ -1,7 +1,6 @@
 //! Builds the codec's [`PackageView`] from the shared model's descriptor (dist-tags are package
 //! properties named `npm.dist-tag.<tag>`; digests come from the stored blobs, never from clients).
 
-use crate::routes::common::blob::digests_of;
 use crate::services::packages::PackageDescriptor;
 use crate::services::time::iso8601;
 use base64::Engine;
@@ -47,7 +46,7 @@ pub fn package_view(desc: &PackageDescriptor, registry: &str) -> PackageView {
                 Ok(serde_json::Value::Object(m)) => m,
                 _ => serde_json::Map::new(),
             };
-            let d = digests_of(blob);
+            let d = blob.digests();
             Some(VersionView {
                 version: v.version.version.clone(),
                 manifest,

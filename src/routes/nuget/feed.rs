@@ -46,7 +46,7 @@ pub async fn service_index(
 }
 
 /// The package row for an id in any case.
-async fn find(ctx: &Ctx<'_>, id: &str) -> Result<crate::db::entity::package::Model, AppError> {
+async fn find(ctx: &Ctx<'_>, id: &str) -> Result<packages::Package, AppError> {
     let lower = packgate_nuget::lower_id(id);
     packages::find(&ctx.state.db, &ctx.repo.name, &lower)
         .await?
@@ -114,7 +114,7 @@ pub async fn flat_file(
     let (_, b) = packages::find_file(&state.db, pkg.id, &stored)
         .await?
         .ok_or_else(missing)?;
-    Ok(blob::serve(&req, &state, &b.sha256, b.size.max(0) as u64, content_type).await?)
+    Ok(blob::serve(&req, &state, &b.sha256, b.size, content_type).await?)
 }
 
 /// A registration document (index, page or leaf) of the versions that `keep` selects, rendered by
@@ -165,7 +165,7 @@ fn reg_entries<'a>(
                 .files
                 .iter()
                 .find(|(f, _)| f.name.ends_with(".nupkg"))
-                .map(|(_, b)| b.size.max(0) as u64),
+                .map(|(_, b)| b.size),
         })
         .collect()
 }

@@ -188,8 +188,7 @@ fn entries(desc: &PackageDescriptor) -> Result<Vec<Entry<'_>>, AppError> {
     let mut out = Vec::with_capacity(desc.versions.len());
     for v in &desc.versions {
         let version = NuGetVersion::parse(&v.version.version).map_err(AppError::internal)?;
-        let nuspec: Nuspec =
-            serde_json::from_str(&v.version.metadata).map_err(AppError::internal)?;
+        let nuspec: Nuspec = v.version.metadata()?;
         let deprecation = match &v.version.deprecated {
             Some(json) => Some(serde_json::from_str(json).map_err(AppError::internal)?),
             None => None,

@@ -4,7 +4,6 @@
 //! first, then one transaction with the version and its files.
 
 use super::{DUPLICATE, NugetResult, allow, nupkg_name, nuspec_name, snupkg_name, url_version};
-use crate::db::entity::{package, version};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
 use crate::services::auth::{Principal, Scope};
@@ -250,7 +249,7 @@ async fn target(
     ctx: &Ctx<'_>,
     id: &str,
     version: &str,
-) -> Result<(package::Model, version::Model), AppError> {
+) -> Result<(packages::Package, packages::Version), AppError> {
     let missing = || {
         AppError::NotFound(format!("{id} {version} is not in this feed")).with_reason(NO_VERSION)
     };

@@ -34,14 +34,7 @@ pub async fn gem_file(
     if v.yanked {
         return Err(not_found(&file).into());
     }
-    Ok(blob::serve(
-        &req,
-        &state,
-        &b.sha256,
-        b.size.max(0) as u64,
-        "application/octet-stream",
-    )
-    .await?)
+    Ok(blob::serve(&req, &state, &b.sha256, b.size, "application/octet-stream").await?)
 }
 
 /// `GET /quick/Marshal.4.8/{full name}.gemspec.rz`.

@@ -135,8 +135,8 @@ fn version_key(version: &str, platform: &str) -> String {
 }
 
 /// The gemspec stored with a version row.
-fn spec_of(v: &crate::db::entity::version::Model) -> Result<packgate_rubygems::GemSpec, AppError> {
-    serde_json::from_str(&v.metadata).map_err(AppError::internal)
+fn spec_of(v: &crate::services::packages::Version) -> Result<packgate_rubygems::GemSpec, AppError> {
+    v.metadata()
 }
 
 /// The `info/NAME` body of a gem: one line per non-yanked version, in publication order.
