@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::observe::{Metrics, RepoFormats};
+use crate::routes::common::ctx::get_head;
 use crate::services::cache::{DocCache, ValueCache};
 use crate::state::{AppState, RepoCtx};
 use crate::store::BlobStore;
@@ -67,12 +68,11 @@ pub async fn run(
             .app_data(metrics.clone())
             .app_data(formats.clone())
             .wrap(middleware::from_fn(crate::observe::middleware))
-            .route("/healthz", web::get().to(healthz))
-            .route("/healthz", web::head().to(healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/readyz", web::head().to(readyz))
-            .route("/metrics", web::get().to(metrics_text))
-            .route("/metrics", web::head().to(metrics_text));
+            .configure(|c| {
+                get_head(c, "/healthz", healthz);
+                get_head(c, "/readyz", readyz);
+                get_head(c, "/metrics", metrics_text);
+            });
         for repo in &repos {
             let module = crate::routes::module(repo.format);
             let scope =

@@ -3,24 +3,19 @@
 
 use super::{CargoResult, ok_json};
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::RepoRequest;
 use crate::routes::common::{blob, doc, etag};
 use crate::services::auth::Scope;
 use crate::services::packages::{self, PackageDescriptor};
-use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// `GET /index/config.json`. A private repository answers anonymous requests with 401 (the only
 /// status on which cargo retries with its token) and says `auth-required` to authenticated ones.
-pub async fn config_json(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn config_json(r: RepoRequest) -> CargoResult {
+    let ctx = r.ctx();
     ctx.label("config");
     let who = ctx.principal().await?;
-    if !repo.anonymous_read && who.is_none() {
+    if !ctx.repo.anonymous_read && who.is_none() {
         let login_url = format!("{}/me", ctx.repo_url());
         return Ok(HttpResponse::Unauthorized()
             .insert_header((
@@ -33,7 +28,7 @@ pub async fn config_json(
             )));
     }
     ctx.allow(Scope::Read).await?;
-    let body = packgate_cargo::config_json(&ctx.repo_url(), !repo.anonymous_read);
+    let body = packgate_cargo::config_json(&ctx.repo_url(), !ctx.repo.anonymous_read);
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("cache-control", "no-cache"))
@@ -60,28 +55,23 @@ fn render(desc: &PackageDescriptor) -> Result<Vec<u8>, AppError> {
 
 /// `GET /index/{prefix}/{name}`: one JSON line per version; 404 for unknown crates and for the
 /// `-`/`_` variants of a known one (cargo asks for those only to suggest names).
-pub async fn index_file(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    tail: web::Path<String>,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult {
+    let ctx = r.ctx();
     ctx.label("index");
     ctx.allow(Scope::Read).await?;
     let segments: Vec<&str> = tail.split('/').collect();
     let not_found = || AppError::NotFound("not found".into());
     let name = packgate_cargo::name_from_index_path(&segments).ok_or_else(not_found)?;
     let canonical = packgate_cargo::canonical_name(&name);
-    let pkg = packages::find(&state.db, &repo.name, &canonical)
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &canonical)
         .await?
         .ok_or_else(not_found)?;
     if pkg.name.to_ascii_lowercase() != name {
         return Err(not_found().into());
     }
-    let key = format!("cargo\0{}\0{}", repo.name, pkg.id);
+    let key = format!("cargo\0{}\0{}", ctx.repo.name, pkg.id);
     let updated = pkg.updated_at;
-    let doc = doc::cached(&state, key, pkg, |desc| {
+    let doc = doc::cached(ctx.state, key, pkg, |desc| {
         let body = render(desc)?;
         if body.is_empty() {
             return Err(not_found());
@@ -90,7 +80,7 @@ pub async fn index_file(
     })
     .await?;
     Ok(doc::respond(
-        &req,
+        ctx.req,
         doc,
         "text/plain; charset=utf-8",
         updated,
@@ -98,42 +88,33 @@ pub async fn index_file(
 }
 
 /// `GET /api/v1/crates/{name}/{version}/download`: the `.crate` (yanked versions stay downloadable).
-pub async fn download(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoResult {
+    let ctx = r.ctx();
     ctx.label("download");
     ctx.allow(Scope::Read).await?;
     let (name, version) = path.into_inner();
     let canonical = packgate_cargo::canonical_name(&name);
     let missing =
         || AppError::NotFound(format!("crate `{name}` version `{version}` does not exist"));
-    let pkg = packages::find(&state.db, &repo.name, &canonical)
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &canonical)
         .await?
         .ok_or_else(missing)?;
     let file_name = format!("{}-{version}.crate", pkg.name);
-    let (_, b) = packages::find_file(&state.db, pkg.id, &file_name)
+    let (_, b) = packages::find_file(&ctx.state.db, pkg.id, &file_name)
         .await?
         .ok_or_else(missing)?;
-    Ok(blob::serve(&req, &state, &b.sha256, b.size, "application/x-tar").await?)
+    Ok(blob::serve(ctx.req, ctx.state, &b.sha256, b.size, "application/x-tar").await?)
 }
 
 /// `GET /api/v1/crates?q=&per_page=&page=`: crates whose canonical name contains the query.
-pub async fn search(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn search(r: RepoRequest) -> CargoResult {
+    let ctx = r.ctx();
     ctx.label("search");
     ctx.allow(Scope::Read).await?;
     let mut q = String::new();
     let mut per_page: u64 = 10;
     let mut page: u64 = 1;
-    for (k, v) in crate::routes::common::query::pairs(req.query_string()) {
+    for (k, v) in crate::routes::common::query::pairs(ctx.req.query_string()) {
         match k.as_str() {
             "q" => q = v,
             "per_page" => per_page = v.parse().unwrap_or(10).clamp(1, 100),
@@ -145,7 +126,7 @@ pub async fn search(
         .split_whitespace()
         .map(packgate_cargo::canonical_name)
         .collect();
-    let found = packages::search(&state.db, &repo.name, &terms, 100_000).await?;
+    let found = packages::search(&ctx.state.db, &ctx.repo.name, &terms, 100_000).await?;
     let total = found.len() as u64;
     let mut hits = Vec::new();
     for pkg in found
@@ -153,7 +134,7 @@ pub async fn search(
         .skip(((page - 1) * per_page) as usize)
         .take(per_page as usize)
     {
-        let desc = packages::load_for(&state.db, pkg).await?;
+        let desc = packages::load_for(&ctx.state.db, pkg).await?;
         let mut best: Option<(
             semver::Version,
             &crate::services::packages::VersionDescriptor,

@@ -11,7 +11,7 @@ mod yank;
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, get_head};
 use crate::services::owners as package_owners;
 use crate::services::packages::{self, PackageDescriptor};
 use actix_web::http::StatusCode;
@@ -40,20 +40,15 @@ impl FormatModule for CargoModule {
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
-        cfg.route("/index/config.json", web::get().to(index::config_json))
-            .route("/index/config.json", web::head().to(index::config_json))
-            .route("/index/{tail:.+}", web::get().to(index::index_file))
-            .route("/index/{tail:.+}", web::head().to(index::index_file))
-            .route("/api/v1/crates/new", web::put().to(publish::publish_crate))
+        get_head(cfg, "/index/config.json", index::config_json);
+        get_head(cfg, "/index/{tail:.+}", index::index_file);
+        get_head(
+            cfg,
+            "/api/v1/crates/{name}/{version}/download",
+            index::download,
+        );
+        cfg.route("/api/v1/crates/new", web::put().to(publish::publish_crate))
             .route("/api/v1/crates", web::get().to(index::search))
-            .route(
-                "/api/v1/crates/{name}/{version}/download",
-                web::get().to(index::download),
-            )
-            .route(
-                "/api/v1/crates/{name}/{version}/download",
-                web::head().to(index::download),
-            )
             .route(
                 "/api/v1/crates/{name}/{version}/yank",
                 web::delete().to(yank::yank),

@@ -3,20 +3,14 @@
 
 use super::{CargoResult, load_crate, ok_json, require_owner};
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{self, Scope};
 use crate::services::{owners, packages};
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 
 /// Lists owners.
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    name: web::Path<String>,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn list(r: RepoRequest, name: web::Path<String>) -> CargoResult {
+    let ctx = r.ctx();
     ctx.label("owners");
     ctx.allow(Scope::Read).await?;
     let desc = load_crate(&ctx, &name).await?;
@@ -27,25 +21,17 @@ pub async fn list(
     Ok(ok_json(packgate_cargo::render_owners(&owners)))
 }
 
-async fn change(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    name: &str,
-    add: bool,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+async fn change(ctx: Ctx<'_>, payload: web::Payload, name: &str, add: bool) -> CargoResult {
     ctx.label("owners");
     let who = ctx.require(Scope::Publish).await?;
     let desc = load_crate(&ctx, name).await?;
     require_owner(&desc, &who)?;
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let spooled = state.spool.body(body, 64 * 1024).await?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
+    let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
     let logins = packgate_cargo::parse_owner_request(&std::fs::read(spooled.path())?)?;
     let mut users = Vec::new();
     for login in &logins {
-        let u = auth::find_user(&state.db, login)
+        let u = auth::find_user(&ctx.state.db, login)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("user `{login}` does not exist")))?;
         users.push(u);
@@ -64,7 +50,13 @@ async fn change(
     }
     for u in &users {
         let value = add.then_some(u.name.as_str());
-        packages::set_property(&state.db, desc.package.id, &owners::property(u.id), value).await?;
+        packages::set_property(
+            &ctx.state.db,
+            desc.package.id,
+            &owners::property(u.id),
+            value,
+        )
+        .await?;
     }
     let verb = if add {
         "added as owners of"
@@ -80,23 +72,11 @@ async fn change(
 }
 
 /// Adds owners.
-pub async fn add(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    name: web::Path<String>,
-) -> CargoResult {
-    change(req, payload, state, repo, &name, true).await
+pub async fn add(r: RepoRequest, payload: web::Payload, name: web::Path<String>) -> CargoResult {
+    change(r.ctx(), payload, &name, true).await
 }
 
 /// Removes owners.
-pub async fn remove(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    name: web::Path<String>,
-) -> CargoResult {
-    change(req, payload, state, repo, &name, false).await
+pub async fn remove(r: RepoRequest, payload: web::Payload, name: web::Path<String>) -> CargoResult {
+    change(r.ctx(), payload, &name, false).await
 }

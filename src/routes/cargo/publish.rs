@@ -6,32 +6,26 @@
 
 use super::{CargoResult, not_owner, ok_json};
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::RepoRequest;
 use crate::services::auth::Scope;
 use crate::services::blobs::HashingWriter;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use std::io::{BufReader, BufWriter};
 
 /// Largest metadata JSON accepted in a publish.
 const MAX_JSON: u32 = 10 * 1024 * 1024;
 
 /// Publishes a crate version.
-pub async fn publish_crate(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn publish_crate(r: RepoRequest, payload: web::Payload) -> CargoResult {
+    let ctx = r.ctx();
     ctx.label("publish");
     let who = ctx.require(Scope::Publish).await?;
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let spooled = state.spool.body(body, repo.max_upload).await?;
-    let crate_tmp = state.spool.temp_file()?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
+    let spooled = ctx.state.spool.body(body, ctx.repo.max_upload).await?;
+    let crate_tmp = ctx.state.spool.temp_file()?;
     let crate_file = crate_tmp.reopen()?;
-    let limit = repo.max_upload;
+    let limit = ctx.repo.max_upload;
     let (meta, digests) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let reader = BufReader::with_capacity(256 * 1024, std::fs::File::open(spooled.path())?);
         let mut writer =

@@ -3,21 +3,12 @@
 
 use super::{CargoResult, load_crate, ok_json, require_owner};
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::Scope;
 use crate::services::packages;
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 
-async fn set(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    name: &str,
-    version: &str,
-    yanked: bool,
-) -> CargoResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+async fn set(ctx: Ctx<'_>, name: &str, version: &str, yanked: bool) -> CargoResult {
     ctx.label(if yanked { "yank" } else { "unyank" });
     let who = ctx.require(Scope::Delete).await?;
     let desc = load_crate(&ctx, name).await?;
@@ -33,29 +24,19 @@ async fn set(
             ))
         })?;
     if v.version.yanked != yanked {
-        packages::set_yanked(&state.db, desc.package.id, v.version.id, yanked).await?;
+        packages::set_yanked(&ctx.state.db, desc.package.id, v.version.id, yanked).await?;
     }
     Ok(ok_json(br#"{"ok":true}"#.to_vec()))
 }
 
 /// Yanks a version.
-pub async fn yank(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> CargoResult {
+pub async fn yank(r: RepoRequest, path: web::Path<(String, String)>) -> CargoResult {
     let (name, version) = path.into_inner();
-    set(req, state, repo, &name, &version, true).await
+    set(r.ctx(), &name, &version, true).await
 }
 
 /// Un-yanks a version.
-pub async fn unyank(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> CargoResult {
+pub async fn unyank(r: RepoRequest, path: web::Path<(String, String)>) -> CargoResult {
     let (name, version) = path.into_inner();
-    set(req, state, repo, &name, &version, false).await
+    set(r.ctx(), &name, &version, false).await
 }

@@ -6,6 +6,9 @@ use crate::services::auth::{Principal, Scope, authorize};
 use crate::services::publish::Writer;
 use crate::state::{AppState, RepoCtx};
 use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, web};
+use std::future::{Ready, ready};
 
 /// A request inside one repository.
 pub struct Ctx<'a> {
@@ -71,4 +74,51 @@ impl<'a> Ctx<'a> {
     pub fn label(&self, route: &'static str) {
         crate::observe::label(self.req, route);
     }
+}
+
+/// The extractor every format handler takes: the request with the server state and its
+/// repository (`async fn handler(r: RepoRequest, ...)`, then `let ctx = r.ctx();`).
+pub struct RepoRequest {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    repo: web::Data<RepoCtx>,
+}
+
+impl RepoRequest {
+    /// The handler context.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(&self.req, &self.state, &self.repo)
+    }
+}
+
+impl FromRequest for RepoRequest {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let repo = req.app_data::<web::Data<RepoCtx>>().cloned();
+        ready(match (state, repo) {
+            (Some(state), Some(repo)) => Ok(RepoRequest {
+                req: req.clone(),
+                state,
+                repo,
+            }),
+            // Only routes mounted inside a repository scope take this extractor.
+            _ => Err(actix_web::error::ErrorInternalServerError(
+                "route outside a repository scope",
+            )),
+        })
+    }
+}
+
+/// Registers `handler` for GET and HEAD on `path` (every read answers HEAD with the same headers).
+pub fn get_head<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    cfg.route(path, web::get().to(handler.clone()))
+        .route(path, web::head().to(handler));
 }

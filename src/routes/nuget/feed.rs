@@ -6,14 +6,13 @@ use super::{
     Entry, NugetResult, allow, entries, nupkg_name, nuspec_name, snupkg_name, url_version, v3_url,
 };
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::routes::common::{blob, doc, etag};
 use crate::services::auth::Scope;
 use crate::services::packages;
 use crate::services::packages::PackageDescriptor;
 use crate::services::time::iso8601;
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use packgate_nuget::{NuGetVersion, RegEntry};
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -24,16 +23,12 @@ fn not_found(what: &str) -> AppError {
 
 /// `GET {repo}/v3/index.json`: anonymous even on private repositories, because `nuget push -k KEY`
 /// reads it without credentials.
-pub async fn service_index(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn service_index(r: RepoRequest) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("service_index");
     let body = packgate_nuget::service_index(&v3_url(&ctx));
     let tag = etag::of_bytes(&body);
-    if etag::not_modified(&req, &tag) {
+    if etag::not_modified(ctx.req, &tag) {
         return Ok(HttpResponse::NotModified()
             .insert_header(("etag", tag))
             .finish());
@@ -67,13 +62,8 @@ where
 }
 
 /// `GET {flat}/{id}/index.json`: every version, listed or not, lower-case and normalized.
-pub async fn flat_versions(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    id: web::Path<String>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn flat_versions(r: RepoRequest, id: web::Path<String>) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("flat_versions");
     allow(&ctx, Scope::Read).await?;
     package_doc(&ctx, &id, "flat", |desc| {
@@ -85,13 +75,8 @@ pub async fn flat_versions(
 
 /// `GET {flat}/{id}/{version}/{file}`: `{id}.{version}.nupkg`, `{id}.nuspec` or
 /// `{id}.{version}.snupkg`, with the id and version in any case and any equivalent version spelling.
-pub async fn flat_file(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String, String)>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn flat_file(r: RepoRequest, path: web::Path<(String, String, String)>) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("download");
     allow(&ctx, Scope::Read).await?;
     let (id, version, file) = path.into_inner();
@@ -111,10 +96,10 @@ pub async fn flat_file(
         return Err(missing().into());
     };
     let pkg = find(&ctx, &id).await?;
-    let (_, b) = packages::find_file(&state.db, pkg.id, &stored)
+    let (_, b) = packages::find_file(&ctx.state.db, pkg.id, &stored)
         .await?
         .ok_or_else(missing)?;
-    Ok(blob::serve(&req, &state, &b.sha256, b.size, content_type).await?)
+    Ok(blob::serve(ctx.req, ctx.state, &b.sha256, b.size, content_type).await?)
 }
 
 /// A registration document (index, page or leaf) of the versions that `keep` selects, rendered by
@@ -171,13 +156,8 @@ fn reg_entries<'a>(
 }
 
 /// `GET {reg}/{id}/index.json`: pages inlined below 128 versions, linked above.
-pub async fn registration_index(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    id: web::Path<String>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn registration_index(r: RepoRequest, id: web::Path<String>) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("registration");
     allow(&ctx, Scope::Read).await?;
     let v3 = v3_url(&ctx);
@@ -194,12 +174,10 @@ pub async fn registration_index(
 /// `GET {reg}/{id}/page/{lower}/{upper}.json`: the versions within the bounds, whatever the current
 /// page layout is (a page URL stays valid when later pushes move page bounds).
 pub async fn registration_page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
+    r: RepoRequest,
     path: web::Path<(String, String, String)>,
 ) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+    let ctx = r.ctx();
     ctx.label("registration_page");
     allow(&ctx, Scope::Read).await?;
     let (id, lower, upper) = path.into_inner();
@@ -220,13 +198,8 @@ pub async fn registration_page(
 }
 
 /// `GET {reg}/{id}/{version}.json`: one version's leaf.
-pub async fn registration_leaf(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn registration_leaf(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("registration_leaf");
     allow(&ctx, Scope::Read).await?;
     let (id, leaf) = path.into_inner();

@@ -17,7 +17,7 @@ mod search;
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, get_head};
 use crate::services::auth::{self, Principal, Scope};
 use crate::services::packages::{PackageDescriptor, VersionDescriptor};
 use actix_web::http::StatusCode;
@@ -78,28 +78,30 @@ impl FormatModule for NugetModule {
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
-        let mut get_head = |path: &str, route: fn() -> actix_web::Route| {
-            cfg.route(path, route().method(actix_web::http::Method::GET))
-                .route(path, route().method(actix_web::http::Method::HEAD));
-        };
-        get_head("/v3/index.json", || web::route().to(feed::service_index));
-        get_head("/v3/flatcontainer/{id}/index.json", || {
-            web::route().to(feed::flat_versions)
-        });
-        get_head("/v3/flatcontainer/{id}/{version}/{file}", || {
-            web::route().to(feed::flat_file)
-        });
-        get_head("/v3/registration/{id}/index.json", || {
-            web::route().to(feed::registration_index)
-        });
-        get_head("/v3/registration/{id}/page/{lower}/{upper}", || {
-            web::route().to(feed::registration_page)
-        });
-        get_head("/v3/registration/{id}/{leaf}", || {
-            web::route().to(feed::registration_leaf)
-        });
-        get_head("/v3/query", || web::route().to(search::query));
-        get_head("/v3/autocomplete", || web::route().to(search::autocomplete));
+        get_head(cfg, "/v3/index.json", feed::service_index);
+        get_head(
+            cfg,
+            "/v3/flatcontainer/{id}/index.json",
+            feed::flat_versions,
+        );
+        get_head(
+            cfg,
+            "/v3/flatcontainer/{id}/{version}/{file}",
+            feed::flat_file,
+        );
+        get_head(
+            cfg,
+            "/v3/registration/{id}/index.json",
+            feed::registration_index,
+        );
+        get_head(
+            cfg,
+            "/v3/registration/{id}/page/{lower}/{upper}",
+            feed::registration_page,
+        );
+        get_head(cfg, "/v3/registration/{id}/{leaf}", feed::registration_leaf);
+        get_head(cfg, "/v3/query", search::query);
+        get_head(cfg, "/v3/autocomplete", search::autocomplete);
         cfg.route("/v3/package", web::put().to(publish::push))
             .route("/v3/package/", web::put().to(publish::push))
             .route("/v3/symbolpackage", web::put().to(publish::push_symbols))

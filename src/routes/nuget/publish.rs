@@ -5,7 +5,7 @@
 
 use super::{DUPLICATE, NugetResult, allow, nupkg_name, nuspec_name, snupkg_name, url_version};
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests};
 use crate::services::packages;
@@ -139,13 +139,8 @@ fn not_owner(who: &Principal, id: &str) -> AppError {
 
 /// `PUT {repo}/v3/package[/]`: a `.nupkg` in a multipart body. 201, or 409 for a version that
 /// exists (so `-SkipDuplicate` works).
-pub async fn push(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn push(r: RepoRequest, payload: web::Payload) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("push");
     let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
     if pkg.nuspec.is_symbols_package() {
@@ -160,7 +155,7 @@ pub async fn push(
     let nuspec = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
         bytes::Bytes::from(pkg.nuspec_bytes.clone()),
     )]);
-    let (nuspec_tmp, nuspec_digests) = state.spool.hashed(nuspec, u64::MAX).await?;
+    let (nuspec_tmp, nuspec_digests) = ctx.state.spool.hashed(nuspec, u64::MAX).await?;
     let (lid, lver) = (&id.normalized_name, &id.normalized_version);
     let nv = NewVersion {
         identity: id.clone(),
@@ -202,13 +197,8 @@ pub async fn push(
 
 /// `PUT {repo}/v3/symbolpackage[/]`: a `.snupkg` for a version that exists; a second push replaces
 /// the first.
-pub async fn push_symbols(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn push_symbols(r: RepoRequest, payload: web::Payload) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("push_symbols");
     let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
     if !pkg.nuspec.is_symbols_package() {
@@ -265,23 +255,13 @@ async fn target(
 
 /// `DELETE {repo}/v3/package/{id}/{version}`: unlists (hidden from search and from resolution of
 /// ranges by clients that read `listed`; still restorable by exact version). 204.
-pub async fn unlist(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> NugetResult {
-    set_listed(Ctx::new(&req, &state, &repo), &path, false).await
+pub async fn unlist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    set_listed(r.ctx(), &path, false).await
 }
 
 /// `POST {repo}/v3/package/{id}/{version}`: lists the version again. 200.
-pub async fn relist(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> NugetResult {
-    set_listed(Ctx::new(&req, &state, &repo), &path, true).await
+pub async fn relist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    set_listed(r.ctx(), &path, true).await
 }
 
 async fn set_listed(ctx: Ctx<'_>, path: &(String, String), listed: bool) -> NugetResult {
@@ -305,19 +285,21 @@ async fn set_listed(ctx: Ctx<'_>, path: &(String, String), listed: bool) -> Nuge
 /// `PUT {repo}/v3/package/{id}/{version}/deprecation` with a JSON body
 /// `{"reasons": ["Legacy"|"CriticalBugs"|"Other", ...], "message"?, "alternatePackage"?: {"id", "range"}}`.
 pub async fn deprecate(
-    req: HttpRequest,
+    r: RepoRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
     path: web::Path<(String, String)>,
 ) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+    let ctx = r.ctx();
     ctx.label("deprecate");
     allow(&ctx, Scope::Delete).await?;
     let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
     let bad =
         |detail: String| AppError::Invalid(detail).with_reason("The deprecation is not valid");
-    let spooled = state.spool.body(payload.into_inner(), 64 * 1024).await?;
+    let spooled = ctx
+        .state
+        .spool
+        .body(payload.into_inner(), 64 * 1024)
+        .await?;
     let body = std::fs::read(spooled.path())?;
     let dep: packgate_nuget::Deprecation = serde_json::from_slice(&body).map_err(|e| {
         bad(format!(
@@ -326,7 +308,7 @@ pub async fn deprecate(
     })?;
     dep.validate().map_err(bad)?;
     let json = serde_json::to_string(&dep).map_err(AppError::internal)?;
-    packages::set_deprecated(&state.db, pkg.id, &[(v.id, Some(json))]).await?;
+    packages::set_deprecated(&ctx.state.db, pkg.id, &[(v.id, Some(json))]).await?;
     Ok(message(
         actix_web::http::StatusCode::OK,
         format!("{} {} is deprecated", pkg.name, v.version),
@@ -334,17 +316,12 @@ pub async fn deprecate(
 }
 
 /// `DELETE {repo}/v3/package/{id}/{version}/deprecation`: removes the deprecation.
-pub async fn undeprecate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    path: web::Path<(String, String)>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn undeprecate(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("undeprecate");
     allow(&ctx, Scope::Delete).await?;
     let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
-    packages::set_deprecated(&state.db, pkg.id, &[(v.id, None)]).await?;
+    packages::set_deprecated(&ctx.state.db, pkg.id, &[(v.id, None)]).await?;
     Ok(message(
         actix_web::http::StatusCode::OK,
         format!("{} {} is no longer deprecated", pkg.name, v.version),

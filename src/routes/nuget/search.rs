@@ -8,11 +8,10 @@
 
 use super::{NugetResult, allow, is_semver2, v3_url};
 use crate::error::AppError;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::Scope;
 use crate::services::packages::{self, PackageDescriptor, VersionDescriptor};
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use packgate_nuget::{NuGetVersion, Nuspec};
 use std::sync::Arc;
 
@@ -158,22 +157,18 @@ fn json(body: Vec<u8>) -> HttpResponse {
 }
 
 /// `GET {repo}/v3/query?q=&skip=&take=&prerelease=&semVerLevel=&packageType=`.
-pub async fn query(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn query(r: RepoRequest) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("search");
     allow(&ctx, Scope::Read).await?;
-    let p = params(&req);
+    let p = params(ctx.req);
     let cat = catalog(&ctx).await?;
     let v3 = v3_url(&ctx);
     let body = tokio::task::spawn_blocking(move || {
         let mut found = Vec::new();
         for pkg in &cat.packages {
             let vs = pkg.visible(&p);
-            let Some(latest) = vs.last() else { continue };
+            let Some(&latest) = vs.last() else { continue };
             if !packgate_nuget::matches_query(&latest.nuspec, &pkg.display_id, &p.q) {
                 continue;
             }
@@ -182,15 +177,14 @@ pub async fn query(
             {
                 continue;
             }
-            found.push((pkg, vs));
+            found.push((pkg, latest, vs));
         }
         let total = found.len();
         let hits: Vec<packgate_nuget::SearchHit<'_>> = found
             .iter()
             .skip(p.skip)
             .take(p.take)
-            .map(|(pkg, vs)| {
-                let latest = vs.last().expect("non-empty");
+            .map(|(pkg, latest, vs)| {
                 packgate_nuget::SearchHit {
                     display_id: &pkg.display_id,
                     latest: &latest.nuspec,
@@ -207,15 +201,11 @@ pub async fn query(
 }
 
 /// `GET {repo}/v3/autocomplete?q=…` (ids) or `?id=…` (the versions of one id).
-pub async fn autocomplete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> NugetResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn autocomplete(r: RepoRequest) -> NugetResult {
+    let ctx = r.ctx();
     ctx.label("autocomplete");
     allow(&ctx, Scope::Read).await?;
-    let p = params(&req);
+    let p = params(ctx.req);
     let cat = catalog(&ctx).await?;
     let body = tokio::task::spawn_blocking(move || {
         if let Some(id) = &p.id {

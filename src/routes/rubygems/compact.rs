@@ -5,13 +5,12 @@
 use super::{GemResult, VERSIONS, info_body};
 use crate::error::AppError;
 use crate::routes::common::blob::parse_range;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::routes::common::doc;
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::time::iso8601;
 use crate::services::{index_log, packages};
-use crate::state::{AppState, RepoCtx};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
@@ -67,12 +66,8 @@ fn respond(req: &HttpRequest, doc: &Rendered, allow_range: bool) -> HttpResponse
 }
 
 /// `HEAD|GET /{repo}/`: RubyGems < 3.6 probes the source root to choose the compact index.
-pub async fn root(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn root(r: RepoRequest) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("root");
     ctx.allow(Scope::Read).await?;
     Ok(HttpResponse::Ok()
@@ -98,51 +93,38 @@ pub(super) async fn versions_doc(ctx: &Ctx<'_>) -> Result<Rendered, AppError> {
 }
 
 /// `GET /versions`.
-pub async fn versions(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn versions(r: RepoRequest) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("versions");
     ctx.allow(Scope::Read).await?;
     let doc = versions_doc(&ctx).await?;
-    Ok(respond(&req, &doc, true))
+    Ok(respond(ctx.req, &doc, true))
 }
 
 /// `GET /info/{name}`: 404 for unknown gems; `---\n` only for a gem whose versions are all yanked.
-pub async fn info(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    name: web::Path<String>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn info(r: RepoRequest, name: web::Path<String>) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("info");
     ctx.allow(Scope::Read).await?;
     let missing = || AppError::NotFound(format!("This gem could not be found: {name}"));
     let key = packgate_rubygems::similarity_key(&name);
-    let pkg = packages::find(&state.db, &repo.name, &key)
+    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &key)
         .await?
         .ok_or_else(missing)?;
     if pkg.name != *name {
         return Err(missing().into());
     }
-    let cache_key = format!("rubygems\0{}\0info\0{}", repo.name, pkg.id);
-    let doc = doc::cached_with(&state, cache_key, pkg, info_body, rendered).await?;
-    Ok(respond(&req, &doc, false))
+    let cache_key = format!("rubygems\0{}\0info\0{}", ctx.repo.name, pkg.id);
+    let doc = doc::cached_with(ctx.state, cache_key, pkg, info_body, rendered).await?;
+    Ok(respond(ctx.req, &doc, false))
 }
 
 /// `GET /names`.
-pub async fn names(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn names(r: RepoRequest) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("names");
     ctx.allow(Scope::Read).await?;
-    let mut names: Vec<String> = packages::all_versions(&state.db, &repo.name)
+    let mut names: Vec<String> = packages::all_versions(&ctx.state.db, &ctx.repo.name)
         .await?
         .into_iter()
         .filter(|(_, vs)| vs.iter().any(|v| !v.yanked))
@@ -150,7 +132,7 @@ pub async fn names(
         .collect();
     names.sort();
     Ok(respond(
-        &req,
+        ctx.req,
         &rendered(packgate_rubygems::render_names(&names)),
         false,
     ))

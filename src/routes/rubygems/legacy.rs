@@ -5,12 +5,11 @@
 use super::{GemResult, VERSIONS, spec_of};
 use crate::error::AppError;
 use crate::routes::common::blob;
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::{index_log, packages};
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use std::cmp::Ordering;
 
@@ -19,40 +18,38 @@ fn not_found(what: &str) -> AppError {
 }
 
 /// `GET /gems/{file}.gem`: the exact bytes pushed; yanked gems are gone (404), as upstream.
-pub async fn gem_file(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    file: web::Path<String>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn gem_file(r: RepoRequest, file: web::Path<String>) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("gem");
     ctx.allow(Scope::Read).await?;
-    let (_, v, _, b) = packages::find_file_in_repo(&state.db, &repo.name, &file)
+    let (_, v, _, b) = packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, &file)
         .await?
         .ok_or_else(|| not_found(&file))?;
     if v.yanked {
         return Err(not_found(&file).into());
     }
-    Ok(blob::serve(&req, &state, &b.sha256, b.size, "application/octet-stream").await?)
+    Ok(blob::serve(
+        ctx.req,
+        ctx.state,
+        &b.sha256,
+        b.size,
+        "application/octet-stream",
+    )
+    .await?)
 }
 
 /// `GET /quick/Marshal.4.8/{full name}.gemspec.rz`.
-pub async fn quick_spec(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    file: web::Path<String>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn quick_spec(r: RepoRequest, file: web::Path<String>) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("quick_spec");
     ctx.allow(Scope::Read).await?;
     let full = file
         .strip_suffix(".gemspec.rz")
         .ok_or_else(|| not_found(&file))?;
-    let (_, v, _, _) = packages::find_file_in_repo(&state.db, &repo.name, &format!("{full}.gem"))
-        .await?
-        .ok_or_else(|| not_found(&file))?;
+    let (_, v, _, _) =
+        packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, &format!("{full}.gem"))
+            .await?
+            .ok_or_else(|| not_found(&file))?;
     if v.yanked {
         return Err(not_found(&file).into());
     }
@@ -64,13 +61,8 @@ pub async fn quick_spec(
 }
 
 /// `GET /specs.4.8.gz`, `/latest_specs.4.8.gz`, `/prerelease_specs.4.8.gz`.
-pub async fn specs(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-    file: web::Path<String>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn specs(r: RepoRequest, file: web::Path<String>) -> GemResult {
+    let ctx = r.ctx();
     let kind = match file.as_str() {
         "specs.4.8.gz" => Kind::All,
         "latest_specs.4.8.gz" => Kind::Latest,
@@ -83,13 +75,13 @@ pub async fn specs(
     ctx.label("specs");
     ctx.allow(Scope::Read).await?;
     // Every push and yank appends to the versions log, so its stamp covers these documents too.
-    let stamp = index_log::stamp(&state.db, &repo.name, VERSIONS).await?;
-    let key = format!("rubygems\0{}\0{}", repo.name, file.as_str());
-    let body = match state.cache.get(&key, stamp) {
+    let stamp = index_log::stamp(&ctx.state.db, &ctx.repo.name, VERSIONS).await?;
+    let key = format!("rubygems\0{}\0{}", ctx.repo.name, file.as_str());
+    let body = match ctx.state.cache.get(&key, stamp) {
         Some(doc) => doc.body,
         None => {
             let body = Bytes::from(packgate_rubygems::specs_file(&tuples(&ctx, kind).await?));
-            state.cache.put(
+            ctx.state.cache.put(
                 key,
                 stamp,
                 Rendered {
@@ -102,7 +94,7 @@ pub async fn specs(
         }
     };
     let etag = crate::routes::common::etag::of_bytes(&body);
-    if crate::routes::common::etag::not_modified(&req, &etag) {
+    if crate::routes::common::etag::not_modified(ctx.req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header(("etag", etag))
             .finish());

@@ -12,7 +12,7 @@ mod push;
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, get_head};
 use crate::services::packages::{self, PackageDescriptor};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -47,60 +47,14 @@ impl FormatModule for RubygemsModule {
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
-        let get_head = |cfg: &mut web::ServiceConfig,
-                        path: &str,
-                        route: actix_web::Route,
-                        head: actix_web::Route| {
-            cfg.route(path, route).route(path, head);
-        };
-        get_head(
-            cfg,
-            "",
-            web::get().to(compact::root),
-            web::head().to(compact::root),
-        );
-        get_head(
-            cfg,
-            "/",
-            web::get().to(compact::root),
-            web::head().to(compact::root),
-        );
-        get_head(
-            cfg,
-            "/versions",
-            web::get().to(compact::versions),
-            web::head().to(compact::versions),
-        );
-        get_head(
-            cfg,
-            "/names",
-            web::get().to(compact::names),
-            web::head().to(compact::names),
-        );
-        get_head(
-            cfg,
-            "/info/{name}",
-            web::get().to(compact::info),
-            web::head().to(compact::info),
-        );
-        get_head(
-            cfg,
-            "/gems/{file}",
-            web::get().to(legacy::gem_file),
-            web::head().to(legacy::gem_file),
-        );
-        get_head(
-            cfg,
-            "/quick/Marshal.4.8/{file}",
-            web::get().to(legacy::quick_spec),
-            web::head().to(legacy::quick_spec),
-        );
-        get_head(
-            cfg,
-            "/{file}",
-            web::get().to(legacy::specs),
-            web::head().to(legacy::specs),
-        );
+        get_head(cfg, "", compact::root);
+        get_head(cfg, "/", compact::root);
+        get_head(cfg, "/versions", compact::versions);
+        get_head(cfg, "/names", compact::names);
+        get_head(cfg, "/info/{name}", compact::info);
+        get_head(cfg, "/gems/{file}", legacy::gem_file);
+        get_head(cfg, "/quick/Marshal.4.8/{file}", legacy::quick_spec);
+        get_head(cfg, "/{file}", legacy::specs);
         cfg.route("/api/v1/gems", web::post().to(push::push_gem))
             .route("/api/v1/gems/yank", web::delete().to(push::yank))
             .route("/api/v1/api_key", web::post().to(push::api_key))

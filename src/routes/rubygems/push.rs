@@ -6,13 +6,12 @@
 use super::{GemResult, VERSIONS, info_body, load_gem, version_key};
 use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
-use crate::routes::common::ctx::Ctx;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{self, NewToken, Scope};
 use crate::services::index_log;
 use crate::services::packages;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
-use crate::state::{AppState, RepoCtx};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use md5::{Digest, Md5};
 use std::io::BufReader;
 
@@ -51,19 +50,14 @@ async fn log_change(
 }
 
 /// `POST /api/v1/gems`: the body is the `.gem`.
-pub async fn push_gem(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("push");
     let who = ctx.require(Scope::Publish).await?;
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let (tmp, digests) = state.spool.hashed(body, repo.max_upload).await?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
+    let (tmp, digests) = ctx.state.spool.hashed(body, ctx.repo.max_upload).await?;
     let path = tmp.path().to_path_buf();
-    let max = repo.max_upload;
+    let max = ctx.repo.max_upload;
     let spec = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let defaults = packgate_rubygems::GemLimits::default();
         let limits = packgate_rubygems::GemLimits {
@@ -125,21 +119,16 @@ fn duplicate(full: &str) -> AppError {
 }
 
 /// `DELETE /api/v1/gems/yank` with a form body `gem_name=&version=[&platform=]`.
-pub async fn yank(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("yank");
     ctx.require(Scope::Delete).await?;
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let spooled = state.spool.body(body, 64 * 1024).await?;
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
+    let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
     let mut form = std::fs::read(spooled.path())?;
     if form.is_empty() {
         // Some clients put the fields in the query string instead.
-        form = req.query_string().as_bytes().to_vec();
+        form = ctx.req.query_string().as_bytes().to_vec();
     }
     let (name, version, platform) = packgate_rubygems::parse_yank_form(&form)?;
     let platform = platform
@@ -153,7 +142,7 @@ pub async fn yank(
         .iter()
         .find(|v| v.version.normalized_version == entry && !v.version.yanked)
         .ok_or_else(missing)?;
-    packages::set_yanked(&state.db, desc.package.id, v.version.id, true).await?;
+    packages::set_yanked(&ctx.state.db, desc.package.id, v.version.id, true).await?;
     log_change(&ctx, desc.package.id, &name, &format!("-{entry}")).await?;
     Ok(text(format!(
         "Successfully deleted gem: {name} ({entry})\n"
@@ -161,27 +150,23 @@ pub async fn yank(
 }
 
 /// `POST /api/v1/api_key` with Basic user:password: a new token, as the plain-text body.
-pub async fn api_key(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    repo: web::Data<RepoCtx>,
-) -> GemResult {
-    let ctx = Ctx::new(&req, &state, &repo);
+pub async fn api_key(r: RepoRequest) -> GemResult {
+    let ctx = r.ctx();
     ctx.label("api_key");
-    let Some(Credential::Basic(user, password)) = credential(&req)? else {
+    let Some(Credential::Basic(user, password)) = credential(ctx.req)? else {
         return Err(AppError::Unauthorized(
             "Sign in with your packgate user name and password.".into(),
         )
         .into());
     };
-    let Some(u) = auth::check_password(&state.db, &user, &password).await? else {
+    let Some(u) = auth::check_password(&ctx.state.db, &user, &password).await? else {
         return Err(AppError::Unauthorized("Invalid credentials.".into()).into());
     };
     let t = NewToken {
         name: Some("gem signin".into()),
-        repos: vec![repo.name.clone()],
+        repos: vec![ctx.repo.name.clone()],
         ..Default::default()
     };
-    let (token, _) = auth::create_token(&state.db, &u, t).await?;
+    let (token, _) = auth::create_token(&ctx.state.db, &u, t).await?;
     Ok(text(token))
 }
