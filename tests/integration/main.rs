@@ -7,6 +7,12 @@
 //! Tests that need a tool that is missing print `SKIP: ...` and return (they fail instead when
 //! `PACKGATE_TEST_REQUIRE_CLIENTS=1`, as in CI).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 mod support;
 
 mod cargo_cli;

@@ -1,5 +1,9 @@
 //! Builders for the codecs' tests (feature `testing`): gzip, tar archives with hostile entries,
 //! and a reader that hands bytes over a few at a time.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test builders: a panic is how the test using them fails"
+)]
 
 use std::io::{self, Read, Write};
 

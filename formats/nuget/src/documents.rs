@@ -113,7 +113,7 @@ pub struct SearchHit<'a> {
 }
 
 fn to_bytes(v: &Value) -> Vec<u8> {
-    serde_json::to_vec(v).expect("a JSON value always serializes")
+    v.to_string().into_bytes()
 }
 
 fn index_url(v3: &str, lower_id: &str) -> String {

@@ -5,6 +5,12 @@
 //! checked byte by byte, walked against the SafeMarshal allow-list (`safe_marshal`), and loaded
 //! in Ruby when it is installed (`ruby`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 mod api;
 mod compact;
 mod gem;
