@@ -15,4 +15,6 @@ pub use crate_file::{CrateError, CrateInfo, CrateLimits, inspect_crate};
 pub use index::{IndexDep, IndexEntry, index_entry, render_index};
 pub use names::{NameError, canonical_name, index_path, name_from_index_path, validate_name};
 pub use publish::{PublishDep, PublishError, PublishMeta, read_publish, validate_meta};
-pub use version::{VersionError, validate_rust_version, validate_version, version_identity};
+pub use version::{
+    VersionError, search_version, validate_rust_version, validate_version, version_identity,
+};

@@ -68,6 +68,31 @@ pub fn validate_rust_version(v: &str) -> Result<(), VersionError> {
     }
 }
 
+/// The version cargo search shows for a crate, from its versions in publication order with their
+/// yanked flags: the highest SemVer version that is not yanked; for a crate whose versions are all
+/// yanked, the highest one (so that the crate still shows and `meta.total` counts what the pages
+/// list). Returns its index and the version as SemVer prints it; `None` without any SemVer version.
+pub fn search_version<'a>(
+    versions: impl IntoIterator<Item = (&'a str, bool)>,
+) -> Option<(usize, String)> {
+    let mut best: Option<(usize, semver::Version, bool)> = None;
+    for (i, (v, yanked)) in versions.into_iter().enumerate() {
+        let Ok(parsed) = semver::Version::parse(v) else {
+            continue;
+        };
+        let better = match &best {
+            None => true,
+            Some((_, b, b_yanked)) => {
+                (*b_yanked && !yanked) || (*b_yanked == yanked && parsed > *b)
+            }
+        };
+        if better {
+            best = Some((i, parsed, yanked));
+        }
+    }
+    best.map(|(i, v, _)| (i, v.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

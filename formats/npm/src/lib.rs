@@ -21,10 +21,13 @@ pub use publish::{
     PublishError, PublishRequest, PutKind, SplitBody, classify_put, deprecations, parse_publish,
     remaining_versions, split_publish_body, verify_attachment,
 };
-pub use search::{SearchHit, SearchQuery, parse_search_text, render_search};
+pub use search::{
+    SearchHit, SearchQuery, has_keywords, manifest_keywords, parse_search_text, render_search,
+};
 pub use tarball::{
     TarballError, TarballInfo, TarballLimits, check_tarball_matches, inspect_tarball,
 };
 pub use version::{
-    VersionError, sort_versions, validate_dist_tag, validate_version, version_identity,
+    VersionError, retag_after_removal, sort_versions, validate_dist_tag, validate_version,
+    version_identity,
 };

@@ -36,6 +36,30 @@ pub struct SearchQuery {
     pub scope: Option<String>,
 }
 
+/// A version manifest's `keywords` as search shows them (`[]` when absent).
+pub fn manifest_keywords(manifest: &Value) -> Value {
+    manifest
+        .get("keywords")
+        .cloned()
+        .unwrap_or_else(|| json!([]))
+}
+
+/// Whether `keywords` (a manifest's array) holds every one of `wanted` (lower-case), ignoring case.
+pub fn has_keywords(keywords: &Value, wanted: &[String]) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let have: Vec<String> = keywords
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    wanted.iter().all(|k| have.contains(k))
+}
+
 /// Qualifiers npm's search syntax knows but packgate does not filter on; they are dropped
 /// rather than searched for as text.
 const IGNORED_QUALIFIERS: [&str; 5] = ["author", "maintainer", "not", "is", "boost-exact"];

@@ -100,6 +100,41 @@ pub(crate) fn cmp_versions(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// Dist-tag changes once the `removed` versions are unpublished, as the public registry makes
+/// them: tags that point at a removed version go, and `latest` moves to the highest remaining
+/// stable version (or the highest remaining one). `versions` are all the package's versions
+/// before the removal. Returns `(tag, Some(new version) | None for removed)`.
+pub fn retag_after_removal(
+    tags: &std::collections::BTreeMap<String, String>,
+    versions: &[String],
+    removed: &[String],
+) -> Vec<(String, Option<String>)> {
+    let mut changes: Vec<(String, Option<String>)> = tags
+        .iter()
+        .filter(|(_, v)| removed.contains(v))
+        .map(|(t, _)| (t.clone(), None))
+        .collect();
+    let latest_gone = tags.get("latest").is_none_or(|v| removed.contains(v));
+    if latest_gone {
+        let mut remaining: Vec<String> = versions
+            .iter()
+            .filter(|v| !removed.contains(v))
+            .cloned()
+            .collect();
+        sort_versions(&mut remaining);
+        let stable = remaining
+            .iter()
+            .rev()
+            .find(|v| !v.contains('-'))
+            .or(remaining.last());
+        if let Some(v) = stable {
+            changes.retain(|(t, _)| t != "latest");
+            changes.push(("latest".to_string(), Some(v.clone())));
+        }
+    }
+    changes
+}
+
 /// Dist-tag rules: non-empty, <= 128 chars, URL-safe (encodeURIComponent(tag)==tag), and NOT a
 /// valid semver range (semver::VersionReq::parse plus npm's extra range forms: "v1", "1.x", "*",
 /// "^2", "~1.2", "1 - 2", "||"); "latest", "beta", "next" are fine.

@@ -18,4 +18,4 @@ pub use names::{
     NameError, RUBY_PLATFORM, full_name, gem_file_name, similarity_key, validate_name,
     validate_platform, version_with_platform,
 };
-pub use version::{compare_versions, is_prerelease, validate_version};
+pub use version::{compare_versions, is_prerelease, validate_version, version_key};

@@ -47,6 +47,16 @@ pub fn validate_version(v: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// The identity of a (version, platform) pair as the compact index writes it: `version` for the
+/// `ruby` platform, else `version-platform` (`1.0.0-x86_64-linux`).
+pub fn version_key(version: &str, platform: &str) -> String {
+    if platform.is_empty() || platform == "ruby" {
+        version.to_string()
+    } else {
+        format!("{version}-{platform}")
+    }
+}
+
 /// A version is a prerelease if it contains any letter (`1.0.0.pre`, `2.0.0.rc1`).
 pub fn is_prerelease(v: &str) -> bool {
     v.bytes().any(|b| b.is_ascii_alphabetic())

@@ -135,34 +135,20 @@ pub async fn search(r: RepoRequest) -> CargoResult {
         .take(per_page as usize)
     {
         let desc = packages::load_for(&ctx.state.db, pkg).await?;
-        let mut best: Option<(
-            semver::Version,
-            &crate::services::packages::VersionDescriptor,
-        )> = None;
-        // The highest version that is not yanked; a crate whose versions are all yanked still
-        // shows (with its highest version), so that `meta.total` counts what the pages list.
-        for v in &desc.versions {
-            let Ok(parsed) = semver::Version::parse(&v.version.version) else {
-                continue;
-            };
-            let better = match &best {
-                None => true,
-                Some((b, bv)) => {
-                    (bv.version.yanked && !v.version.yanked)
-                        || (bv.version.yanked == v.version.yanked && parsed > *b)
-                }
-            };
-            if better {
-                best = Some((parsed, v));
-            }
-        }
-        let Some((max, v)) = best else { continue };
-        let description = serde_json::from_str::<packgate_cargo::PublishMeta>(&v.version.metadata)
+        let pick = packgate_cargo::search_version(
+            desc.versions
+                .iter()
+                .map(|v| (v.version.version.as_str(), v.version.yanked)),
+        );
+        let Some((i, max)) = pick else { continue };
+        let description = desc.versions[i]
+            .version
+            .metadata::<packgate_cargo::PublishMeta>()
             .ok()
             .and_then(|m| m.description);
         hits.push(packgate_cargo::SearchHit {
             name: desc.package.name.clone(),
-            max_version: max.to_string(),
+            max_version: max,
             description,
         });
     }

@@ -81,22 +81,9 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
             continue;
         };
         let manifest: serde_json::Value = v.version.metadata().unwrap_or_default();
-        let keywords = manifest
-            .get("keywords")
-            .cloned()
-            .unwrap_or_else(|| json!([]));
-        if !q.keywords.is_empty() {
-            let have: Vec<String> = keywords
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|k| k.as_str().map(str::to_lowercase))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !q.keywords.iter().all(|k| have.contains(k)) {
-                continue;
-            }
+        let keywords = packgate_npm::manifest_keywords(&manifest);
+        if !packgate_npm::has_keywords(&keywords, &q.keywords) {
+            continue;
         }
         hits.push(packgate_npm::SearchHit {
             name: desc.package.name.clone(),

@@ -134,38 +134,20 @@ pub async fn put_package(
     }
 }
 
-/// Dist-tag changes once `removed` versions are gone: tags pointing at them go, and `latest` moves
-/// to the highest remaining stable version (or the highest remaining one).
+/// Dist-tag property changes once `removed` versions are gone (`packgate_npm::retag_after_removal`).
 fn retag_after_removal(
     desc: &packages::PackageDescriptor,
     removed: &[String],
 ) -> Vec<(String, Option<String>)> {
-    let tags = dist_tags(desc);
-    let mut changes: Vec<(String, Option<String>)> = tags
+    let versions: Vec<String> = desc
+        .versions
         .iter()
-        .filter(|(_, v)| removed.contains(v))
-        .map(|(t, _)| (format!("{DIST_TAG}{t}"), None))
+        .map(|v| v.version.version.clone())
         .collect();
-    let latest_gone = tags.get("latest").is_none_or(|v| removed.contains(v));
-    if latest_gone {
-        let mut remaining: Vec<String> = desc
-            .versions
-            .iter()
-            .map(|v| v.version.version.clone())
-            .filter(|v| !removed.contains(v))
-            .collect();
-        packgate_npm::sort_versions(&mut remaining);
-        let stable = remaining
-            .iter()
-            .rev()
-            .find(|v| !v.contains('-'))
-            .or(remaining.last());
-        if let Some(v) = stable {
-            changes.retain(|(n, _)| n != &format!("{DIST_TAG}latest"));
-            changes.push((format!("{DIST_TAG}latest"), Some(v.clone())));
-        }
-    }
-    changes
+    packgate_npm::retag_after_removal(&dist_tags(desc), &versions, removed)
+        .into_iter()
+        .map(|(tag, v)| (format!("{DIST_TAG}{tag}"), v))
+        .collect()
 }
 
 async fn publish(

@@ -184,14 +184,12 @@ pub async fn query(r: RepoRequest) -> NugetResult {
             .iter()
             .skip(p.skip)
             .take(p.take)
-            .map(|(pkg, latest, vs)| {
-                packgate_nuget::SearchHit {
-                    display_id: &pkg.display_id,
-                    latest: &latest.nuspec,
-                    latest_version: &latest.version,
-                    versions: vs.iter().map(|v| &v.version).collect(),
-                    deprecated: latest.deprecated,
-                }
+            .map(|(pkg, latest, vs)| packgate_nuget::SearchHit {
+                display_id: &pkg.display_id,
+                latest: &latest.nuspec,
+                latest_version: &latest.version,
+                versions: vs.iter().map(|v| &v.version).collect(),
+                deprecated: latest.deprecated,
             })
             .collect();
         packgate_nuget::search_response(&v3, total, &hits)

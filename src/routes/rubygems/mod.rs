@@ -79,15 +79,6 @@ async fn load_gem(ctx: &Ctx<'_>, name: &str) -> Result<Option<PackageDescriptor>
     Ok((desc.package.name == name).then_some(desc))
 }
 
-/// `version[-platform]` as the compact index writes it.
-fn version_key(version: &str, platform: &str) -> String {
-    if platform.is_empty() || platform == "ruby" {
-        version.to_string()
-    } else {
-        format!("{version}-{platform}")
-    }
-}
-
 /// The gemspec stored with a version row.
 fn spec_of(v: &crate::services::packages::Version) -> Result<packgate_rubygems::GemSpec, AppError> {
     v.metadata()

@@ -3,7 +3,7 @@
 //! After each change a line is appended to the `versions` log with the MD5 of the gem's new
 //! `info/NAME` body, so Bundler's incremental (Range) update sees it.
 
-use super::{GemResult, VERSIONS, info_body, load_gem, version_key};
+use super::{GemResult, VERSIONS, info_body, load_gem};
 use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::{Ctx, RepoRequest};
@@ -70,7 +70,7 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
         )?)
     })
     .await??;
-    let entry = version_key(&spec.version, &spec.platform);
+    let entry = packgate_rubygems::version_key(&spec.version, &spec.platform);
     let full = packgate_rubygems::full_name(&spec.name, &spec.version, &spec.platform);
     let nv = NewVersion {
         identity: Identity {
@@ -134,7 +134,7 @@ pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
     let platform = platform
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "ruby".into());
-    let entry = version_key(&version, &platform);
+    let entry = packgate_rubygems::version_key(&version, &platform);
     let missing = || AppError::NotFound(format!("The version {entry} of {name} does not exist."));
     let desc = load_gem(&ctx, &name).await?.ok_or_else(missing)?;
     let v = desc

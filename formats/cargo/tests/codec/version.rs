@@ -78,3 +78,23 @@ fn rust_version_is_two_or_three_plain_numbers() {
         );
     }
 }
+
+#[test]
+fn search_shows_the_highest_unyanked_version_else_the_highest() {
+    use packgate_cargo::search_version;
+    let pick = |v: &[(&str, bool)]| search_version(v.iter().copied());
+    assert_eq!(
+        pick(&[("1.0.0", false), ("2.0.0", true), ("1.5.0", false)]),
+        Some((2, "1.5.0".into()))
+    );
+    assert_eq!(
+        pick(&[("1.0.0", true), ("3.0.0-beta.1", true), ("2.0.0", true)]),
+        Some((1, "3.0.0-beta.1".into()))
+    );
+    assert_eq!(
+        pick(&[("0.9.0", false), ("1.0.0+build.5", false)]),
+        Some((1, "1.0.0+build.5".into()))
+    );
+    assert_eq!(pick(&[("not semver", false)]), None);
+    assert_eq!(pick(&[]), None);
+}

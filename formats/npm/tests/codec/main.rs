@@ -13,5 +13,6 @@ mod names;
 mod publish_parse;
 mod publish_split;
 mod render;
+mod rules;
 mod support;
 mod tarball;

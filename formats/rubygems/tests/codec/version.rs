@@ -2,7 +2,9 @@
 
 use std::cmp::Ordering;
 
-use packgate_rubygems::{NameError, compare_versions, is_prerelease, validate_version};
+use packgate_rubygems::{
+    NameError, compare_versions, is_prerelease, validate_version, version_key,
+};
 
 #[test]
 fn gem_build_versions_are_accepted() {
@@ -103,4 +105,12 @@ fn sorting_gives_release_order() {
             "2.0.0.pre"
         ]
     );
+}
+
+#[test]
+fn the_ruby_platform_has_no_suffix_in_the_version_key() {
+    assert_eq!(version_key("1.0.0", "ruby"), "1.0.0");
+    assert_eq!(version_key("1.0.0", ""), "1.0.0");
+    assert_eq!(version_key("1.0.0", "x86_64-linux"), "1.0.0-x86_64-linux");
+    assert_eq!(version_key("2.0.0.pre", "java"), "2.0.0.pre-java");
 }
