@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_init;
 mod m20261122_000002_index_log;
 mod m20261201_000003_owners;
+mod m20261201_000004_tombstones;
 
 /// Applies every migration in order (`packgate migrate`, and `packgate serve` at start-up).
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261122_000002_index_log::Migration),
             Box::new(m20261201_000003_owners::Migration),
+            Box::new(m20261201_000004_tombstones::Migration),
         ]
     }
 }

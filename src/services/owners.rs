@@ -4,6 +4,7 @@
 
 use super::auth::{Principal, Scope};
 use super::packages::PackageDescriptor;
+use crate::error::AppError;
 
 /// Property-name prefix of owners (value: the user's login).
 pub const PREFIX: &str = "owner.";
@@ -28,4 +29,19 @@ pub fn from_properties<'a>(props: impl Iterator<Item = (&'a str, &'a str)>) -> V
 /// Whether `who` may change a package with these owners (an owner, or an admin).
 pub fn may_change(who: &Principal, owners: &[(i64, String)]) -> bool {
     who.has(Scope::Admin) || owners.iter().any(|(id, _)| *id == who.user_id)
+}
+
+/// Refuses, with the format's wording (`refuse` gets the package name), unless `who` may change a
+/// package with these owners.
+pub fn require(
+    who: &Principal,
+    owners: &[(i64, String)],
+    package: &str,
+    refuse: impl FnOnce(&str) -> AppError,
+) -> Result<(), AppError> {
+    if may_change(who, owners) {
+        Ok(())
+    } else {
+        Err(refuse(package))
+    }
 }

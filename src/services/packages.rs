@@ -5,7 +5,7 @@ use super::blobs::Digests;
 pub use super::model::{Blob, File, Package, Version};
 use super::time::now_millis;
 use crate::db::Db;
-use crate::db::entity::{blob, file, package, property, version};
+use crate::db::entity::{blob, file, package, property, tombstone, version};
 use crate::error::AppError;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -57,6 +57,71 @@ pub struct Claim {
     pub name: String,
     /// Owners (user id, login).
     pub owners: Vec<(i64, String)>,
+}
+
+/// Whether a version with this identity was published and then removed (it may never be
+/// published again).
+pub async fn tombstoned<C: ConnectionTrait>(
+    c: &C,
+    repo: &str,
+    normalized_name: &str,
+    normalized_version: &str,
+) -> Result<bool, AppError> {
+    Ok(tombstone::Entity::find()
+        .filter(tombstone::Column::Repository.eq(repo))
+        .filter(tombstone::Column::NormalizedName.eq(normalized_name))
+        .filter(tombstone::Column::NormalizedVersion.eq(normalized_version))
+        .one(c)
+        .await?
+        .is_some())
+}
+
+/// Records tombstones for versions about to be removed (inside the removing transaction).
+async fn bury<C: ConnectionTrait>(
+    c: &C,
+    package_id: i64,
+    version_ids: Option<&[i64]>,
+) -> Result<(), AppError> {
+    let Some(pkg) = package::Entity::find_by_id(package_id).one(c).await? else {
+        return Ok(());
+    };
+    let mut q = version::Entity::find().filter(version::Column::PackageId.eq(package_id));
+    if let Some(ids) = version_ids {
+        q = q.filter(version::Column::Id.is_in(ids.to_vec()));
+    }
+    let now = now_millis();
+    for v in q.all(c).await? {
+        let row = tombstone::ActiveModel {
+            repository: Set(pkg.repository.clone()),
+            normalized_name: Set(pkg.normalized_name.clone()),
+            normalized_version: Set(v.normalized_version),
+            version: Set(v.version),
+            removed_at: Set(now),
+            ..Default::default()
+        };
+        match tombstone::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    tombstone::Column::Repository,
+                    tombstone::Column::NormalizedName,
+                    tombstone::Column::NormalizedVersion,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(c)
+            .await
+        {
+            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Owners of a package (user id, login).
+pub async fn owners(db: &Db, package_id: i64) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(claim_in(&db.conn, package_id, String::new()).await?.owners)
 }
 
 /// The package's claim (spelling and owners), if the package exists.
@@ -356,6 +421,12 @@ pub async fn create_version_with_files(
     } else {
         check(&claim_in(&txn, pkg.id, pkg.name.clone()).await?)?;
     }
+    if tombstoned(&txn, p.repo, p.normalized, &nv.normalized_version).await? {
+        return Err(AppError::Conflict(format!(
+            "version {} was published and removed; it cannot be published again",
+            nv.version
+        )));
+    }
     let now = now_millis();
     let inserted = version::ActiveModel {
         package_id: Set(pkg.id),
@@ -551,8 +622,9 @@ pub async fn set_deprecated(
     Ok(())
 }
 
-/// Removes versions (their files go with them), then applies package-level property changes, in one
-/// transaction. Blobs stay in the store until garbage collection finds them unreferenced.
+/// Removes versions (their files go with them; each leaves a tombstone so that its identity is
+/// never published again), then applies package-level property changes, in one transaction. Blobs
+/// stay in the store until garbage collection finds them unreferenced.
 pub async fn remove_versions(
     db: &Db,
     package_id: i64,
@@ -562,6 +634,7 @@ pub async fn remove_versions(
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
     if !version_ids.is_empty() {
+        bury(&txn, package_id, Some(version_ids)).await?;
         file::Entity::delete_many()
             .filter(file::Column::VersionId.is_in(version_ids.to_vec()))
             .exec(&txn)
@@ -584,10 +657,11 @@ pub async fn remove_versions(
     Ok(())
 }
 
-/// Removes a package with all its versions, files and properties.
+/// Removes a package with all its versions (each leaves a tombstone), files and properties.
 pub async fn remove_package(db: &Db, package_id: i64) -> Result<(), AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
+    bury(&txn, package_id, None).await?;
     let ids: Vec<i64> = version::Entity::find()
         .select_only()
         .column(version::Column::Id)

@@ -120,8 +120,8 @@ impl Writer<'_> {
     }
 
     /// Records a new version with its files. Refuses, in this order: another spelling of the name,
-    /// a package the caller does not own, a version that exists. A new package is owned by the
-    /// caller.
+    /// a package the caller does not own, a version that exists or existed (removed versions leave
+    /// a tombstone). A new package is owned by the caller.
     pub async fn create_version(
         &self,
         nv: NewVersion<'_>,
@@ -137,6 +137,12 @@ impl Writer<'_> {
             {
                 return Err((refuse.duplicate)());
             }
+        }
+        // A removed version's identity stays taken (a tombstone), even after its package is gone.
+        if packages::tombstoned(&self.db.conn, self.repo, &id.normalized_name, &id.normalized_version)
+            .await?
+        {
+            return Err((refuse.duplicate)());
         }
         for f in &nv.files {
             blobs::store(self.store, &f.digests, f.path).await?;

@@ -8,6 +8,7 @@ use crate::support::nuget_http::{Auth, Feed};
 use crate::support::nupkg_builder::Nupkg;
 use crate::support::publish_body::escape_name;
 use crate::support::{Package, Resp, TestServer};
+use serde_json::json;
 
 /// Alice (owner), Bob (an ordinary publisher) and Root (an admin), each with a token.
 struct Users {
@@ -195,4 +196,222 @@ fn nuget_push_and_symbols_to_another_users_package_are_forbidden_and_admins_may_
     assert_eq!(index["versions"], serde_json::json!(["1.0.0", "1.2.0"]));
     let snupkg = feed.flat_file_path("owned.pkg", "1.0.0", "snupkg");
     feed.get(&snupkg, Auth::None).expect(404);
+}
+
+fn npm_versions_and_tags(server: &TestServer, name: &str) -> (Vec<String>, serde_json::Value) {
+    let doc = server
+        .http()
+        .get(&format!("/npm/{name}"))
+        .expect(200)
+        .json();
+    let mut versions: Vec<String> = doc["versions"]
+        .as_object()
+        .expect("versions")
+        .keys()
+        .cloned()
+        .collect();
+    versions.sort();
+    let deprecated = doc["versions"]["1.0.0"]["deprecated"].clone();
+    (
+        versions,
+        json!({"tags": doc["dist-tags"], "deprecated": deprecated}),
+    )
+}
+
+/// The packument for a write (`?write=true`) with `edit` applied, as npm sends it back.
+fn npm_doc(
+    server: &TestServer,
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> serde_json::Value {
+    let mut doc = server
+        .http()
+        .get(&format!("/npm/{name}?write=true"))
+        .expect(200)
+        .json();
+    edit(&mut doc);
+    doc
+}
+
+#[test]
+fn npm_tags_deprecation_and_unpublish_of_another_users_package_are_forbidden() {
+    let u = users();
+    let http = u.server.http();
+    npm_publish(&u.server, &u.alice, "guarded-pkg", "1.0.0").expect(201);
+    npm_publish(&u.server, &u.alice, "guarded-pkg", "1.1.0").expect(201);
+    let tags = "/npm/-/package/guarded-pkg/dist-tags";
+    http.json(
+        "PUT",
+        &format!("{tags}/beta"),
+        Some(&u.alice),
+        &json!("1.0.0"),
+    )
+    .expect(201);
+    let before = npm_versions_and_tags(&u.server, "guarded-pkg");
+    let deprecated = npm_doc(&u.server, "guarded-pkg", |d| {
+        d["versions"]["1.0.0"]["deprecated"] = json!("taken over")
+    });
+    let unpublish_one = npm_doc(&u.server, "guarded-pkg", |d| {
+        d["versions"]
+            .as_object_mut()
+            .expect("versions")
+            .remove("1.1.0");
+    });
+    let attempts: Vec<(&str, Resp)> = vec![
+        (
+            "dist-tag add",
+            http.json(
+                "PUT",
+                &format!("{tags}/next"),
+                Some(&u.bob),
+                &json!("1.1.0"),
+            ),
+        ),
+        (
+            "dist-tag rm",
+            http.delete(&format!("{tags}/beta"), Some(&u.bob)),
+        ),
+        (
+            "deprecate",
+            http.json("PUT", "/npm/guarded-pkg", Some(&u.bob), &deprecated),
+        ),
+        (
+            "unpublish a version",
+            http.json(
+                "PUT",
+                "/npm/guarded-pkg/-rev/3-x",
+                Some(&u.bob),
+                &unpublish_one,
+            ),
+        ),
+        (
+            "unpublish the tarball",
+            http.delete(
+                "/npm/guarded-pkg/-/guarded-pkg-1.1.0.tgz/-rev/3-x",
+                Some(&u.bob),
+            ),
+        ),
+        (
+            "unpublish the package",
+            http.delete("/npm/guarded-pkg/-rev/3-x", Some(&u.bob)),
+        ),
+    ];
+    for (what, resp) in attempts {
+        let msg = resp.expect_error(403);
+        assert!(
+            msg.contains("You do not have permission") && msg.contains("guarded-pkg"),
+            "{what}: {msg}"
+        );
+        assert_eq!(
+            npm_versions_and_tags(&u.server, "guarded-pkg"),
+            before,
+            "{what} changed the package"
+        );
+    }
+    // The owner may.
+    http.json("PUT", "/npm/guarded-pkg", Some(&u.alice), &deprecated)
+        .expect(200);
+    http.json(
+        "PUT",
+        "/npm/guarded-pkg/-rev/3-x",
+        Some(&u.alice),
+        &unpublish_one,
+    )
+    .expect(200);
+    assert_eq!(npm_versions_and_tags(&u.server, "guarded-pkg").0, ["1.0.0"]);
+}
+
+#[test]
+fn an_unpublished_npm_version_is_never_published_again() {
+    let u = users();
+    let http = u.server.http();
+    npm_publish(&u.server, &u.alice, "tomb", "1.0.0").expect(201);
+    npm_publish(&u.server, &u.alice, "tomb", "1.1.0").expect(201);
+    let keep_one = npm_doc(&u.server, "tomb", |d| {
+        d["versions"]
+            .as_object_mut()
+            .expect("versions")
+            .remove("1.1.0");
+    });
+    http.json("PUT", "/npm/tomb/-rev/3-x", Some(&u.alice), &keep_one)
+        .expect(200);
+    // Other bytes under the unpublished name@version.
+    let body = Package::new("tomb", "1.1.0")
+        .file("other.js", "module.exports = 'not the same bytes';")
+        .publish_body(&u.server.registry("npm"), "latest");
+    let msg = http
+        .json("PUT", "/npm/tomb", Some(&u.alice), &body)
+        .expect_error(403);
+    assert!(msg.contains("cannot publish over"), "{msg}");
+    // The whole package goes; its versions stay taken, new ones may be published.
+    http.delete("/npm/tomb/-rev/4-x", Some(&u.alice))
+        .expect(200);
+    http.get("/npm/tomb").expect_error(404);
+    npm_publish(&u.server, &u.bob, "tomb", "1.0.0").expect_error(403);
+    npm_publish(&u.server, &u.bob, "tomb", "1.2.0").expect(201);
+    assert_eq!(versions_of(&u.server, "/npm/tomb"), ["1.2.0"]);
+    http.get("/npm/tomb/-/tomb-1.0.0.tgz").expect_error(404);
+}
+
+#[test]
+fn gem_yank_of_another_users_gem_is_forbidden() {
+    let u = users();
+    push_gem(&u.server, &u.alice, &Gem::new("yank_guard", "1.0.0")).expect(200);
+    let yank = |token: &str| {
+        u.server.http().send(
+            "DELETE",
+            "/rubygems/api/v1/gems/yank",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("authorization", token),
+            ],
+            Some(b"gem_name=yank_guard&version=1.0.0".to_vec()),
+        )
+    };
+    let refused = yank(&u.bob);
+    refused.expect(403);
+    assert!(
+        refused.text().contains("You do not have permission"),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        u.server
+            .http()
+            .get("/rubygems/info/yank_guard")
+            .text()
+            .contains("1.0.0 "),
+        "still listed"
+    );
+    yank(&u.alice).expect(200);
+}
+
+#[test]
+fn nuget_unlist_relist_and_deprecation_of_another_users_package_are_forbidden() {
+    let u = users();
+    let feed = Feed::new(&u.server, "nuget");
+    feed.push(
+        Auth::ApiKey(&u.alice),
+        &Nupkg::new("Listed.Pkg", "1.0.0").bytes(),
+    )
+    .expect_status(201);
+    let leaf = "/nuget/v3/package/Listed.Pkg/1.0.0";
+    for method in ["DELETE", "POST"] {
+        let resp = feed.send(method, leaf, Auth::ApiKey(&u.bob));
+        assert_eq!(resp.status, 403, "{method}: {}", resp.text());
+    }
+    let deprecation = u.server.http().send(
+        "PUT",
+        &format!("{leaf}/deprecation"),
+        &[
+            ("x-nuget-apikey", u.bob.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"reasons": ["Legacy"]}"#.to_vec()),
+    );
+    assert_eq!(deprecation.status, 403, "{}", deprecation.text());
+    let search = feed.get_json("/nuget/v3/query?q=Listed.Pkg", Auth::None);
+    assert_eq!(search["totalHits"], json!(1), "still listed: {search}");
+    let resp = feed.send("DELETE", leaf, Auth::ApiKey(&u.alice));
+    assert_eq!(resp.status, 204, "the owner unlists: {}", resp.text());
 }

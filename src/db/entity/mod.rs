@@ -6,5 +6,6 @@ pub mod index_log;
 pub mod package;
 pub mod property;
 pub mod token;
+pub mod tombstone;
 pub mod user;
 pub mod version;

@@ -1,6 +1,7 @@
 //! `npm dist-tag ls|add|rm`: `GET|PUT|DELETE /-/package/{name}/dist-tags[/{tag}]`.
 
 use super::view::{DIST_TAG, dist_tags};
+use super::publish::require_owner;
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::Scope;
@@ -30,7 +31,7 @@ pub async fn set(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     ctx.label("dist_tags");
-    ctx.require(Scope::Publish).await?;
+    let who = ctx.require(Scope::Publish).await?;
     packgate_npm::validate_dist_tag(tag)?;
     let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
     let text = std::fs::read_to_string(spooled.path())?;
@@ -42,6 +43,7 @@ pub async fn set(
     let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
         .await?
         .ok_or_else(not_found)?;
+    require_owner(&who, &desc, "change dist-tags of")?;
     if !desc.versions.iter().any(|v| v.version.version == version) {
         return Err(AppError::NotFound(format!(
             "version {version} of {name} does not exist"
@@ -60,7 +62,7 @@ pub async fn set(
 /// Removes a tag (never `latest`).
 pub async fn remove(ctx: &Ctx<'_>, name: &str, tag: &str) -> Result<HttpResponse, AppError> {
     ctx.label("dist_tags");
-    ctx.require(Scope::Publish).await?;
+    let who = ctx.require(Scope::Publish).await?;
     if tag == "latest" {
         return Err(AppError::Invalid(
             "the latest tag cannot be removed; point it at another version instead".into(),
@@ -69,6 +71,7 @@ pub async fn remove(ctx: &Ctx<'_>, name: &str, tag: &str) -> Result<HttpResponse
     let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
         .await?
         .ok_or_else(not_found)?;
+    require_owner(&who, &desc, "change dist-tags of")?;
     if !dist_tags(&desc).contains_key(tag) {
         return Err(AppError::NotFound(format!(
             "{name} has no dist-tag {tag:?}"

@@ -11,8 +11,8 @@ use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests, HashingWriter};
-use crate::services::packages;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
+use crate::services::{owners, packages};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use packgate_npm::{PutKind, TarballLimits};
@@ -83,6 +83,7 @@ pub async fn put_package(
             ctx.label("deprecate");
             let pkg = existing.ok_or_else(not_found)?;
             let desc = packages::load_for(&ctx.state.db, pkg).await?;
+            require_owner(&who, &desc, "deprecate")?;
             let mut changes = Vec::new();
             for (version, msg) in packgate_npm::deprecations(&split.document) {
                 if let Some(v) = desc.versions.iter().find(|v| v.version.version == version) {
@@ -102,6 +103,7 @@ pub async fn put_package(
             ctx.require(Scope::Delete).await?;
             let pkg = existing.ok_or_else(not_found)?;
             let desc = packages::load_for(&ctx.state.db, pkg).await?;
+            require_owner(&who, &desc, "unpublish")?;
             let keep = packgate_npm::remaining_versions(&split.document);
             if keep.is_empty() {
                 return Err(AppError::Invalid(
@@ -203,7 +205,7 @@ async fn publish(
             ))
         },
         name_taken: None,
-        not_owner: &|package| not_owner(who, package),
+        not_owner: &|package| not_owner(who, "publish", package),
         missing: &not_found,
     };
     ctx.writer(who).create_version(nv, &refuse).await?;
@@ -213,22 +215,35 @@ async fn publish(
     ))
 }
 
-/// npm's refusal for a change to a package the caller does not own (npm prints the text).
-fn not_owner(who: &Principal, package: &str) -> AppError {
+/// npm's refusal for a change to a package the caller does not own (npm prints the text);
+/// `action` is what was refused ("publish", "unpublish", "deprecate", "change dist-tags of").
+pub(super) fn not_owner(who: &Principal, action: &str, package: &str) -> AppError {
     AppError::Forbidden(format!(
-        "You do not have permission to publish \"{package}\": user {} is not an owner of it. An owner can add you with `npm owner add {} {package}`.",
-        who.user_name, who.user_name
+        "You do not have permission to {action} \"{package}\": user {} is not an owner of it.",
+        who.user_name
     ))
+}
+
+/// Refuses unless `who` owns the loaded package (or is an admin).
+pub(super) fn require_owner(
+    who: &Principal,
+    desc: &packages::PackageDescriptor,
+    action: &str,
+) -> Result<(), AppError> {
+    owners::require(who, &owners::of(desc), &desc.package.name, |p| {
+        not_owner(who, action, p)
+    })
 }
 
 /// `DELETE /{name}/-rev/{rev}`: the whole package.
 pub async fn delete_package(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("unpublish");
-    ctx.require(Scope::Delete).await?;
-    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name)
+    let who = ctx.require(Scope::Delete).await?;
+    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
         .await?
         .ok_or_else(not_found)?;
-    packages::remove_package(&ctx.state.db, pkg.id).await?;
+    require_owner(&who, &desc, "unpublish")?;
+    packages::remove_package(&ctx.state.db, desc.package.id).await?;
     tracing::info!(repo.name = %ctx.repo.name, package.name = %name, "package unpublished");
     Ok(json(StatusCode::OK, json!({"ok": true})))
 }
@@ -241,11 +256,11 @@ pub async fn delete_tarball(
     file: &str,
 ) -> Result<HttpResponse, AppError> {
     ctx.label("unpublish");
-    ctx.require(Scope::Delete).await?;
-    let pkg = packages::find(&ctx.state.db, &ctx.repo.name, name)
+    let who = ctx.require(Scope::Delete).await?;
+    let desc = packages::load(&ctx.state.db, &ctx.repo.name, name)
         .await?
         .ok_or_else(not_found)?;
-    let desc = packages::load_for(&ctx.state.db, pkg).await?;
+    require_owner(&who, &desc, "unpublish")?;
     let hit = desc
         .versions
         .iter()

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests};
-use crate::services::packages;
+use crate::services::{owners, packages};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -253,6 +253,21 @@ async fn target(
     Ok((pkg, row))
 }
 
+/// The version a `{id}/{version}` URL names, for a change by its owner: the caller needs the
+/// delete scope and must own the package (or be an admin).
+async fn owned_target(
+    ctx: &Ctx<'_>,
+    path: &(String, String),
+) -> Result<(packages::Package, packages::Version), AppError> {
+    let who = allow(ctx, Scope::Delete).await?.ok_or_else(|| {
+        AppError::Unauthorized("an API key is required".into()).with_reason("An API key is required")
+    })?;
+    let (pkg, v) = target(ctx, &path.0, &path.1).await?;
+    let owners = packages::owners(&ctx.state.db, pkg.id).await?;
+    owners::require(&who, &owners, &pkg.name, |id| not_owner(&who, id))?;
+    Ok((pkg, v))
+}
+
 /// `DELETE {repo}/v3/package/{id}/{version}`: unlists (hidden from search and from resolution of
 /// ranges by clients that read `listed`; still restorable by exact version). 204.
 pub async fn unlist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
@@ -266,8 +281,7 @@ pub async fn relist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetR
 
 async fn set_listed(ctx: Ctx<'_>, path: &(String, String), listed: bool) -> NugetResult {
     ctx.label(if listed { "relist" } else { "unlist" });
-    allow(&ctx, Scope::Delete).await?;
-    let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
+    let (pkg, v) = owned_target(&ctx, path).await?;
     if v.listed != listed {
         packages::set_listed(&ctx.state.db, pkg.id, v.id, listed).await?;
     }
@@ -291,8 +305,7 @@ pub async fn deprecate(
 ) -> NugetResult {
     let ctx = r.ctx();
     ctx.label("deprecate");
-    allow(&ctx, Scope::Delete).await?;
-    let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
+    let (pkg, v) = owned_target(&ctx, &path).await?;
     let bad =
         |detail: String| AppError::Invalid(detail).with_reason("The deprecation is not valid");
     let spooled = ctx
@@ -319,8 +332,7 @@ pub async fn deprecate(
 pub async fn undeprecate(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
     let ctx = r.ctx();
     ctx.label("undeprecate");
-    allow(&ctx, Scope::Delete).await?;
-    let (pkg, v) = target(&ctx, &path.0, &path.1).await?;
+    let (pkg, v) = owned_target(&ctx, &path).await?;
     packages::set_deprecated(&ctx.state.db, pkg.id, &[(v.id, None)]).await?;
     Ok(message(
         actix_web::http::StatusCode::OK,

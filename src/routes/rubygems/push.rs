@@ -7,9 +7,9 @@ use super::{GemResult, VERSIONS, info_body, load_gem};
 use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::{Ctx, RepoRequest};
-use crate::services::auth::{self, NewToken, Scope};
+use crate::services::auth::{self, NewToken, Principal, Scope};
 use crate::services::index_log;
-use crate::services::packages;
+use crate::services::{owners, packages};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use actix_web::{HttpResponse, web};
 use md5::{Digest, Md5};
@@ -96,12 +96,7 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
                 spec.name
             ))
         }),
-        not_owner: &|gem| {
-            AppError::Forbidden(format!(
-                "You do not have permission to push to this gem: {} is not an owner of {gem}.",
-                who.user_name
-            ))
-        },
+        not_owner: &|gem| not_owner(&who, gem),
         missing: &|| AppError::NotFound(format!("{} does not exist", spec.name)),
     };
     let created = ctx.writer(&who).create_version(nv, &refuse).await?;
@@ -110,6 +105,14 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
         "Successfully registered gem: {} ({})\n",
         spec.name, entry
     )))
+}
+
+/// `gem`'s refusal for a change to a gem the caller does not own (gem prints the body).
+fn not_owner(who: &Principal, gem: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "You do not have permission to push to this gem: {} is not an owner of {gem}.",
+        who.user_name
+    ))
 }
 
 fn duplicate(full: &str) -> AppError {
@@ -122,7 +125,7 @@ fn duplicate(full: &str) -> AppError {
 pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
     let ctx = r.ctx();
     ctx.label("yank");
-    ctx.require(Scope::Delete).await?;
+    let who = ctx.require(Scope::Delete).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
     let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
     let mut form = std::fs::read(spooled.path())?;
@@ -137,6 +140,7 @@ pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
     let entry = packgate_rubygems::version_key(&version, &platform);
     let missing = || AppError::NotFound(format!("The version {entry} of {name} does not exist."));
     let desc = load_gem(&ctx, &name).await?.ok_or_else(missing)?;
+    owners::require(&who, &owners::of(&desc), &name, |gem| not_owner(&who, gem))?;
     let v = desc
         .versions
         .iter()
