@@ -195,7 +195,7 @@ pub async fn middleware(
         .map(str::to_string)
         .unwrap_or_else(new_request_id);
     let method = req.method().to_string();
-    let path = req.path().to_string();
+    let path = loggable_path(req.path());
     let bytes_in: u64 = req
         .headers()
         .get("content-length")
@@ -241,6 +241,12 @@ pub async fn middleware(
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), v);
     }
+    // No response is ever content-sniffed into something executable (stored package metadata,
+    // error texts that quote a path).
+    res.headers_mut().insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
     if route != "healthz" && route != "metrics" {
         tracing::info!(
             request.id = %id,
@@ -255,4 +261,49 @@ pub async fn middleware(
         );
     }
     Ok(res)
+}
+
+/// The request path as logged: secrets that clients put in paths are redacted (`npm logout` sends
+/// its token as `/-/user/token/<token>`; any segment that is a packgate token).
+pub fn loggable_path(path: &str) -> String {
+    const LOGOUT: &str = "/-/user/token/";
+    let path = match path.find(LOGOUT) {
+        Some(i) => format!("{}{LOGOUT}<redacted>", &path[..i]),
+        None => path.to_string(),
+    };
+    if !path.contains("pgt_") {
+        return path;
+    }
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with("pgt_") || (seg.contains("pgt_") && seg.len() > 20) {
+                "<redacted>"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::loggable_path;
+
+    #[test]
+    fn tokens_in_paths_are_redacted_in_logs() {
+        assert_eq!(
+            loggable_path("/npm/-/user/token/pgt_0123456789abcdef0123"),
+            "/npm/-/user/token/<redacted>"
+        );
+        assert_eq!(
+            loggable_path("/npm/-/user/token/some-opaque-value"),
+            "/npm/-/user/token/<redacted>"
+        );
+        assert_eq!(
+            loggable_path("/x/pgt_0123456789abcdef0123/y"),
+            "/x/<redacted>/y"
+        );
+        assert_eq!(loggable_path("/npm/left-pad"), "/npm/left-pad");
+    }
 }

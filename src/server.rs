@@ -96,6 +96,8 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
+/// Ready when the database and the store answer. The body names what is down, never how (the
+/// details are logged).
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db_ok = state.db.ping().await;
     let store = state.store.check().await;
@@ -106,10 +108,12 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         let mut msg = String::new();
         if !db_ok {
+            tracing::error!("readiness: the database does not answer");
             msg.push_str("database unreachable\n");
         }
         if let Err(e) = store {
-            msg.push_str(&format!("store unusable: {e}\n"));
+            tracing::error!(error = %e, "readiness: the blob store is not usable");
+            msg.push_str("store unusable\n");
         }
         HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
@@ -117,10 +121,34 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn metrics_text(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok()
+/// Prometheus metrics. They name every repository (private ones too) and count its traffic, so
+/// by default only an admin may read them (`server.metrics_access = "public"` opens them, for a
+/// scraper on a private network).
+async fn metrics_text(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if state.config.server.metrics_access == crate::config::MetricsAccess::Admin {
+        let who = crate::routes::common::auth::principal(&req, &state).await;
+        match who {
+            Ok(Some(p)) if p.has(crate::services::auth::Scope::Admin) => {}
+            Ok(Some(_)) => {
+                return Ok(HttpResponse::Forbidden()
+                    .content_type("text/plain")
+                    .body("metrics need a token with the admin scope\n"));
+            }
+            Ok(None) | Err(_) => {
+                return Ok(HttpResponse::Unauthorized()
+                    .insert_header(("www-authenticate", "Bearer realm=\"packgate\""))
+                    .content_type("text/plain")
+                    .body("metrics need a token with the admin scope\n"));
+            }
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render())
+        .body(metrics.render()))
 }
 
 /// Deletes upload spool files left by a crash (older than an hour: never one in use by a

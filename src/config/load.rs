@@ -28,6 +28,7 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("server.max_upload", Kind::Str),
     ("server.shutdown_timeout", Kind::Int),
     ("server.body_timeout", Kind::Int),
+    ("server.metrics_access", Kind::Str),
     ("server.log_format", Kind::Str),
     ("server.workers", Kind::Int),
     ("database.url", Kind::Str),

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: u64,
     /// Seconds an upload's body may make no progress before it is cut (408).
     pub body_timeout: u64,
+    /// Who may read `/metrics`: `admin` (a token with the admin scope) or `public`.
+    pub metrics_access: MetricsAccess,
     /// Log lines on stderr: `text` or `json`.
     pub log_format: LogFormat,
     /// Worker threads; 0 means one per core.
@@ -62,6 +64,7 @@ impl Default for ServerConfig {
             max_upload: ByteSize(100 * 1024 * 1024),
             shutdown_timeout: 30,
             body_timeout: 30,
+            metrics_access: MetricsAccess::Admin,
             log_format: LogFormat::Text,
             workers: 0,
         }
@@ -161,6 +164,16 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// `server.metrics_access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Only a credential with the admin scope.
+    Admin,
+    /// Anyone who can reach the listener.
+    Public,
 }
 
 /// `storage.type`.

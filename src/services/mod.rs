@@ -5,6 +5,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cache;
 pub mod index_log;
+pub mod logins;
 pub mod model;
 pub mod owners;
 pub mod packages;

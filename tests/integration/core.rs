@@ -478,8 +478,16 @@ fn health_readiness_metrics_and_request_ids() {
         "request ids must differ per request: {ids:?}"
     );
 
-    let metrics = http.get("/metrics");
+    // Metrics name private repositories: admins only.
+    http.get("/metrics").expect(401);
+    http.get_auth("/metrics", Some(&token)).expect(403);
+    let metrics = server.metrics();
     metrics.expect(200);
+    assert_eq!(
+        metrics.header("x-content-type-options"),
+        Some("nosniff"),
+        "every response carries nosniff"
+    );
     assert!(
         metrics
             .header("content-type")
@@ -583,5 +591,6 @@ fn sigterm_lets_an_in_flight_upload_finish() {
     );
 }
 
+mod security;
 mod startup;
 mod uploads;

@@ -1,5 +1,6 @@
 //! Streams a stored blob as a download: Content-Length, immutable caching, ETag, single Range
-//! requests, and HEAD without a body.
+//! requests, HEAD without a body, and headers that keep a browser from rendering it
+//! (`Content-Disposition: attachment`, a sandboxing CSP; `nosniff` is on every response).
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -51,7 +52,11 @@ pub async fn serve(
         .content_type(content_type)
         .insert_header(("etag", etag.clone()))
         .insert_header(("accept-ranges", "bytes"))
-        .insert_header(("cache-control", "public, max-age=31536000, immutable"));
+        .insert_header(("cache-control", "public, max-age=31536000, immutable"))
+        // Stored package files are someone's upload: never rendered in a browser as a page of
+        // this origin (a .nuspec with XHTML <script>, an HTML file in a tarball).
+        .insert_header(("content-disposition", "attachment"))
+        .insert_header(("content-security-policy", "default-src 'none'; sandbox"));
     if super::etag::not_modified(req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header(("etag", etag))

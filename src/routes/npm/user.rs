@@ -2,7 +2,8 @@
 
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
-use crate::services::auth::{self, NewToken, Scope};
+use crate::services::auth::{self, NewToken, Principal, Scope};
+use crate::services::logins;
 use crate::services::time::{iso8601, now_millis};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -34,11 +35,7 @@ pub async fn login(ctx: &Ctx<'_>, name: &str, body: Body) -> Result<HttpResponse
             "incorrect username or password (accounts are created by an administrator)".into(),
         ));
     };
-    let t = NewToken {
-        name: Some("npm login".into()),
-        ..Default::default()
-    };
-    let (token, _) = auth::create_token(&ctx.state.db, &user, t).await?;
+    let token = logins::issue(&ctx.state.db, &user, "npm login", vec![]).await?;
     Ok(json(
         StatusCode::CREATED,
         json!({"ok": true, "id": format!("org.couchdb.user:{}", user.name), "rev": "_we_dont_use_revs_any_more", "token": token}),
@@ -96,6 +93,24 @@ fn token_object(t: &auth::Token) -> Value {
     })
 }
 
+/// Token management needs full rights: a password, or a token with every right of its user
+/// (read, publish and delete) for every repository. A read-only token, or one limited to some
+/// repositories, must not list or revoke the user's other tokens.
+fn require_full_rights(who: &Principal) -> Result<(), AppError> {
+    let full = who.token_id.is_none()
+        || (who.has(Scope::Read)
+            && who.has(Scope::Publish)
+            && who.has(Scope::Delete)
+            && who.repos.is_none());
+    if full {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "managing tokens needs your password or a token with full rights (read, publish and delete, for every repository)".into(),
+        ))
+    }
+}
+
 /// `GET /-/npm/v1/tokens`: the caller's tokens (one page; `urls` must be present).
 pub async fn list_tokens(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("tokens");
@@ -103,6 +118,7 @@ pub async fn list_tokens(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
         .principal()
         .await?
         .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    require_full_rights(&who)?;
     let tokens = auth::list_tokens(&ctx.state.db, Some(who.user_id)).await?;
     let objects: Vec<Value> = tokens.iter().map(|(t, _)| token_object(t)).collect();
     Ok(json(
@@ -118,6 +134,7 @@ pub async fn create_token(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, App
         .principal()
         .await?
         .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    require_full_rights(&who)?;
     let doc = small_json(ctx, body).await?;
     let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
     let Some(user) = auth::check_password(&ctx.state.db, &who.user_name, password).await? else {
@@ -157,6 +174,7 @@ pub async fn revoke_token(ctx: &Ctx<'_>, key: &str) -> Result<HttpResponse, AppE
         .principal()
         .await?
         .ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+    require_full_rights(&who)?;
     if key.is_empty() || !auth::revoke_by_key(&ctx.state.db, who.user_id, key).await? {
         return Err(not_found());
     }

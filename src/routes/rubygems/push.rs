@@ -7,7 +7,8 @@ use super::{GemResult, VERSIONS, info_body, load_gem};
 use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::{Ctx, RepoRequest};
-use crate::services::auth::{self, NewToken, Principal, Scope};
+use crate::services::auth::{self, Principal, Scope};
+use crate::services::logins;
 use crate::services::index_log;
 use crate::services::{owners, packages};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
@@ -166,11 +167,6 @@ pub async fn api_key(r: RepoRequest) -> GemResult {
     let Some(u) = auth::check_password(&ctx.state.db, &user, &password).await? else {
         return Err(AppError::Unauthorized("Invalid credentials.".into()).into());
     };
-    let t = NewToken {
-        name: Some("gem signin".into()),
-        repos: vec![ctx.repo.name.clone()],
-        ..Default::default()
-    };
-    let (token, _) = auth::create_token(&ctx.state.db, &u, t).await?;
+    let token = logins::issue(&ctx.state.db, &u, "gem signin", vec![ctx.repo.name.clone()]).await?;
     Ok(text(token))
 }

@@ -296,7 +296,7 @@ impl GemProject {
 /// (`packgate_http_requests_total{repo=…,route="versions",status="206"}`) or, failing that, from
 /// a request log line naming route `versions` and status 206.
 pub fn served_versions_206(server: &TestServer, repo: &str) -> bool {
-    let metrics = server.http().get("/metrics");
+    let metrics = server.metrics();
     if metrics.status == 200 {
         let repo_label = format!("repo=\"{repo}\"");
         let hit = metrics.text().lines().any(|l| {

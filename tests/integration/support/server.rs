@@ -476,6 +476,11 @@ impl TestServer {
         &self.http
     }
 
+    /// The server process id (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.stack.data_dir
     }
@@ -564,6 +569,14 @@ impl TestServer {
             "token create printed {token:?}"
         );
         token
+    }
+
+    /// `GET /metrics` with a token of a new admin user (metrics need the admin scope).
+    pub fn metrics(&self) -> crate::support::Resp {
+        let name = format!("metrics-{}", super::random_id());
+        self.cli_ok(&["user", "add", &name, "--admin"], None);
+        let token = self.create_token(&name, &["--scope", "admin"]);
+        self.http().get_auth("/metrics", Some(&token))
     }
 
     /// Creates user `name` (password `<name>-password`) and a token with read, publish and delete
