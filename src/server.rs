@@ -51,11 +51,12 @@ pub async fn run(
     let workers = config.server.workers;
     let shutdown_timeout = config.server.shutdown_timeout;
     let body_timeout = config.server.body_timeout.max(1);
+    let doc_cache_bytes = usize::try_from(config.server.doc_cache_size.0).unwrap_or(usize::MAX);
     let state = web::Data::new(AppState {
         config,
         db,
         store,
-        cache: DocCache::new(4096),
+        cache: DocCache::new(4096, doc_cache_bytes),
         values: ValueCache::new(256),
         spool: crate::services::blobs::Spool {
             dir: tmp_dir,

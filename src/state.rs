@@ -25,14 +25,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The public base URL for absolute links: `server.base_url`, else from the request.
+    /// The public base URL for absolute links (tarball URLs, cargo's `dl`/`api`, NuGet's service
+    /// index): `server.base_url` when set; else, for a request that came through a proxy listed in
+    /// `server.trusted_proxies`, what its `Forwarded`/`X-Forwarded-*` headers say; else the local
+    /// address the client connected to. A client's own `Host` or forwarded headers never choose
+    /// the links other clients get, nor the keys of cached documents.
     pub fn base_url(&self, req: &HttpRequest) -> String {
-        let configured = self.config.server.base_url.trim_end_matches('/');
+        let server = &self.config.server;
+        let configured = server.base_url.trim_end_matches('/');
         if !configured.is_empty() {
             return configured.to_string();
         }
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
+        let via_proxy = req
+            .peer_addr()
+            .is_some_and(|peer| server.trusted_proxies.iter().any(|n| n.contains(peer.ip())));
+        if via_proxy {
+            let info = req.connection_info();
+            return format!("{}://{}", info.scheme(), info.host());
+        }
+        format!("http://{}", req.app_config().local_addr())
     }
 }
 

@@ -29,6 +29,7 @@ const ENV_KEYS: &[(&str, Kind)] = &[
     ("server.shutdown_timeout", Kind::Int),
     ("server.body_timeout", Kind::Int),
     ("server.metrics_access", Kind::Str),
+    ("server.doc_cache_size", Kind::Str),
     ("server.log_format", Kind::Str),
     ("server.workers", Kind::Int),
     ("database.url", Kind::Str),

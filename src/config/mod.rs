@@ -49,6 +49,11 @@ pub struct ServerConfig {
     pub body_timeout: u64,
     /// Who may read `/metrics`: `admin` (a token with the admin scope) or `public`.
     pub metrics_access: MetricsAccess,
+    /// Reverse proxies (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-*` headers are
+    /// believed when `base_url` is empty.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Most bytes of rendered documents kept in memory.
+    pub doc_cache_size: ByteSize,
     /// Log lines on stderr: `text` or `json`.
     pub log_format: LogFormat,
     /// Worker threads; 0 means one per core.
@@ -65,6 +70,8 @@ impl Default for ServerConfig {
             shutdown_timeout: 30,
             body_timeout: 30,
             metrics_access: MetricsAccess::Admin,
+            trusted_proxies: Vec::new(),
+            doc_cache_size: ByteSize(256 * 1024 * 1024),
             log_format: LogFormat::Text,
             workers: 0,
         }
@@ -164,6 +171,59 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// An address or a CIDR range (`10.0.0.5`, `10.0.0.0/8`, `fd00::/8`) in `server.trusted_proxies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl TryFrom<String> for IpNet {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an IP address or CIDR range (like 10.0.0.0/8)");
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (s.as_str(), None),
+        };
+        let addr: std::net::IpAddr = ip.trim().parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl IpNet {
+    /// Whether `ip` is inside this range (IPv4-mapped IPv6 peers match IPv4 ranges).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (a, b, bits) = match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (
+                u128::from(u32::from(a)) << 96,
+                u128::from(u32::from(b)) << 96,
+                32,
+            ),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            _ => return false,
+        };
+        let prefix = u32::from(self.prefix.min(bits));
+        if prefix == 0 {
+            return true;
+        }
+        let mask = u128::MAX << (128 - prefix);
+        a & mask == b & mask
+    }
 }
 
 /// `server.metrics_access`.
@@ -311,5 +371,27 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IpNet;
+
+    #[test]
+    fn trusted_proxy_ranges_match_addresses_inside_them() {
+        let net = |s: &str| IpNet::try_from(s.to_string()).unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(net("10.0.0.0/8").contains(ip("10.1.2.3")));
+        assert!(!net("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(net("127.0.0.1").contains(ip("127.0.0.1")));
+        assert!(!net("127.0.0.1").contains(ip("127.0.0.2")));
+        assert!(net("127.0.0.1").contains(ip("::ffff:127.0.0.1")));
+        assert!(net("fd00::/8").contains(ip("fd12::1")));
+        assert!(!net("fd00::/8").contains(ip("10.0.0.1")));
+        assert!(net("0.0.0.0/0").contains(ip("8.8.8.8")));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+            assert!(IpNet::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 }

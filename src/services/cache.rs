@@ -19,36 +19,65 @@ pub struct Rendered {
     pub digest: String,
 }
 
-/// A bounded in-memory map of rendered documents.
+/// A bounded in-memory map of rendered documents: at most `capacity` entries and `max_bytes`
+/// bytes (keys and bodies), so that no sequence of requests grows it without limit.
 pub struct DocCache {
-    entries: Mutex<HashMap<String, (i64, Rendered)>>,
+    entries: Mutex<Docs>,
     capacity: usize,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Docs {
+    map: HashMap<String, (i64, Rendered)>,
+    bytes: usize,
+}
+
+fn weight(key: &str, r: &Rendered) -> usize {
+    key.len() + r.body.len() + r.etag.len() + r.digest.len() + 64
 }
 
 impl DocCache {
-    /// A cache holding at most `capacity` documents.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache holding at most `capacity` documents and `max_bytes` bytes.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         DocCache {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Docs::default()),
             capacity,
+            max_bytes,
         }
+    }
+
+    /// Bytes held now (keys and bodies).
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     /// The document for `key` if it was rendered at `stamp`.
     pub fn get(&self, key: &str, stamp: i64) -> Option<Rendered> {
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key)
+        let docs = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        docs.map
+            .get(key)
             .filter(|(s, _)| *s == stamp)
             .map(|(_, r)| r.clone())
     }
 
-    /// Stores a rendering; when full, drops everything (cheap, and renders are O(versions)).
+    /// Stores a rendering; when full (entries or bytes), drops everything (cheap, and renders are
+    /// O(versions)). A document larger than a quarter of the byte bound is not kept.
     pub fn put(&self, key: String, stamp: i64, r: Rendered) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= self.capacity && !map.contains_key(&key) {
-            map.clear();
+        let w = weight(&key, &r);
+        if w > self.max_bytes / 4 {
+            return;
         }
-        map.insert(key, (stamp, r));
+        let mut docs = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, old)) = docs.map.remove(&key) {
+            docs.bytes -= weight(&key, &old);
+        }
+        if docs.map.len() >= self.capacity || docs.bytes + w > self.max_bytes {
+            docs.map.clear();
+            docs.bytes = 0;
+        }
+        docs.bytes += w;
+        docs.map.insert(key, (stamp, r));
     }
 }
 
@@ -88,5 +117,36 @@ impl ValueCache {
             map.clear();
         }
         map.insert(key, (stamp, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(n: usize) -> Rendered {
+        Rendered {
+            body: Bytes::from(vec![b'x'; n]),
+            etag: "\"e\"".into(),
+            digest: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_document_cache_stays_within_its_byte_bound() {
+        let cache = DocCache::new(1_000_000, 100_000);
+        for i in 0..1000 {
+            cache.put(format!("key-{i}"), 1, doc(1000));
+            assert!(cache.bytes() <= 100_000, "{} bytes", cache.bytes());
+        }
+        assert!(cache.get("key-999", 1).is_some());
+        assert!(cache.get("key-999", 2).is_none());
+        cache.put("huge".into(), 1, doc(50_000));
+        assert!(
+            cache.get("huge", 1).is_none(),
+            "larger than a quarter: not kept"
+        );
+        cache.put("key-999".into(), 2, doc(10));
+        assert!(cache.get("key-999", 2).is_some());
     }
 }

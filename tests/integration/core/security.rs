@@ -122,3 +122,92 @@ fn sign_in_tokens_expire() {
         "an npm login token has an expiry: {objects}"
     );
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_clients_host_or_forwarded_headers_never_choose_the_links() {
+    let server = TestServer::start();
+    let token = server.publisher("alice");
+    let body = Package::new("linked", "1.0.0").publish_body(&server.registry("npm"), "latest");
+    server
+        .http()
+        .json("PUT", "/npm/linked", Some(&token), &body)
+        .expect(201);
+    let own = format!(
+        "http://127.0.0.1:{}/npm/linked/-/linked-1.0.0.tgz",
+        server.port
+    );
+    for headers in [
+        vec![("host", "evil.example")],
+        vec![
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+        ],
+        vec![("forwarded", "host=evil.example;proto=https")],
+    ] {
+        let doc = server
+            .http()
+            .get_with("/npm/linked", &headers)
+            .expect(200)
+            .json();
+        assert_eq!(
+            doc["versions"]["1.0.0"]["dist"]["tarball"],
+            json!(own),
+            "{headers:?}"
+        );
+    }
+    let before = vm_hwm_kib(server.pid());
+    for i in 0..1000 {
+        let host = format!("h{i}-{}.example", "x".repeat(200));
+        let headers = [("host", host.as_str()), ("x-forwarded-host", host.as_str())];
+        server.http().get_with("/npm/linked", &headers).expect(200);
+    }
+    let after = vm_hwm_kib(server.pid());
+    assert!(
+        after < before + 50 * 1024,
+        "1,000 Host values grew the peak RSS from {before} KiB to {after} KiB"
+    );
+    server.http().get("/healthz").expect(200);
+}
+
+#[test]
+fn forwarded_headers_from_a_trusted_proxy_set_the_links() {
+    let server = TestServer::builder()
+        .extra_config_file(
+            "proxy.toml",
+            "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n",
+        )
+        .start();
+    let token = server.publisher("alice");
+    let body = Package::new("proxied", "1.0.0").publish_body(&server.registry("npm"), "latest");
+    server
+        .http()
+        .json("PUT", "/npm/proxied", Some(&token), &body)
+        .expect(201);
+    let doc = server
+        .http()
+        .get_with(
+            "/npm/proxied",
+            &[
+                ("x-forwarded-host", "registry.example"),
+                ("x-forwarded-proto", "https"),
+            ],
+        )
+        .expect(200)
+        .json();
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dist"]["tarball"],
+        json!("https://registry.example/npm/proxied/-/proxied-1.0.0.tgz")
+    );
+}
