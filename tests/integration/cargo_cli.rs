@@ -8,8 +8,8 @@
 
 use crate::support::TestServer;
 use crate::support::cargo_client::{Cargo, write_files};
-use crate::support::cargo_snapshot::{assert_index_unchanged, index_snapshot};
 use crate::support::crate_builder::{index_url, parse_index};
+use crate::support::snapshot::{assert_unchanged, index_snapshot};
 use crate::support::tool::ToolOut;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -393,14 +393,7 @@ fn owner_list_add_and_remove() {
     bob.publish(&owned(&bob, "0.2.0"), false)
         .failed()
         .mentions_any(&["403", "forbidden", "owner"]);
-    assert_index_unchanged(
-        &server,
-        "cargo",
-        "pg-owned",
-        None,
-        &before,
-        "non-owner publish",
-    );
+    assert_unchanged(&server, &before, "non-owner publish");
 
     alice
         .registry_cmd(&["owner", "--add", "bob", "pg-owned"])
@@ -414,14 +407,7 @@ fn owner_list_add_and_remove() {
     assert_eq!(listed_owners(&list()), set(&["alice"]));
     let before = index_snapshot(&server, "cargo", "pg-owned", None);
     bob.publish(&owned(&bob, "0.3.0"), false).failed();
-    assert_index_unchanged(
-        &server,
-        "cargo",
-        "pg-owned",
-        None,
-        &before,
-        "publish by a removed owner",
-    );
+    assert_unchanged(&server, &before, "publish by a removed owner");
 
     // The last owner stays.
     alice
@@ -555,26 +541,12 @@ fn publish_refusals_through_cargo() {
         .publish(&dup(&publisher, "0.1.0"), false)
         .failed()
         .mentions_any(&["already"]);
-    assert_index_unchanged(
-        &server,
-        "cargo",
-        "pg-dup",
-        None,
-        &before,
-        "duplicate version",
-    );
+    assert_unchanged(&server, &before, "duplicate version");
     publisher
         .publish(&dup(&publisher, "0.1.0+meta"), false)
         .failed()
         .mentions_any(&["already"]);
-    assert_index_unchanged(
-        &server,
-        "cargo",
-        "pg-dup",
-        None,
-        &before,
-        "duplicate version with build metadata",
-    );
+    assert_unchanged(&server, &before, "duplicate version with build metadata");
 
     // No token at all: cargo asks for `cargo login`.
     let anonymous = Cargo::new(&server, "cargo", None);
@@ -582,14 +554,7 @@ fn publish_refusals_through_cargo() {
         .publish(&dup(&anonymous, "0.2.0"), false)
         .failed()
         .mentions_any(&["token", "login"]);
-    assert_index_unchanged(
-        &server,
-        "cargo",
-        "pg-dup",
-        None,
-        &before,
-        "publish without token",
-    );
+    assert_unchanged(&server, &before, "publish without token");
 
     // A token the server does not know, and a read-only one.
     let unknown = Cargo::new(&server, "cargo", Some("not-a-real-token"));
@@ -597,7 +562,7 @@ fn publish_refusals_through_cargo() {
         .publish(&dup(&unknown, "0.2.0"), false)
         .failed()
         .mentions_any(&["401", "403", "unauthorized", "forbidden", "token"]);
-    assert_index_unchanged(&server, "cargo", "pg-dup", None, &before, "unknown token");
+    assert_unchanged(&server, &before, "unknown token");
     let reader = Cargo::new(
         &server,
         "cargo",
@@ -607,5 +572,5 @@ fn publish_refusals_through_cargo() {
         .publish(&dup(&reader, "0.2.0"), false)
         .failed()
         .mentions_any(&["403", "forbidden"]);
-    assert_index_unchanged(&server, "cargo", "pg-dup", None, &before, "read-only token");
+    assert_unchanged(&server, &before, "read-only token");
 }

@@ -3,7 +3,7 @@
 //! Request traces: /work/shared/protocols/npm.md §13.
 
 use crate::support::publish_body::{escape_name, integrity, tarball_path};
-use crate::support::snapshot::{assert_unchanged, snapshot};
+use crate::support::snapshot::{assert_unchanged, npm_snapshot};
 use crate::support::{Npm, Package, TestServer};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -484,7 +484,7 @@ fn publish_without_credentials_is_refused() {
     crate::require_npm!();
     let server = TestServer::start();
     let pkg = Package::new("nocreds", "1.0.0");
-    let before = snapshot(&server, "npm", pkg.name(), None);
+    let before = npm_snapshot(&server, "npm", pkg.name(), None);
 
     // No token at all: npm refuses before sending anything.
     let npm = Npm::new(&server, "npm", None);
@@ -494,28 +494,14 @@ fn publish_without_credentials_is_refused() {
         "401",
         "authentication",
     ]);
-    assert_unchanged(
-        &server,
-        "npm",
-        pkg.name(),
-        None,
-        &before,
-        "publish without a token",
-    );
+    assert_unchanged(&server, &before, "publish without a token");
 
     // A token the server does not know: 401 from the server.
     npm.set_token(Some("not-a-real-token"));
     npm.publish(&pkg, &[])
         .failed()
         .mentions_any(&["401", "authentication"]);
-    assert_unchanged(
-        &server,
-        "npm",
-        pkg.name(),
-        None,
-        &before,
-        "publish with an unknown token",
-    );
+    assert_unchanged(&server, &before, "publish with an unknown token");
 }
 
 #[test]
@@ -525,26 +511,19 @@ fn publish_same_version_twice_is_forbidden() {
     let token = server.publisher("alice");
     let npm = Npm::new(&server, "npm", Some(&token));
     npm.publish(&Package::new("twice", "1.0.0"), &[]).ok();
-    let before = snapshot(&server, "npm", "twice", None);
+    let before = npm_snapshot(&server, "npm", "twice", None);
     let changed = Package::new("twice", "1.0.0").file("index.js", "module.exports = 'changed';\n");
 
     // npm 11 checks first (client-side) ...
     npm.publish(&changed, &[])
         .failed()
         .mentions_any(&["previously published"]);
-    assert_unchanged(&server, "npm", "twice", None, &before, "second publish");
+    assert_unchanged(&server, &before, "second publish");
     // ... and with --force it asks the server, which must say 403.
     let out = npm.publish(&changed, &["--force"]).failed();
     let out = out.mentions_any(&["403"]);
     out.mentions_any(&["previously published"]);
-    assert_unchanged(
-        &server,
-        "npm",
-        "twice",
-        None,
-        &before,
-        "second publish with --force",
-    );
+    assert_unchanged(&server, &before, "second publish with --force");
 }
 
 #[test]
@@ -553,19 +532,12 @@ fn publish_with_read_only_token_is_forbidden() {
     let server = TestServer::start();
     server.add_user("reader", Some("reader-password"));
     let token = server.create_token("reader", &["--scope", "read"]);
-    let before = snapshot(&server, "npm", "readonly-pkg", None);
+    let before = npm_snapshot(&server, "npm", "readonly-pkg", None);
     let npm = Npm::new(&server, "npm", Some(&token));
     npm.publish(&Package::new("readonly-pkg", "1.0.0"), &[])
         .failed()
         .mentions_any(&["403"]);
-    assert_unchanged(
-        &server,
-        "npm",
-        "readonly-pkg",
-        None,
-        &before,
-        "publish with a read-only token",
-    );
+    assert_unchanged(&server, &before, "publish with a read-only token");
 }
 
 #[test]
@@ -574,19 +546,12 @@ fn publish_to_private_repo_with_token_for_other_repo_is_forbidden() {
     let server = TestServer::start();
     let admin_token = server.publisher("alice");
     let restricted = server.create_token("alice", &["--scope", "read,publish", "--repo", "npm"]);
-    let before = snapshot(&server, "npm-private", "wrong-repo", Some(&admin_token));
+    let before = npm_snapshot(&server, "npm-private", "wrong-repo", Some(&admin_token));
     let npm = Npm::new(&server, "npm-private", Some(&restricted));
     npm.publish(&Package::new("wrong-repo", "1.0.0"), &[])
         .failed()
         .mentions_any(&["403"]);
-    assert_unchanged(
-        &server,
-        "npm-private",
-        "wrong-repo",
-        Some(&admin_token),
-        &before,
-        "publish with a token for `npm`",
-    );
+    assert_unchanged(&server, &before, "publish with a token for `npm`");
 
     // The same token publishes to the repository it is for.
     let npm = Npm::new(&server, "npm", Some(&restricted));

@@ -4,7 +4,7 @@
 //! `npm_http/refusals.rs`. Protocol: /work/shared/protocols/npm.md.
 
 use crate::support::publish_body::{escape_name, gzip, integrity, sha1_hex};
-use crate::support::snapshot::{assert_unchanged, snapshot};
+use crate::support::snapshot::{assert_unchanged, npm_snapshot};
 use crate::support::{Package, Resp, TestServer, url_encode};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -678,7 +678,7 @@ fn dist_tag_endpoints_add_and_remove_tags() {
         json!({"latest": "1.1.0", "stable": "1.0.0"})
     );
 
-    let before = snapshot(&server, "npm", "@t/tags", None);
+    let before = npm_snapshot(&server, "npm", "@t/tags", None);
     let missing = http.json(
         "PUT",
         &format!("{tags_url}/next"),
@@ -695,14 +695,7 @@ fn dist_tag_endpoints_add_and_remove_tags() {
         .expect_error(400);
     http.get("/npm/-/package/no-such-package/dist-tags")
         .expect_error(404);
-    assert_unchanged(
-        &server,
-        "npm",
-        "@t/tags",
-        None,
-        &before,
-        "refused dist-tag changes",
-    );
+    assert_unchanged(&server, &before, "refused dist-tag changes");
 
     http.delete(&format!("{tags_url}/stable"), Some(&token))
         .expect_success();

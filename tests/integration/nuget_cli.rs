@@ -15,8 +15,8 @@ use crate::support::nuget_client::{
     NuGet, SOURCE_KEY, dirs_starting_with, installed_nupkg, served_requests,
 };
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nuget_snapshot::{assert_nuget_unchanged, nuget_snapshot};
 use crate::support::nupkg_builder::{NUSPEC_NS, Nupkg, nuspec_with_metadata, zip_of};
+use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
 use std::path::{Path, PathBuf};
 
 const REPO: &str = "nuget";
@@ -479,13 +479,7 @@ fn refused_pushes_show_the_reason_phrase() {
             .push(file, *key, &["-NoSymbols"])
             .failed()
             .mentions_exactly(reason);
-        assert_nuget_unchanged(
-            &server,
-            REPO,
-            Auth::None,
-            &before,
-            &format!("nuget push {}", file.display()),
-        );
+        assert_unchanged(&server, &before, &format!("nuget push {}", file.display()));
     }
 }
 

@@ -12,7 +12,7 @@ use crate::support::gem_builder::{
     md5_hex, parse_info, parse_versions, sha256_hex, versions_state,
 };
 use crate::support::gem_client::{GemEnv, GemProject, served_versions_206};
-use crate::support::gem_snapshot::{assert_gems_unchanged, gem_snapshot};
+use crate::support::snapshot::{assert_unchanged, gem_snapshot};
 use crate::support::tool::ToolOut;
 use std::path::{Path, PathBuf};
 
@@ -384,7 +384,7 @@ fn gem_push_refusals_are_printed_and_change_nothing() {
         "gem should print {text:?}: {}",
         out.describe()
     );
-    assert_gems_unchanged(&server, "rubygems", None, &before, "duplicate gem push");
+    assert_unchanged(&server, &before, "duplicate gem push");
 
     // An unknown key: 401 text printed.
     let mut bogus = GemEnv::new(&server, "rubygems", Some("not-a-key"));
@@ -396,13 +396,7 @@ fn gem_push_refusals_are_printed_and_change_nothing() {
         "gem should print {text:?}: {}",
         out.describe()
     );
-    assert_gems_unchanged(
-        &server,
-        "rubygems",
-        None,
-        &before,
-        "push with an unknown key",
-    );
+    assert_unchanged(&server, &before, "push with an unknown key");
 
     // A read-only key: 403.
     server.add_user("reader", None);
@@ -415,13 +409,7 @@ fn gem_push_refusals_are_printed_and_change_nothing() {
         "{}",
         out.describe()
     );
-    assert_gems_unchanged(
-        &server,
-        "rubygems",
-        None,
-        &before,
-        "push with a read-only key",
-    );
+    assert_unchanged(&server, &before, "push with a read-only key");
 
     // No key at all (no GEM_HOST_API_KEY, no credentials file, stdin closed): gem signs in
     // with empty credentials at api/v1/api_key, is refused and pushes nothing.
@@ -430,7 +418,7 @@ fn gem_push_refusals_are_printed_and_change_nothing() {
         .push(&other)
         .failed()
         .never_mentions("Successfully registered");
-    assert_gems_unchanged(&server, "rubygems", None, &before, "push without a key");
+    assert_unchanged(&server, &before, "push without a key");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::support::http::raw_request;
 use crate::support::publish_body::{
     base64, escape_name, integrity, sha1_hex, tarball, tarball_path,
 };
-use crate::support::snapshot::{assert_unchanged, snapshot};
+use crate::support::snapshot::{assert_unchanged, npm_snapshot};
 use crate::support::{Package, TestServer, random_bytes, url_encode};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 fn publish_without_credentials_is_unauthorized_without_basic_challenge() {
     let (server, token) = setup();
     publish(&server, "npm", &token, &Package::new("guarded", "1.0.0"));
-    let before = snapshot(&server, "npm", "guarded", None);
+    let before = npm_snapshot(&server, "npm", "guarded", None);
     let body = Package::new("guarded", "1.1.0").publish_body(&server.registry("npm"), "latest");
     let basic_wrong = format!(
         "Basic {}",
@@ -44,7 +44,7 @@ fn publish_without_credentials_is_unauthorized_without_basic_challenge() {
         );
         resp.expect_error(401);
         assert_no_basic_challenge(&resp);
-        assert_unchanged(&server, "npm", "guarded", None, &before, what);
+        assert_unchanged(&server, &before, what);
     }
     // The other write routes refuse anonymous callers too.
     let http = server.http();
@@ -69,7 +69,7 @@ fn publish_without_credentials_is_unauthorized_without_basic_challenge() {
         resp.expect_error(401);
         assert_no_basic_challenge(&resp);
     }
-    assert_unchanged(&server, "npm", "guarded", None, &before, "anonymous writes");
+    assert_unchanged(&server, &before, "anonymous writes");
 }
 
 #[test]
@@ -82,17 +82,10 @@ fn publish_with_read_only_token_is_forbidden() {
         .http()
         .get_auth("/npm/ro", Some(&read_only))
         .expect(200);
-    let before = snapshot(&server, "npm", "ro", None);
+    let before = npm_snapshot(&server, "npm", "ro", None);
     let body = Package::new("ro", "1.1.0").publish_body(&server.registry("npm"), "latest");
     put_package(&server, "npm", "ro", Some(&read_only), &body).expect_error(403);
-    assert_unchanged(
-        &server,
-        "npm",
-        "ro",
-        None,
-        &before,
-        "publish with a read-only token",
-    );
+    assert_unchanged(&server, &before, "publish with a read-only token");
     // Also for a package that does not exist yet, and for the other write routes.
     let fresh = Package::new("ro-new", "1.0.0").publish_body(&server.registry("npm"), "latest");
     put_package(&server, "npm", "ro-new", Some(&read_only), &fresh).expect_error(403);
@@ -110,32 +103,18 @@ fn publish_with_read_only_token_is_forbidden() {
         .http()
         .delete("/npm/ro/-rev/1-x", Some(&read_only))
         .expect_error(403);
-    assert_unchanged(
-        &server,
-        "npm",
-        "ro",
-        None,
-        &before,
-        "writes with a read-only token",
-    );
+    assert_unchanged(&server, &before, "writes with a read-only token");
 }
 
 #[test]
 fn publish_with_token_for_another_repo_is_forbidden() {
     let (server, token) = setup();
     let for_npm = server.create_token("alice", &["--scope", "read,publish", "--repo", "npm"]);
-    let before = snapshot(&server, "npm-private", "elsewhere", Some(&token));
+    let before = npm_snapshot(&server, "npm-private", "elsewhere", Some(&token));
     let body =
         Package::new("elsewhere", "1.0.0").publish_body(&server.registry("npm-private"), "latest");
     put_package(&server, "npm-private", "elsewhere", Some(&for_npm), &body).expect_error(403);
-    assert_unchanged(
-        &server,
-        "npm-private",
-        "elsewhere",
-        Some(&token),
-        &before,
-        "publish with a token for `npm`",
-    );
+    assert_unchanged(&server, &before, "publish with a token for `npm`");
     // Reading the other repository with it is refused as well; its own repository works.
     publish(
         &server,
@@ -157,7 +136,7 @@ fn publish_same_version_twice_is_forbidden() {
     let pkg = Package::new("dup", "1.0.0");
     let body = pkg.publish_body(&server.registry("npm"), "latest");
     put_package(&server, "npm", "dup", Some(&token), &body).expect_success();
-    let before = snapshot(&server, "npm", "dup", None);
+    let before = npm_snapshot(&server, "npm", "dup", None);
     // The identical document again, and a different tarball under the same version.
     let changed = Package::new("dup", "1.0.0").file("index.js", "module.exports = 'other';\n");
     for (what, body) in [
@@ -172,7 +151,7 @@ fn publish_same_version_twice_is_forbidden() {
             error.contains("previously published"),
             "{what}: error text {error:?}"
         );
-        assert_unchanged(&server, "npm", "dup", None, &before, what);
+        assert_unchanged(&server, &before, what);
     }
     let served = server.http().get("/npm/dup/-/dup-1.0.0.tgz");
     assert_eq!(
@@ -293,14 +272,14 @@ fn malformed_publish_bodies_are_bad_requests() {
             edit(&|b| b["versions"] = json!({})),
         ),
     ];
-    let before = snapshot(&server, "npm", "shape", None);
+    let before = npm_snapshot(&server, "npm", "shape", None);
     for (what, body) in cases {
         let resp = server
             .http()
             .raw_json("PUT", "/npm/shape", Some(&token), body);
         let error = resp.expect_error(400);
         assert!(!error.is_empty(), "{what}");
-        assert_unchanged(&server, "npm", "shape", None, &before, what);
+        assert_unchanged(&server, &before, what);
     }
     // The unmodified body is accepted (the cases above fail for the stated reason only).
     put_package(&server, "npm", "shape", Some(&token), &good).expect_success();
@@ -333,7 +312,7 @@ fn forbidden_package_names_are_bad_requests() {
         let in_url = escape_name(name);
         let pkg = Package::new(name, "1.0.0");
         let body = pkg.publish_body(&server.registry("npm"), "latest");
-        let before = snapshot(&server, "npm", name, None);
+        let before = npm_snapshot(&server, "npm", name, None);
         let resp = put_package(&server, "npm", &in_url, Some(&token), &body);
         let has_error_text = serde_json::from_slice::<Value>(&resp.body)
             .ok()
@@ -344,9 +323,6 @@ fn forbidden_package_names_are_bad_requests() {
         }
         assert_unchanged(
             &server,
-            "npm",
-            name,
-            None,
             &before,
             &format!("publish of forbidden name {name:?}"),
         );
@@ -367,20 +343,13 @@ fn forbidden_package_names_are_bad_requests() {
 fn non_semver_versions_are_bad_requests() {
     let (server, token) = setup();
     publish(&server, "npm", &token, &Package::new("versioned", "1.0.0"));
-    let before = snapshot(&server, "npm", "versioned", None);
+    let before = npm_snapshot(&server, "npm", "versioned", None);
     for version in [
         "1.0", "1", "v1.2.0", "1.2.0.0", "01.2.0", "1.2.0-", "latest", "1.2.x", "^1.2.0", " 1.2.0",
     ] {
         let body = Package::new("versioned", version).publish_body(&server.registry("npm"), "beta");
         put_package(&server, "npm", "versioned", Some(&token), &body).expect_error(400);
-        assert_unchanged(
-            &server,
-            "npm",
-            "versioned",
-            None,
-            &before,
-            &format!("publish of version {version:?}"),
-        );
+        assert_unchanged(&server, &before, &format!("publish of version {version:?}"));
     }
 }
 
@@ -388,31 +357,17 @@ fn non_semver_versions_are_bad_requests() {
 fn dist_tags_that_are_semver_ranges_are_bad_requests() {
     let (server, token) = setup();
     publish(&server, "npm", &token, &Package::new("tagged", "1.0.0"));
-    let before = snapshot(&server, "npm", "tagged", None);
+    let before = npm_snapshot(&server, "npm", "tagged", None);
     for tag in ["v1", "1.x", "^2", "~1.0", ">=1.0.0", "1.0.0", "1", "*"] {
         let body = Package::new("tagged", "1.1.0").publish_body(&server.registry("npm"), tag);
         put_package(&server, "npm", "tagged", Some(&token), &body).expect_error(400);
-        assert_unchanged(
-            &server,
-            "npm",
-            "tagged",
-            None,
-            &before,
-            &format!("publish with dist-tag {tag:?}"),
-        );
+        assert_unchanged(&server, &before, &format!("publish with dist-tag {tag:?}"));
         let path = format!("/npm/-/package/tagged/dist-tags/{}", url_encode(tag));
         server
             .http()
             .json("PUT", &path, Some(&token), &json!("1.0.0"))
             .expect_error(400);
-        assert_unchanged(
-            &server,
-            "npm",
-            "tagged",
-            None,
-            &before,
-            &format!("dist-tag add {tag:?}"),
-        );
+        assert_unchanged(&server, &before, &format!("dist-tag add {tag:?}"));
     }
 }
 
@@ -423,7 +378,7 @@ fn publish_over_max_upload_is_payload_too_large() {
     let big = Package::new("hefty", "1.0.0").file("blob.bin", random_bytes(200 * 1024, 7));
     let body =
         serde_json::to_vec(&big.publish_body(&server.registry("npm"), "latest")).expect("json");
-    let before = snapshot(&server, "npm", "hefty", None);
+    let before = npm_snapshot(&server, "npm", "hefty", None);
     let auth = format!("Bearer {token}");
     let addr = format!("127.0.0.1:{}", server.port);
     let headers = [
@@ -432,14 +387,7 @@ fn publish_over_max_upload_is_payload_too_large() {
     ];
     let resp = raw_request(&addr, "PUT", "/npm/hefty", &headers, &body, None, || {});
     resp.expect_error(413);
-    assert_unchanged(
-        &server,
-        "npm",
-        "hefty",
-        None,
-        &before,
-        "publish over max_upload",
-    );
+    assert_unchanged(&server, &before, "publish over max_upload");
     // The server is still fine, and a small publish passes.
     publish(&server, "npm", &token, &Package::new("hefty", "1.0.0"));
 }
@@ -527,7 +475,7 @@ fn tarballs_with_links_devices_or_fifos_are_refused_naming_the_entry() {
         ("package/null", tar::EntryType::Char, "", "character device"),
         ("package/pipe", tar::EntryType::Fifo, "", "fifo"),
     ];
-    let before = snapshot(&server, "npm", "linky", None);
+    let before = npm_snapshot(&server, "npm", "linky", None);
     for (entry, kind, target, word) in cases {
         let tgz = tarball_with(&pkg.manifest, entry, kind, target);
         let body = serde_json::to_vec(&with_attachment(good.clone(), &tgz)).expect("json");
@@ -539,7 +487,7 @@ fn tarballs_with_links_devices_or_fifos_are_refused_naming_the_entry() {
             error.contains(entry) && error.contains(word),
             "{word}: the error names the entry and what it is: {error}"
         );
-        assert_unchanged(&server, "npm", "linky", None, &before, word);
+        assert_unchanged(&server, &before, word);
     }
 }
 

@@ -4,21 +4,19 @@
 //! bodies (`crate_builder`); for RubyGems: the real gem/bundle clients (`gem_client`) and a
 //! builder for `.gem` files plus compact-index parsers (`gem_builder`); for NuGet: the real
 //! NuGet.exe on mono (`nuget_client`), a builder for `.nupkg`/`.snupkg` files and malformed zips
-//! (`nupkg_builder`), raw-socket requests that keep the HTTP reason phrase (`nuget_http`) and
-//! "nothing changed" snapshots (`nuget_snapshot`). The real-client harnesses share how they run
-//! a command, its output type and their environment scrubbing (`tool`).
+//! (`nupkg_builder`) and raw-socket requests that keep the HTTP reason phrase (`nuget_http`). The
+//! "nothing changed" snapshots of every format share one generic helper (`snapshot`). The
+//! real-client harnesses share how they run a command, its output type and their environment
+//! scrubbing (`tool`).
 
 pub mod cargo_client;
-pub mod cargo_snapshot;
 pub mod crate_builder;
 pub mod gem_builder;
 pub mod gem_client;
-pub mod gem_snapshot;
 pub mod http;
 pub mod npm_client;
 pub mod nuget_client;
 pub mod nuget_http;
-pub mod nuget_snapshot;
 pub mod nupkg_builder;
 pub mod publish_body;
 pub mod server;
