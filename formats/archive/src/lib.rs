@@ -46,6 +46,13 @@ pub enum ArchiveError {
     EntryTooLarge(u64),
 }
 
+/// How much an upload of `max_upload` bytes may unpack to: the format's own `default_unpacked`, or
+/// four times the upload limit when that is larger (compressed archives unpack to a few times
+/// their size; a repository that accepts large uploads accepts what they unpack to, boundedly).
+pub fn unpacked_for_upload(default_unpacked: u64, max_upload: u64) -> u64 {
+    default_unpacked.max(max_upload.saturating_mul(4))
+}
+
 /// The bounds of one archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {

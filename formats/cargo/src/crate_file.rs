@@ -99,6 +99,18 @@ impl Default for CrateLimits {
     }
 }
 
+impl CrateLimits {
+    /// The defaults, with the unpacked size raised for a larger upload limit
+    /// ([`packgate_archive::unpacked_for_upload`]).
+    pub fn for_upload(max_upload: u64) -> Self {
+        let d = Self::default();
+        Self {
+            max_unpacked: packgate_archive::unpacked_for_upload(d.max_unpacked, max_upload),
+            ..d
+        }
+    }
+}
+
 /// What a `.crate` holds, as far as the registry cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrateInfo {

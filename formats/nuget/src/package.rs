@@ -37,6 +37,18 @@ impl Default for PackageLimits {
     }
 }
 
+impl PackageLimits {
+    /// The defaults, with the unpacked total raised to eight times a larger upload limit (zip
+    /// entries are compressed one by one; the per-entry ratio bound still applies).
+    pub fn for_upload(max_upload: u64) -> Self {
+        let d = Self::default();
+        Self {
+            max_unpacked: d.max_unpacked.max(max_upload.saturating_mul(8)),
+            ..d
+        }
+    }
+}
+
 /// A package that passed every check.
 #[derive(Debug, Clone)]
 pub struct ReadPackage {

@@ -44,6 +44,18 @@ impl Default for GemLimits {
     }
 }
 
+impl GemLimits {
+    /// The defaults, with the unpacked size raised for a larger upload limit
+    /// ([`packgate_archive::unpacked_for_upload`]).
+    pub fn for_upload(max_upload: u64) -> Self {
+        let d = Self::default();
+        Self {
+            max_unpacked: packgate_archive::unpacked_for_upload(d.max_unpacked, max_upload),
+            ..d
+        }
+    }
+}
+
 /// What was found among the `.gem` members so far.
 #[derive(Default)]
 struct Members {

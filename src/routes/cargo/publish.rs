@@ -39,12 +39,7 @@ pub async fn publish_crate(r: RepoRequest, payload: web::Payload) -> CargoResult
     packgate_cargo::validate_meta(&meta)?;
     let path = crate_tmp.path().to_path_buf();
     let (name, vers) = (meta.name.clone(), meta.vers.clone());
-    let limits = packgate_cargo::CrateLimits {
-        max_unpacked: packgate_cargo::CrateLimits::default()
-            .max_unpacked
-            .max(limit.saturating_mul(4)),
-        ..Default::default()
-    };
+    let limits = packgate_cargo::CrateLimits::for_upload(limit);
     tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let file = BufReader::new(std::fs::File::open(&path)?);
         Ok(packgate_cargo::inspect_crate(file, &name, &vers, &limits)?)

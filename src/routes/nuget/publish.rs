@@ -88,11 +88,7 @@ async fn receive(
 async fn read(tmp: &NamedTempFile, max_upload: u64) -> Result<ReadPackage, AppError> {
     let path = tmp.path().to_path_buf();
     let read = tokio::task::spawn_blocking(move || {
-        let defaults = PackageLimits::default();
-        let limits = PackageLimits {
-            max_unpacked: defaults.max_unpacked.max(max_upload.saturating_mul(8)),
-            ..defaults
-        };
+        let limits = PackageLimits::for_upload(max_upload);
         let file = std::fs::File::open(&path)?;
         Ok::<_, std::io::Error>(packgate_nuget::read_package(
             std::io::BufReader::new(file),

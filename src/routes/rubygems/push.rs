@@ -60,11 +60,7 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
     let path = tmp.path().to_path_buf();
     let max = ctx.repo.max_upload;
     let spec = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let defaults = packgate_rubygems::GemLimits::default();
-        let limits = packgate_rubygems::GemLimits {
-            max_unpacked: defaults.max_unpacked.max(max.saturating_mul(4)),
-            ..defaults
-        };
+        let limits = packgate_rubygems::GemLimits::for_upload(max);
         Ok(packgate_rubygems::read_gem(
             BufReader::new(std::fs::File::open(&path)?),
             &limits,

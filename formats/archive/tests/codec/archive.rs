@@ -226,3 +226,11 @@ fn drain_reads_the_whole_gzip_member() {
     archive.drain().unwrap();
     assert_eq!(source.position(), t.len() as u64);
 }
+
+#[test]
+fn the_unpacked_bound_grows_with_a_larger_upload_limit_only() {
+    use packgate_archive::unpacked_for_upload;
+    assert_eq!(unpacked_for_upload(512, 100), 512);
+    assert_eq!(unpacked_for_upload(512, 200), 800);
+    assert_eq!(unpacked_for_upload(512, u64::MAX), u64::MAX);
+}
