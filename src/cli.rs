@@ -54,6 +54,40 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage package owners (any format; the first publisher owns a package).
+    Owner {
+        #[command(subcommand)]
+        command: OwnerCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OwnerCommand {
+    /// List a package's owners (one login per line).
+    List {
+        /// Repository name.
+        repo: String,
+        /// Package name (any spelling the format treats as the same).
+        package: String,
+    },
+    /// Add an owner.
+    Add {
+        /// Repository name.
+        repo: String,
+        /// Package name.
+        package: String,
+        /// The user to add.
+        user: String,
+    },
+    /// Remove an owner (a package keeps at least one).
+    Remove {
+        /// Repository name.
+        repo: String,
+        /// Package name.
+        package: String,
+        /// The user to remove.
+        user: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,6 +178,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         }),
         Command::User { command } => runtime.block_on(user(config, command)),
         Command::Token { command } => runtime.block_on(token(config, command)),
+        Command::Owner { command } => runtime.block_on(owner(config, command)),
     }
 }
 
@@ -169,7 +204,7 @@ fn init_logging(config: &Config, serving: bool) {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
+    crate::db::create_private_dir(&config.server.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             config.server.data_dir.display()
@@ -198,6 +233,61 @@ fn redact_url(url: &str) -> String {
 
 async fn open_db(config: &Config) -> anyhow::Result<crate::db::Db> {
     Ok(crate::db::Db::open(&config.database_url(), 2).await?)
+}
+
+async fn owner(config: Config, cmd: OwnerCommand) -> anyhow::Result<()> {
+    use crate::services::{owners, packages};
+    let (repo, package) = match &cmd {
+        OwnerCommand::List { repo, package }
+        | OwnerCommand::Add { repo, package, .. }
+        | OwnerCommand::Remove { repo, package, .. } => (repo.clone(), package.clone()),
+    };
+    let format = config
+        .repository
+        .iter()
+        .find(|r| r.name == repo)
+        .map(|r| r.format)
+        .with_context(|| format!("no repository named {repo:?}"))?;
+    let normalized = crate::routes::module(format).normalize_name(&package);
+    let db = open_db(&config).await?;
+    let pkg = packages::find(&db, &repo, &normalized)
+        .await?
+        .with_context(|| format!("no package {package:?} in repository {repo:?}"))?;
+    let current = packages::owners(&db, pkg.id).await?;
+    let change = |user: &str, add: bool| {
+        let db = db.clone();
+        let current = current.clone();
+        let user = user.to_string();
+        async move {
+            let u = auth::find_user(&db, &user)
+                .await?
+                .with_context(|| format!("no user named {user:?}"))?;
+            let mut wanted: Vec<(i64, String)> =
+                current.iter().filter(|(id, _)| *id != u.id).cloned().collect();
+            if add {
+                wanted.push((u.id, u.name.clone()));
+            }
+            owners::replace(&db, pkg.id, &current, &wanted).await?;
+            anyhow::Ok(())
+        }
+    };
+    match cmd {
+        OwnerCommand::List { .. } => {
+            let mut out = std::io::stdout().lock();
+            for (_, login) in current {
+                writeln!(out, "{login}")?;
+            }
+        }
+        OwnerCommand::Add { user, .. } => {
+            change(&user, true).await?;
+            eprintln!("packgate: {user} owns {} in {repo}", pkg.name);
+        }
+        OwnerCommand::Remove { user, .. } => {
+            change(&user, false).await?;
+            eprintln!("packgate: {user} no longer owns {} in {repo}", pkg.name);
+        }
+    }
+    Ok(())
 }
 
 async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {

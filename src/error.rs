@@ -42,6 +42,14 @@ pub enum AppError {
     /// Body over the size limit (413).
     #[error("{0}")]
     TooLarge(String),
+    /// Too many failed attempts (429); answered with `Retry-After: retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What the client may see.
+        message: String,
+        /// Seconds until the client may try again (at least 1).
+        retry_after_secs: u64,
+    },
     /// An upstream failed (502).
     #[error("{0}")]
     Upstream(String),
@@ -71,6 +79,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -205,5 +214,23 @@ mod tests {
         let e = e.with_reason("Replaced");
         assert_eq!(e.reason(), Some("Replaced"));
         assert!(matches!(e.kind(), AppError::Conflict(_)));
+    }
+
+    #[test]
+    fn too_many_requests_is_429_and_says_when_to_retry() {
+        let e = AppError::TooManyRequests {
+            message: "slow down".into(),
+            retry_after_secs: 42,
+        }
+        .with_reason("Too many");
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.public_message(), "slow down");
+        assert!(matches!(
+            e.kind(),
+            AppError::TooManyRequests {
+                retry_after_secs: 42,
+                ..
+            }
+        ));
     }
 }

@@ -48,6 +48,9 @@ pub trait FormatModule: Send + Sync + 'static {
     fn format(&self) -> Format;
     /// Registers the format's routes inside the repository's scope.
     fn routes(&self, cfg: &mut web::ServiceConfig);
+    /// The lookup key of a package name in this ecosystem (case folding, separators), for callers
+    /// outside the format's routes (`packgate owner`).
+    fn normalize_name(&self, name: &str) -> String;
 }
 
 /// How a format renders an error body for a status and a message.
@@ -98,6 +101,16 @@ impl<F: ErrorFormat> ResponseError for ApiError<F> {
         let mut res = F::render(status, &self.error.public_message());
         if let Some(reason) = self.error.reason().or_else(|| F::reason(status)) {
             res.head_mut().reason = Some(reason);
+        }
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = self.error.kind()
+        {
+            // Every format's 429 says when to come back.
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(*retry_after_secs),
+            );
         }
         res
     }

@@ -5,6 +5,7 @@ pub mod entity;
 use packgate_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
@@ -39,10 +40,16 @@ impl Db {
     /// server can share it. Use [`Db::open`] to also migrate.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sea_orm::DbErr> {
         let sqlite = url.starts_with("sqlite:");
-        if let Some(path) = sqlite_file(url)
-            && let Some(parent) = path.parent()
-        {
-            let _ = std::fs::create_dir_all(parent);
+        if let Some(path) = sqlite_file(url) {
+            if let Some(parent) = path.parent() {
+                let _ = create_private_dir(parent);
+            }
+            // Created owner-only (SQLite gives its -wal and -shm files the database's mode).
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path);
         }
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections.max(1))
@@ -236,6 +243,16 @@ impl Db {
     }
 }
 
+/// Creates a directory (and its parents) that only its owner may enter (0700); an existing
+/// directory keeps its mode.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// The database file of a `sqlite://` URL (none for in-memory databases).
 fn sqlite_file(url: &str) -> Option<&std::path::Path> {
     let path = url.strip_prefix("sqlite://")?;
@@ -251,7 +268,7 @@ async fn lock_file(db_file: &std::path::Path) -> Result<std::fs::File, sea_orm::
     let fail =
         |e: std::io::Error| sea_orm::DbErr::Custom(format!("cannot lock {}: {e}", path.display()));
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(fail)?;
+        create_private_dir(parent).map_err(fail)?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)

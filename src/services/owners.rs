@@ -3,7 +3,8 @@
 //! user's login, so they travel with the package's change stamp like every other property.
 
 use super::auth::{Principal, Scope};
-use super::packages::PackageDescriptor;
+use super::packages::{self, PackageDescriptor};
+use crate::db::Db;
 use crate::error::AppError;
 
 /// Property-name prefix of owners (value: the user's login).
@@ -44,4 +45,50 @@ pub fn require(
     } else {
         Err(refuse(package))
     }
+}
+
+/// Makes `wanted` (user id, login) the owners of a package whose owners are `current`, in one
+/// transaction. A package always keeps at least one owner.
+pub async fn replace(
+    db: &Db,
+    package_id: i64,
+    current: &[(i64, String)],
+    wanted: &[(i64, String)],
+) -> Result<(), AppError> {
+    if wanted.is_empty() {
+        return Err(AppError::Invalid(
+            "a package must keep at least one owner".into(),
+        ));
+    }
+    let mut changes: Vec<(String, Option<String>)> = current
+        .iter()
+        .filter(|(id, _)| !wanted.iter().any(|(w, _)| w == id))
+        .map(|(id, _)| (property(*id), None))
+        .collect();
+    changes.extend(
+        wanted
+            .iter()
+            .filter(|(id, _)| !current.iter().any(|(c, _)| c == id))
+            .map(|(id, login)| (property(*id), Some(login.clone()))),
+    );
+    if changes.is_empty() {
+        return Ok(());
+    }
+    packages::set_properties(db, package_id, &changes).await
+}
+
+/// A user by login, else by e-mail address (the RubyGems owners API names users either way).
+pub async fn find_user(
+    db: &Db,
+    login_or_email: &str,
+) -> Result<Option<crate::db::entity::user::Model>, AppError> {
+    use crate::db::entity::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    if let Some(u) = super::auth::find_user(db, login_or_email).await? {
+        return Ok(Some(u));
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(login_or_email))
+        .one(&db.conn)
+        .await?)
 }

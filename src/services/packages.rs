@@ -166,6 +166,20 @@ pub struct PackageDescriptor {
     pub versions: Vec<VersionDescriptor>,
     /// Package-level properties (name, value).
     pub properties: Vec<(String, String)>,
+    /// Owners with their e-mail addresses (for documents that show them, like npm's
+    /// `maintainers`).
+    pub owners: Vec<Owner>,
+}
+
+/// An owner of a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub id: i64,
+    /// Login.
+    pub login: String,
+    /// E-mail address, when the user has one.
+    pub email: Option<String>,
 }
 
 impl PackageDescriptor {
@@ -263,7 +277,7 @@ pub async fn load_for(db: &Db, pkg: Package) -> Result<PackageDescriptor, AppErr
             .or_default()
             .push((f.into(), b.into()));
     }
-    let properties = property::Entity::find()
+    let properties: Vec<(String, String)> = property::Entity::find()
         .filter(property::Column::PackageId.eq(pkg.id))
         .filter(property::Column::VersionId.is_null())
         .order_by_asc(property::Column::Id)
@@ -279,10 +293,34 @@ pub async fn load_for(db: &Db, pkg: Package) -> Result<PackageDescriptor, AppErr
             version: v.into(),
         })
         .collect();
+    let owner_ids = super::owners::from_properties(properties.iter().filter_map(|(n, v)| {
+        n.strip_prefix(super::owners::PREFIX)
+            .map(|id| (id, v.as_str()))
+    }));
+    let owners = if owner_ids.is_empty() {
+        vec![]
+    } else {
+        let users: HashMap<i64, Option<String>> = crate::db::entity::user::Entity::find()
+            .filter(crate::db::entity::user::Column::Id.is_in(owner_ids.iter().map(|(id, _)| *id)))
+            .all(&db.conn)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.email))
+            .collect();
+        owner_ids
+            .into_iter()
+            .map(|(id, login)| Owner {
+                email: users.get(&id).cloned().flatten(),
+                id,
+                login,
+            })
+            .collect()
+    };
     Ok(PackageDescriptor {
         package: pkg,
         versions,
         properties,
+        owners,
     })
 }
 
@@ -598,6 +636,15 @@ pub async fn set_property(
     txn.commit().await?;
     db.invalidate_rows();
     Ok(())
+}
+
+/// Sets (`Some`) or removes (`None`) several package-level properties in one transaction.
+pub async fn set_properties(
+    db: &Db,
+    package_id: i64,
+    changes: &[(String, Option<String>)],
+) -> Result<(), AppError> {
+    remove_versions(db, package_id, &[], changes).await
 }
 
 /// Sets or clears the deprecation message of versions (by version id).

@@ -15,6 +15,8 @@
 
 mod support;
 
+mod auth_limits;
+mod authz;
 mod cargo_cli;
 mod cargo_http;
 mod core;

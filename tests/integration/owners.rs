@@ -4,10 +4,11 @@
 
 use crate::support::crate_builder::{Crate, frame};
 use crate::support::gem_builder::Gem;
+use crate::support::gem_client::GemEnv;
 use crate::support::nuget_http::{Auth, Feed};
 use crate::support::nupkg_builder::Nupkg;
 use crate::support::publish_body::escape_name;
-use crate::support::{Package, Resp, TestServer};
+use crate::support::{Npm, Package, Resp, TestServer};
 use serde_json::json;
 
 /// Alice (owner), Bob (an ordinary publisher) and Root (an admin), each with a token.
@@ -77,23 +78,86 @@ fn npm_publish_to_another_users_package_is_forbidden_and_admins_may_publish() {
 }
 
 #[test]
-fn npm_owner_changes_are_refused_with_a_message_instead_of_a_silent_success() {
+fn npm_owner_ls_add_and_rm_change_who_may_publish() {
+    crate::require_npm!();
     let u = users();
-    npm_publish(&u.server, &u.alice, "maint-pkg", "1.0.0").expect(201);
-    let packument = u.server.http().get("/npm/maint-pkg").expect(200).json();
-    let body = serde_json::json!({
-        "_id": "maint-pkg",
-        "_rev": packument["_rev"].clone(),
-        "maintainers": [{"name": "alice", "email": "alice@example.test"},
-                        {"name": "bob", "email": "bob@example.test"}],
-    });
-    let resp = u
+    let alice = Npm::new(&u.server, "npm", Some(&u.alice));
+    let bob = Npm::new(&u.server, "npm", Some(&u.bob));
+    alice
+        .publish(&Package::new("shared-pkg", "1.0.0"), &[])
+        .ok();
+    let dir = alice.new_dir("owner");
+    let ls = alice.run(&dir, &["owner", "ls", "shared-pkg"]).ok();
+    assert!(ls.stdout.contains("alice"), "{}", ls.describe());
+    assert!(!ls.stdout.contains("bob"), "{}", ls.describe());
+    // Bob may not publish, and may not make himself an owner.
+    bob.publish(&Package::new("shared-pkg", "1.1.0"), &[])
+        .failed()
+        .mentions_any(&["You do not have permission to publish", "403"]);
+    bob.run(&dir, &["owner", "add", "bob", "shared-pkg"])
+        .failed()
+        .mentions_any(&["You do not have permission", "403"]);
+    // Alice adds him; now he may.
+    alice.run(&dir, &["owner", "add", "bob", "shared-pkg"]).ok();
+    let ls = alice.run(&dir, &["owner", "ls", "shared-pkg"]).ok();
+    assert!(
+        ls.stdout.contains("alice") && ls.stdout.contains("bob <bob@example.test>"),
+        "{}",
+        ls.describe()
+    );
+    bob.publish(&Package::new("shared-pkg", "1.1.0"), &[]).ok();
+    // Bob removes Alice; the last owner cannot be removed.
+    bob.run(&dir, &["owner", "rm", "alice", "shared-pkg"]).ok();
+    alice
+        .publish(&Package::new("shared-pkg", "1.2.0"), &[])
+        .failed();
+    // npm 11 refuses this itself ("Cannot remove all owners of a package"); the server would too.
+    bob.run(&dir, &["owner", "rm", "bob", "shared-pkg"])
+        .failed()
+        .mentions_any(&["Cannot remove all owners", "at least one owner"]);
+    let packument = u
         .server
         .http()
-        .json("PUT", "/npm/maint-pkg/-rev/1-x", Some(&u.alice), &body);
-    let msg = resp.expect_error(400);
-    assert!(msg.contains("npm owner"), "{msg}");
-    npm_publish(&u.server, &u.bob, "maint-pkg", "1.1.0").expect_error(403);
+        .get("/npm/shared-pkg?write=true")
+        .expect(200)
+        .json();
+    let nobody =
+        serde_json::json!({"_id": "shared-pkg", "_rev": packument["_rev"], "maintainers": []});
+    let msg = u
+        .server
+        .http()
+        .json("PUT", "/npm/shared-pkg/-rev/9-x", Some(&u.bob), &nobody)
+        .expect_error(400);
+    assert!(msg.contains("at least one owner"), "{msg}");
+    assert_eq!(
+        versions_of(&u.server, "/npm/shared-pkg"),
+        ["1.0.0", "1.1.0"]
+    );
+}
+
+#[test]
+fn packgate_owner_lists_adds_and_removes_owners_in_every_format() {
+    let u = users();
+    npm_publish(&u.server, &u.alice, "cli-owned", "1.0.0").expect(201);
+    put_crate(&u.server, &u.alice, &Crate::new("cli_owned", "1.0.0")).expect(200);
+    let list = |repo: &str, name: &str| u.server.cli_ok(&["owner", "list", repo, name], None);
+    assert_eq!(list("npm", "cli-owned"), "alice");
+    // Any spelling the format treats as the same name.
+    assert_eq!(list("cargo", "CLI-Owned"), "alice");
+    u.server
+        .cli_ok(&["owner", "add", "npm", "cli-owned", "bob"], None);
+    assert_eq!(list("npm", "cli-owned"), "alice\nbob");
+    npm_publish(&u.server, &u.bob, "cli-owned", "1.1.0").expect(201);
+    u.server
+        .cli_ok(&["owner", "remove", "npm", "cli-owned", "alice"], None);
+    assert_eq!(list("npm", "cli-owned"), "bob");
+    npm_publish(&u.server, &u.alice, "cli-owned", "1.2.0").expect_error(403);
+    let last = u
+        .server
+        .cli(&["owner", "remove", "npm", "cli-owned", "bob"], None);
+    assert!(!last.status.success(), "the last owner cannot be removed");
+    let missing = u.server.cli(&["owner", "list", "npm", "no-such"], None);
+    assert!(!missing.status.success());
 }
 
 fn put_crate(server: &TestServer, token: &str, krate: &Crate) -> Resp {
@@ -414,4 +478,48 @@ fn nuget_unlist_relist_and_deprecation_of_another_users_package_are_forbidden() 
     assert_eq!(search["totalHits"], json!(1), "still listed: {search}");
     let resp = feed.send("DELETE", leaf, Auth::ApiKey(&u.alice));
     assert_eq!(resp.status, 204, "the owner unlists: {}", resp.text());
+}
+
+#[test]
+fn gem_owner_lists_adds_and_removes_owners() {
+    crate::require_gem!();
+    let u = users();
+    push_gem(&u.server, &u.alice, &Gem::new("team_gem", "1.0.0")).expect(200);
+    let alice = GemEnv::new(&u.server, "rubygems", Some(&u.alice));
+    let bob = GemEnv::new(&u.server, "rubygems", Some(&u.bob));
+    let owner = |gems: &GemEnv, args: &[&str]| {
+        let mut all = vec!["owner", "team_gem"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--host", &gems.host]);
+        gems.gem(&all)
+    };
+    let ls = owner(&alice, &[]).ok();
+    assert!(
+        ls.stdout.contains("alice@example.test"),
+        "{}",
+        ls.describe()
+    );
+    // Bob cannot make himself an owner.
+    let _ = owner(&bob, &["--add", "bob@example.test"]);
+    push_gem(&u.server, &u.bob, &Gem::new("team_gem", "1.1.0")).expect(403);
+    // Alice adds him (by login), then removes him (by e-mail).
+    owner(&alice, &["--add", "bob"]).ok();
+    let ls = owner(&alice, &[]).ok();
+    assert!(ls.stdout.contains("bob@example.test"), "{}", ls.describe());
+    push_gem(&u.server, &u.bob, &Gem::new("team_gem", "1.1.0")).expect(200);
+    owner(&alice, &["--remove", "bob@example.test"]).ok();
+    push_gem(&u.server, &u.bob, &Gem::new("team_gem", "1.2.0")).expect(403);
+    let yaml = u
+        .server
+        .http()
+        .get("/rubygems/api/v1/gems/team_gem/owners.yaml")
+        .expect(200)
+        .text();
+    assert_eq!(
+        yaml,
+        format!(
+            "---\n- email: \"alice@example.test\"\n  handle: \"alice\"\n  id: {}\n",
+            yaml.rsplit("id: ").next().unwrap_or("").trim()
+        )
+    );
 }

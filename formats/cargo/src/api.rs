@@ -64,6 +64,9 @@ pub fn render_owners(owners: &[(u32, String)]) -> Vec<u8> {
     bytes(json!({ "users": users }))
 }
 
+/// Most logins one `cargo owner --add/--remove` request may name.
+pub const MAX_OWNERS_PER_REQUEST: usize = 20;
+
 /// The owners add/remove body `{"users":["bob"]}` -> logins. Refuses an empty list and empty
 /// logins.
 pub fn parse_owner_request(body: &[u8]) -> Result<Vec<String>, PublishError> {
@@ -78,6 +81,16 @@ pub fn parse_owner_request(body: &[u8]) -> Result<Vec<String>, PublishError> {
     }
     if req.users.iter().any(|u| u.trim().is_empty()) {
         return Err(PublishError::BadOwnerRequest("empty login".to_owned()));
+    }
+    if req.users.len() > MAX_OWNERS_PER_REQUEST {
+        return Err(PublishError::BadOwnerRequest(format!(
+            "at most {MAX_OWNERS_PER_REQUEST} users per request"
+        )));
+    }
+    if req.users.iter().any(|u| u.len() > 128) {
+        return Err(PublishError::BadOwnerRequest(
+            "a login is at most 128 bytes".to_owned(),
+        ));
     }
     Ok(req.users)
 }

@@ -18,8 +18,8 @@ pub use packument::{
     Dist, PackageView, VersionView, render_abbreviated, render_full, wants_abbreviated,
 };
 pub use publish::{
-    PublishError, PublishRequest, PutKind, SplitBody, classify_put, deprecations, parse_publish,
-    remaining_versions, split_publish_body, verify_attachment,
+    PublishError, PublishRequest, PutKind, SplitBody, classify_put, deprecations, maintainer_names,
+    parse_publish, remaining_versions, split_publish_body, verify_attachment,
 };
 pub use search::{
     SearchHit, SearchQuery, has_keywords, manifest_keywords, parse_search_text, render_search,

@@ -89,6 +89,9 @@ pub struct PackageView {
     pub dist_tags: BTreeMap<String, String>,
     /// The versions, in any order.
     pub versions: Vec<VersionView>,
+    /// The package's owners as `maintainers` (login, e-mail), which `npm owner ls` prints and
+    /// `npm owner add/rm` edits; when empty, the latest version's `maintainers` are shown.
+    pub maintainers: Vec<(String, Option<String>)>,
 }
 
 /// Full packument (protocol §3.2): `_id`, `_rev`, `name`, description/readme/license/homepage/
@@ -129,7 +132,23 @@ pub fn render_full(p: &PackageView) -> Vec<u8> {
         time.insert(v.version.clone(), v.published.clone().into());
     }
     doc.insert("time".into(), Value::Object(time));
-    let maintainers = from_latest("maintainers").filter(Value::is_array);
+    let maintainers = if p.maintainers.is_empty() {
+        from_latest("maintainers").filter(Value::is_array)
+    } else {
+        Some(Value::Array(
+            p.maintainers
+                .iter()
+                .map(|(name, email)| {
+                    let mut m = Map::new();
+                    m.insert("name".into(), name.clone().into());
+                    if let Some(e) = email {
+                        m.insert("email".into(), e.clone().into());
+                    }
+                    Value::Object(m)
+                })
+                .collect(),
+        ))
+    };
     doc.insert(
         "maintainers".into(),
         maintainers.unwrap_or_else(|| Value::Array(Vec::new())),

@@ -100,3 +100,39 @@ pub fn yank_not_found(version: &str, platform: &str) -> String {
         crate::names::version_with_platform(version, platform)
     )
 }
+
+/// The owners list of `GET /api/v1/gems/NAME/owners.yaml`, which `gem owner NAME` prints:
+/// `- email: ...` / `  handle: ...` / `  id: ...` per owner (`email` only when known).
+pub fn owners_yaml(owners: &[(i64, &str, Option<&str>)]) -> Vec<u8> {
+    let mut out = String::from("---\n");
+    for (id, handle, email) in owners {
+        let mut first = true;
+        let mut line = |key: &str, value: String| {
+            out.push_str(if first { "- " } else { "  " });
+            out.push_str(&format!("{key}: {value}\n"));
+            first = false;
+        };
+        if let Some(e) = email {
+            line("email", yaml_string(e));
+        }
+        line("handle", yaml_string(handle));
+        line("id", id.to_string());
+    }
+    out.into_bytes()
+}
+
+/// A YAML double-quoted scalar.
+fn yaml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -7,7 +7,7 @@ pub mod marshal;
 pub mod names;
 pub mod version;
 
-pub use api::{parse_yank_form, push_conflict, push_ok, yank_not_found, yank_ok};
+pub use api::{owners_yaml, parse_yank_form, push_conflict, push_ok, yank_not_found, yank_ok};
 pub use compact::{
     etag_md5, info_line, md5_hex, render_info, render_names, render_versions, repr_digest,
     versions_line,

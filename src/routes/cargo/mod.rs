@@ -39,6 +39,10 @@ impl FormatModule for CargoModule {
         crate::format::Format::Cargo
     }
 
+    fn normalize_name(&self, name: &str) -> String {
+        packgate_cargo::canonical_name(name)
+    }
+
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         get_head(cfg, "/index/config.json", index::config_json);
         get_head(cfg, "/index/{tail:.+}", index::index_file);

@@ -45,6 +45,10 @@ impl FormatModule for NpmModule {
         crate::format::Format::Npm
     }
 
+    fn normalize_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         cfg.default_service(web::to(dispatch));
     }

@@ -9,7 +9,7 @@
 use super::view::{DIST_TAG, dist_tags};
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
-use crate::services::auth::{Principal, Scope};
+use crate::services::auth::{self, Principal, Scope};
 use crate::services::blobs::{self, Digests, HashingWriter};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use crate::services::{owners, packages};
@@ -68,7 +68,12 @@ pub async fn put_package(
     body: Body,
 ) -> Result<HttpResponse, AppError> {
     ctx.label("publish");
-    let who = ctx.require(Scope::Publish).await?;
+    // What the PUT asks for is known only from its body: before reading it, the caller must be
+    // able to write here at all (publish, or delete for an unpublish); after, the exact scope.
+    let who = match ctx.require(Scope::Publish).await {
+        Err(AppError::Forbidden(_)) if has_rev => ctx.require(Scope::Delete).await?,
+        other => other?,
+    };
     let Split {
         split,
         tgz,
@@ -76,6 +81,12 @@ pub async fn put_package(
     } = read_body(ctx, body).await?;
     let kind =
         packgate_npm::classify_put(&split.document, split.attachment_name.is_some(), has_rev);
+    let needs = if kind == PutKind::Unpublish {
+        Scope::Delete
+    } else {
+        Scope::Publish
+    };
+    crate::services::auth::authorize(Some(&who), &ctx.repo.name, false, needs)?;
     let existing = packages::find(&ctx.state.db, &ctx.repo.name, name).await?;
     match kind {
         PutKind::Publish => publish(ctx, name, &who, existing.is_none(), split, tgz, digests).await,
@@ -100,7 +111,6 @@ pub async fn put_package(
         }
         PutKind::Unpublish => {
             ctx.label("unpublish");
-            ctx.require(Scope::Delete).await?;
             let pkg = existing.ok_or_else(not_found)?;
             let desc = packages::load_for(&ctx.state.db, pkg).await?;
             require_owner(&who, &desc, "unpublish")?;
@@ -124,14 +134,21 @@ pub async fn put_package(
             Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
         }
         PutKind::Maintainers => {
-            // `npm owner add/rm` sends the whole maintainer list. Owners cannot be changed this way
-            // yet: say so instead of answering success and changing nothing.
+            // `npm owner add/rm` (npm 11) sends the whole new maintainer list, read from the
+            // packument's `maintainers` (the owners) with one login added or removed.
             ctx.label("owners");
-            existing.ok_or_else(not_found)?;
-            Err(AppError::Invalid(
-                "changing owners with `npm owner add/rm` is not supported by this registry yet; the package's first publisher owns it"
-                    .into(),
-            ))
+            let pkg = existing.ok_or_else(not_found)?;
+            let desc = packages::load_for(&ctx.state.db, pkg).await?;
+            require_owner(&who, &desc, "change the owners of")?;
+            let mut wanted = Vec::new();
+            for login in packgate_npm::maintainer_names(&split.document)? {
+                let user = auth::find_user(&ctx.state.db, &login)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(format!("user {login} does not exist")))?;
+                wanted.push((user.id, user.name));
+            }
+            owners::replace(&ctx.state.db, desc.package.id, &owners::of(&desc), &wanted).await?;
+            Ok(json(StatusCode::OK, json!({"ok": true, "id": name})))
         }
     }
 }
@@ -165,13 +182,7 @@ async fn publish(
     packgate_npm::verify_attachment(&req, digests.size, &digests.sha1, &digests.sha512)?;
     let path = tgz.path().to_path_buf();
     // Unpacked contents may be larger than the upload limit (compression), but boundedly so.
-    let defaults = TarballLimits::default();
-    let limits = TarballLimits {
-        max_unpacked: defaults
-            .max_unpacked
-            .max(ctx.repo.max_upload.saturating_mul(4)),
-        ..defaults
-    };
+    let limits = TarballLimits::for_upload(ctx.repo.max_upload);
     let req2 = req.clone();
     let info = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let file = BufReader::new(std::fs::File::open(&path)?);

@@ -30,7 +30,14 @@ pub async fn login(ctx: &Ctx<'_>, name: &str, body: Body) -> Result<HttpResponse
     let doc = small_json(ctx, body).await?;
     let user_name = doc.get("name").and_then(Value::as_str).unwrap_or(name);
     let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
-    let Some(user) = auth::check_password(&ctx.state.db, user_name, password).await? else {
+    let Some(user) = auth::check_password_from(
+        &ctx.state.db,
+        crate::routes::common::auth::client_address(ctx.req, ctx.state),
+        user_name,
+        password,
+    )
+    .await?
+    else {
         return Err(AppError::Unauthorized(
             "incorrect username or password (accounts are created by an administrator)".into(),
         ));
@@ -137,7 +144,14 @@ pub async fn create_token(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, App
     require_full_rights(&who)?;
     let doc = small_json(ctx, body).await?;
     let password = doc.get("password").and_then(Value::as_str).unwrap_or("");
-    let Some(user) = auth::check_password(&ctx.state.db, &who.user_name, password).await? else {
+    let Some(user) = auth::check_password_from(
+        &ctx.state.db,
+        crate::routes::common::auth::client_address(ctx.req, ctx.state),
+        &who.user_name,
+        password,
+    )
+    .await?
+    else {
         return Err(AppError::Unauthorized("incorrect password".into()));
     };
     let readonly = doc

@@ -67,5 +67,10 @@ pub fn package_view(desc: &PackageDescriptor, registry: &str) -> PackageView {
         modified: iso8601(desc.package.updated_at),
         dist_tags: dist_tags(desc),
         versions,
+        maintainers: desc
+            .owners
+            .iter()
+            .map(|o| (o.login.clone(), o.email.clone()))
+            .collect(),
     }
 }

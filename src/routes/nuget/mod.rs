@@ -59,6 +59,7 @@ impl ErrorFormat for Nuget {
             StatusCode::CONFLICT => DUPLICATE,
             StatusCode::REQUEST_TIMEOUT => "The upload stalled and was cut",
             StatusCode::PAYLOAD_TOO_LARGE => "The package exceeds the size limit",
+            StatusCode::TOO_MANY_REQUESTS => "Too many failed sign-in attempts",
             StatusCode::SERVICE_UNAVAILABLE => "Service unavailable",
             StatusCode::INSUFFICIENT_STORAGE => "The server's storage is full",
             _ => "Internal server error",
@@ -75,6 +76,10 @@ impl From<packgate_nuget::PackageError> for AppError {
 impl FormatModule for NugetModule {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Nuget
+    }
+
+    fn normalize_name(&self, name: &str) -> String {
+        packgate_nuget::lower_id(name)
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {

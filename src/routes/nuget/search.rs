@@ -124,6 +124,7 @@ async fn catalog(ctx: &Ctx<'_>) -> Result<Arc<Catalog>, AppError> {
                     })
                     .collect(),
                 properties: vec![],
+                owners: vec![],
             };
             let mut parsed = Vec::with_capacity(desc.versions.len());
             for e in super::entries(&desc)? {

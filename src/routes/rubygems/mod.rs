@@ -8,6 +8,7 @@
 
 mod compact;
 mod legacy;
+mod owners;
 mod push;
 
 use crate::error::AppError;
@@ -46,6 +47,10 @@ impl FormatModule for RubygemsModule {
         crate::format::Format::Rubygems
     }
 
+    fn normalize_name(&self, name: &str) -> String {
+        packgate_rubygems::similarity_key(name)
+    }
+
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         get_head(cfg, "", compact::root);
         get_head(cfg, "/", compact::root);
@@ -57,6 +62,15 @@ impl FormatModule for RubygemsModule {
         get_head(cfg, "/{file}", legacy::specs);
         cfg.route("/api/v1/gems", web::post().to(push::push_gem))
             .route("/api/v1/gems/yank", web::delete().to(push::yank))
+            .route(
+                "/api/v1/gems/{name}/owners.{ext}",
+                web::get().to(owners::list),
+            )
+            .route("/api/v1/gems/{name}/owners", web::post().to(owners::add))
+            .route(
+                "/api/v1/gems/{name}/owners",
+                web::delete().to(owners::remove),
+            )
             .route("/api/v1/api_key", web::post().to(push::api_key))
             .route("/api/v1/api_key", web::get().to(push::api_key))
             .default_service(web::to(not_found_route));

@@ -8,10 +8,10 @@ use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{self, Principal, Scope};
-use crate::services::logins;
 use crate::services::index_log;
-use crate::services::{owners, packages};
+use crate::services::logins;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
+use crate::services::{owners, packages};
 use actix_web::{HttpResponse, web};
 use md5::{Digest, Md5};
 use std::io::BufReader;
@@ -160,7 +160,14 @@ pub async fn api_key(r: RepoRequest) -> GemResult {
         )
         .into());
     };
-    let Some(u) = auth::check_password(&ctx.state.db, &user, &password).await? else {
+    let Some(u) = auth::check_password_from(
+        &ctx.state.db,
+        crate::routes::common::auth::client_address(ctx.req, ctx.state),
+        &user,
+        &password,
+    )
+    .await?
+    else {
         return Err(AppError::Unauthorized("Invalid credentials.".into()).into());
     };
     let token = logins::issue(&ctx.state.db, &u, "gem signin", vec![ctx.repo.name.clone()]).await?;

@@ -76,3 +76,24 @@ fn serve_and_an_admin_command_started_together_on_a_new_data_dir_both_succeed() 
         );
     }
 }
+
+#[test]
+fn a_new_data_dir_and_database_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("fresh").join("data");
+    let data_str = data.to_str().expect("utf-8 path");
+    let out = packgate(&["migrate", "--data-dir", data_str])
+        .output()
+        .expect("run migrate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("packgate.sqlite")), 0o600, "database file");
+}

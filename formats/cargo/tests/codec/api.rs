@@ -112,3 +112,17 @@ fn success_bodies_have_what_cargo_asserts() {
         json!({ "ok": true, "msg": "user bob has been added as an owner of crate my-crate" })
     );
 }
+
+#[test]
+fn owner_requests_are_bounded() {
+    let many: Vec<String> = (0..21).map(|i| format!("user{i}")).collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "users": many })).unwrap();
+    assert!(packgate_cargo::parse_owner_request(&body).is_err());
+    let long = serde_json::to_vec(&serde_json::json!({ "users": ["x".repeat(129)] })).unwrap();
+    assert!(packgate_cargo::parse_owner_request(&long).is_err());
+    let ok = serde_json::to_vec(&serde_json::json!({ "users": ["alice", "bob"] })).unwrap();
+    assert_eq!(
+        packgate_cargo::parse_owner_request(&ok).unwrap(),
+        ["alice", "bob"]
+    );
+}

@@ -197,6 +197,26 @@ pub fn deprecations(doc: &Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// `npm owner add/rm` body: the logins its `maintainers` list names (each `{"name", "email"}`), in
+/// order, without duplicates; an error when `maintainers` is not such a list.
+pub fn maintainer_names(doc: &Value) -> Result<Vec<String>, PublishError> {
+    let bad = || {
+        PublishError::InvalidField("`maintainers` must be a list of {\"name\": ...} objects".into())
+    };
+    let list = doc
+        .get("maintainers")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?;
+    let mut names: Vec<String> = Vec::with_capacity(list.len());
+    for m in list {
+        let name = m.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
 /// Unpublish-by-omission body: the version keys it still lists.
 pub fn remaining_versions(doc: &Value) -> Vec<String> {
     doc.get("versions")

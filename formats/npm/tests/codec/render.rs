@@ -142,6 +142,7 @@ fn package() -> PackageView {
             ),
             view("1.2.0", json!({}), Some("use 1.10")),
         ],
+        maintainers: vec![],
     }
 }
 
@@ -324,5 +325,21 @@ fn error_bodies_use_the_error_field() {
     assert_eq!(
         body,
         json!({ "error": "You cannot publish over the previously published versions: 1.2.0." })
+    );
+}
+
+#[test]
+fn owners_are_the_maintainers_when_known() {
+    let p = PackageView {
+        maintainers: vec![
+            ("alice".into(), Some("alice@example.test".into())),
+            ("bob".into(), None),
+        ],
+        ..package()
+    };
+    let doc = parse(&render_full(&p));
+    assert_eq!(
+        doc["maintainers"],
+        json!([{"name": "alice", "email": "alice@example.test"}, {"name": "bob"}])
     );
 }
