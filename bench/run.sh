@@ -136,7 +136,10 @@ note() { record "notes.+" "$(python3 -c 'import json,sys; print(json.dumps(sys.a
 start_packgate() {
   local dir="$1"; shift
   mkdir -p "$dir"
-  env "$@" "$PG" serve --listen 127.0.0.1:0 --data-dir "$dir" >"$dir/stdout.log" 2>"$dir/stderr.log" &
+  # The bench reads /metrics between runs: open them where this binary restricts them to admins.
+  local open_metrics=()
+  if grep -qa metrics_access "$PG"; then open_metrics=(PACKGATE__SERVER__METRICS_ACCESS=public); fi
+  env "${open_metrics[@]}" "$@" "$PG" serve --listen 127.0.0.1:0 --data-dir "$dir" >"$dir/stdout.log" 2>"$dir/stderr.log" &
   PG_PID=$!
   PIDS+=("$PG_PID")
   for _ in $(seq 300); do

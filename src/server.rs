@@ -69,6 +69,7 @@ pub async fn run(
             .app_data(metrics.clone())
             .app_data(formats.clone())
             .wrap(middleware::from_fn(crate::observe::middleware))
+            .service(web::scope("/api").configure(crate::routes::api::routes))
             .configure(|c| {
                 get_head(c, "/healthz", healthz);
                 get_head(c, "/readyz", readyz);

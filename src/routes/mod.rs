@@ -1,5 +1,6 @@
 //! The one list of formats, and the pieces of HTTP handling they share.
 
+pub mod api;
 pub mod cargo;
 pub mod common;
 pub mod npm;

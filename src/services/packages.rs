@@ -368,6 +368,14 @@ async fn ensure_package_in<C: ConnectionTrait>(
     c: &C,
     p: &PackageRef<'_>,
 ) -> Result<(package::Model, bool), AppError> {
+    let existing = package::Entity::find()
+        .filter(package::Column::Repository.eq(p.repo))
+        .filter(package::Column::NormalizedName.eq(p.normalized))
+        .one(c)
+        .await?;
+    if let Some(row) = existing {
+        return Ok((row, false));
+    }
     let now = now_millis();
     let am = package::ActiveModel {
         repository: Set(p.repo.to_string()),

@@ -523,3 +523,64 @@ fn gem_owner_lists_adds_and_removes_owners() {
         )
     );
 }
+
+#[test]
+fn the_owners_api_manages_nuget_owners_which_have_no_client_command() {
+    let u = users();
+    let feed = Feed::new(&u.server, "nuget");
+    feed.push(
+        Auth::ApiKey(&u.alice),
+        &Nupkg::new("Api.Owned", "1.0.0").bytes(),
+    )
+    .expect_status(201);
+    let http = u.server.http();
+    let url = |user: &str| format!("/api/owners?repo=nuget&package=api.owned&user={user}");
+    let list = http
+        .get("/api/owners?repo=nuget&package=API.OWNED")
+        .expect(200)
+        .json();
+    assert_eq!(list["owners"], json!(["alice"]), "{list}");
+    http.send("PUT", &url("bob"), &[], None).expect(401);
+    let auth = |t: &str| format!("Bearer {t}");
+    http.send(
+        "PUT",
+        &url("bob"),
+        &[("authorization", &auth(&u.bob))],
+        None,
+    )
+    .expect(403);
+    let added = http
+        .send(
+            "PUT",
+            &url("bob"),
+            &[("authorization", &auth(&u.alice))],
+            None,
+        )
+        .expect(200)
+        .json();
+    assert_eq!(added["owners"], json!(["alice", "bob"]));
+    feed.push(
+        Auth::ApiKey(&u.bob),
+        &Nupkg::new("Api.Owned", "1.1.0").bytes(),
+    )
+    .expect_status(201);
+    http.send(
+        "DELETE",
+        &url("alice"),
+        &[("authorization", &auth(&u.root))],
+        None,
+    )
+    .expect(200);
+    feed.push(
+        Auth::ApiKey(&u.alice),
+        &Nupkg::new("Api.Owned", "1.2.0").bytes(),
+    )
+    .expect_refusal(403, "The API key's user is not an owner of this package");
+    http.send(
+        "DELETE",
+        &url("bob"),
+        &[("authorization", &auth(&u.bob))],
+        None,
+    )
+    .expect(400);
+}
