@@ -25,6 +25,7 @@ mod npm_http;
 mod nuget_cli;
 mod nuget_http;
 mod owners;
+mod owners_cli;
 mod rubygems_cli;
 mod rubygems_http;
 mod scale;

@@ -93,7 +93,7 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
                 spec.name
             ))
         }),
-        not_owner: &|gem| not_owner(&who, gem),
+        not_owner: &|gem| not_owner(&who, "push to", gem),
         missing: &|| AppError::NotFound(format!("{} does not exist", spec.name)),
     };
     let created = ctx.writer(&who).create_version(nv, &refuse).await?;
@@ -105,9 +105,9 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
 }
 
 /// `gem`'s refusal for a change to a gem the caller does not own (gem prints the body).
-fn not_owner(who: &Principal, gem: &str) -> AppError {
+fn not_owner(who: &Principal, action: &str, gem: &str) -> AppError {
     AppError::Forbidden(format!(
-        "You do not have permission to push to this gem: {} is not an owner of {gem}.",
+        "You do not have permission to {action} this gem: {} is not an owner of {gem}.",
         who.user_name
     ))
 }
@@ -137,7 +137,9 @@ pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
     let entry = packgate_rubygems::version_key(&version, &platform);
     let missing = || AppError::NotFound(format!("The version {entry} of {name} does not exist."));
     let desc = load_gem(&ctx, &name).await?.ok_or_else(missing)?;
-    owners::require(&who, &owners::of(&desc), &name, |gem| not_owner(&who, gem))?;
+    owners::require(&who, &owners::of(&desc), &name, |gem| {
+        not_owner(&who, "yank from", gem)
+    })?;
     let v = desc
         .versions
         .iter()
