@@ -744,28 +744,113 @@ pub async fn remove_package(db: &Db, package_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Packages of a repository whose name contains any of `terms` (all packages when empty), by name.
+/// Packages of a repository whose name contains any of `terms` literally (all packages when
+/// `terms` is empty), by name, at most `limit`. `%`, `_` and `\` in a term are matched as
+/// themselves, not as LIKE wildcards. Terms are matched in batches of 100, so that no statement
+/// grows deeper than the database allows (SQLite refuses expressions nested 1000 deep).
 pub async fn search(
     db: &Db,
     repo: &str,
     terms: &[String],
     limit: u64,
 ) -> Result<Vec<Package>, AppError> {
-    let mut q = package::Entity::find().filter(package::Column::Repository.eq(repo));
-    if !terms.is_empty() {
-        let mut cond = sea_orm::Condition::any();
-        for t in terms {
-            cond = cond.add(package::Column::NormalizedName.contains(t.as_str()));
-        }
-        q = q.filter(cond);
+    use sea_orm::sea_query::LikeExpr;
+    const BATCH: usize = 100;
+    let query = || {
+        package::Entity::find()
+            .filter(package::Column::Repository.eq(repo))
+            .order_by_asc(package::Column::Name)
+            .limit(limit)
+    };
+    if terms.is_empty() {
+        let rows = query().all(&db.conn).await?;
+        return Ok(rows.into_iter().map(Into::into).collect());
     }
-    Ok(q.order_by_asc(package::Column::Name)
-        .limit(limit)
+    let mut unique: Vec<&str> = terms.iter().map(String::as_str).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let mut rows = Vec::new();
+    for batch in unique.chunks(BATCH) {
+        let mut cond = sea_orm::Condition::any();
+        for t in batch {
+            let mut pattern = String::with_capacity(t.len() + 8);
+            pattern.push('%');
+            for c in t.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            cond =
+                cond.add(package::Column::NormalizedName.like(LikeExpr::new(pattern).escape('\\')));
+        }
+        rows.extend(query().filter(cond).all(&db.conn).await?);
+    }
+    if unique.len() > BATCH {
+        // Merge the batches: by name, each package once, the first `limit`.
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        rows.dedup_by_key(|r| r.id);
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Every package of a repository (by name) with the version that its package-level property
+/// `property` names, matched against the version as published; `None` when the package has no
+/// such property or the version it names is gone. For repository-wide views that show one
+/// version per package, such as npm's search catalog (`npm.dist-tag.latest`): only those
+/// versions' rows (with their metadata) are read, one query for the packages and two per 100
+/// packages.
+pub async fn tagged_versions(
+    db: &Db,
+    repo: &str,
+    property: &str,
+) -> Result<Vec<(Package, Option<Version>)>, AppError> {
+    let pkgs = package::Entity::find()
+        .filter(package::Column::Repository.eq(repo))
+        .order_by_asc(package::Column::Name)
         .all(&db.conn)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .await?;
+    let mut out = Vec::with_capacity(pkgs.len());
+    for chunk in pkgs.chunks(100) {
+        let ids: Vec<i64> = chunk.iter().map(|p| p.id).collect();
+        // Ascending ids: a property set twice counts with its newest row.
+        let tags: HashMap<i64, String> = property::Entity::find()
+            .filter(property::Column::PackageId.is_in(ids))
+            .filter(property::Column::VersionId.is_null())
+            .filter(property::Column::Name.eq(property))
+            .order_by_asc(property::Column::Id)
+            .all(&db.conn)
+            .await?
+            .into_iter()
+            .map(|p| (p.package_id, p.value))
+            .collect();
+        let mut found: HashMap<i64, Version> = HashMap::new();
+        if !tags.is_empty() {
+            let mut cond = sea_orm::Condition::any();
+            for (id, v) in &tags {
+                cond = cond.add(
+                    sea_orm::Condition::all()
+                        .add(version::Column::PackageId.eq(*id))
+                        .add(version::Column::Version.eq(v.as_str())),
+                );
+            }
+            for v in version::Entity::find()
+                .filter(cond)
+                .order_by_asc(version::Column::Id)
+                .all(&db.conn)
+                .await?
+            {
+                found.insert(v.package_id, v.into());
+            }
+        }
+        for p in chunk {
+            let v = found.remove(&p.id);
+            out.push((p.clone().into(), v));
+        }
+    }
+    Ok(out)
 }
 
 /// Marks a version yanked (or not).

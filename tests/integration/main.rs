@@ -21,6 +21,7 @@ mod cargo_cli;
 mod cargo_http;
 mod core;
 mod npm_cli;
+mod npm_hardening;
 mod npm_http;
 mod nuget_cli;
 mod nuget_http;

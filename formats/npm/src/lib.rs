@@ -22,7 +22,8 @@ pub use publish::{
     parse_publish, remaining_versions, split_publish_body, verify_attachment,
 };
 pub use search::{
-    SearchHit, SearchQuery, has_keywords, manifest_keywords, parse_search_text, render_search,
+    MAX_SEARCH_TERMS, SearchError, SearchHit, SearchQuery, has_keywords, lower_keywords,
+    manifest_keywords, parse_search_text, render_search, search_page,
 };
 pub use tarball::{
     TarballError, TarballInfo, TarballLimits, check_tarball_matches, inspect_tarball,

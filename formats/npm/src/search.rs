@@ -36,6 +36,77 @@ pub struct SearchQuery {
     pub scope: Option<String>,
 }
 
+/// The most free-text terms, and the most `keywords:` filters, one search may have: each term
+/// costs a pass over every package name, and npm users type two or three.
+pub const MAX_SEARCH_TERMS: usize = 16;
+
+/// Why a search query is refused (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    /// More than [`MAX_SEARCH_TERMS`] free-text terms.
+    #[error(
+        "the search has {0} terms; at most {MAX_SEARCH_TERMS} are allowed (search for fewer words)"
+    )]
+    TooManyTerms(usize),
+    /// More than [`MAX_SEARCH_TERMS`] `keywords:` filters.
+    #[error("the search filters on {0} keywords; at most {MAX_SEARCH_TERMS} are allowed")]
+    TooManyKeywords(usize),
+}
+
+impl SearchQuery {
+    /// Refuses queries with more than [`MAX_SEARCH_TERMS`] terms or keyword filters.
+    pub fn check(&self) -> Result<(), SearchError> {
+        if self.terms.len() > MAX_SEARCH_TERMS {
+            return Err(SearchError::TooManyTerms(self.terms.len()));
+        }
+        if self.keywords.len() > MAX_SEARCH_TERMS {
+            return Err(SearchError::TooManyKeywords(self.keywords.len()));
+        }
+        Ok(())
+    }
+
+    /// Whether a package matches: its name contains one of the terms literally, ignoring case
+    /// (any name when there are no terms), it is in the `scope:` (if one is given), and its
+    /// keywords hold every `keywords:` filter. `lower_name` is the name lower-cased and
+    /// `lower_keywords` come from [`lower_keywords`].
+    pub fn matches(&self, lower_name: &str, lower_keywords: &[String]) -> bool {
+        let named = self.terms.is_empty() || self.terms.iter().any(|t| lower_name.contains(t));
+        let scoped = self.scope.as_ref().is_none_or(|scope| {
+            lower_name
+                .strip_prefix('@')
+                .and_then(|rest| rest.strip_prefix(scope.as_str()))
+                .is_some_and(|rest| rest.starts_with('/'))
+        });
+        named
+            && scoped
+            && self
+                .keywords
+                .iter()
+                .all(|k| lower_keywords.iter().any(|have| have == k))
+    }
+}
+
+/// The positions of the page `[from, from + size)` in a result of `total` hits: empty when
+/// `from` is past the end, however large `from` and `size` are.
+pub fn search_page(total: usize, from: u64, size: u64) -> std::ops::Range<usize> {
+    let start = usize::try_from(from).unwrap_or(usize::MAX).min(total);
+    let len = usize::try_from(size).unwrap_or(usize::MAX);
+    start..start.saturating_add(len).min(total)
+}
+
+/// A manifest `keywords` array's strings, lower-cased (nothing for a missing or non-array
+/// value), for [`SearchQuery::matches`].
+pub fn lower_keywords(keywords: &Value) -> Vec<String> {
+    keywords
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A version manifest's `keywords` as search shows them (`[]` when absent).
 pub fn manifest_keywords(manifest: &Value) -> Value {
     manifest
@@ -49,14 +120,7 @@ pub fn has_keywords(keywords: &Value, wanted: &[String]) -> bool {
     if wanted.is_empty() {
         return true;
     }
-    let have: Vec<String> = keywords
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|k| k.as_str().map(str::to_lowercase))
-                .collect()
-        })
-        .unwrap_or_default();
+    let have = lower_keywords(keywords);
     wanted.iter().all(|k| have.contains(k))
 }
 

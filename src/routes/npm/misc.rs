@@ -1,5 +1,10 @@
 //! `npm ping`, `npm search`, the audit endpoints (answered "no advisories" so installs never fail
 //! or hang on them) and the signing-keys endpoint.
+//!
+//! Both costly endpoints are bounded for anonymous callers: audits need read access and take at
+//! most 4 MiB of (decompressed) JSON, validated without being built in memory; search takes at
+//! most 16 terms and is answered from a per-repository catalog (one entry per package, rebuilt
+//! when the repository changes), so a request costs a filter over memory and renders one page.
 
 use super::{Body, Ctx, json};
 use crate::error::AppError;
@@ -9,6 +14,9 @@ use crate::services::time::{iso8601, now_millis};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// `GET /-/ping`.
 pub async fn ping(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
@@ -22,16 +30,64 @@ pub async fn keys(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     Ok(json(StatusCode::OK, json!({"keys": []})))
 }
 
-async fn drain(ctx: &Ctx<'_>, body: Body) -> Result<serde_json::Value, AppError> {
-    let spooled = ctx.state.spool.body(body, ctx.repo.max_upload).await?;
-    let text = std::fs::read(spooled.path())?;
-    serde_json::from_slice(&text)
-        .map_err(|e| AppError::Invalid(format!("the audit request is not valid JSON: {e}")))
+/// The most an audit request body may hold after decompression. npm's bulk request lists each
+/// installed package with its versions: a few hundred KiB for large trees.
+const MAX_AUDIT_BODY: u64 = 4 * 1024 * 1024;
+
+/// Audit bodies read at the same time. actix gunzips each network read of a body (up to about
+/// 128 KiB) in one piece, so one gzip bomb briefly holds up to ~130 MiB before the size limit
+/// sees it; reading few bodies at once bounds that memory however many requests arrive.
+static AUDIT_READS: Semaphore = Semaphore::const_new(2);
+
+/// How long an audit request waits for a turn to be read (408 after).
+const AUDIT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long reading one audit body may take in all (408 after), so that a trickled body cannot
+/// keep a turn.
+const AUDIT_READ_TIME: Duration = Duration::from_secs(30);
+
+/// Reads an audit request body (gunzipped on the way, as its `Content-Encoding` says) into a
+/// spool file, cut at [`MAX_AUDIT_BODY`] (413: a gzip bomb stops there), and checks that it is
+/// JSON without building the document: the body only has to be valid, since no advisories are
+/// ever reported.
+async fn drain(ctx: &Ctx<'_>, body: Body) -> Result<(), AppError> {
+    let limit = MAX_AUDIT_BODY.min(ctx.repo.max_upload);
+    let turn = tokio::time::timeout(AUDIT_WAIT, AUDIT_READS.acquire())
+        .await
+        .map_err(|_| {
+            AppError::Timeout(
+                "the server is busy reading other audit requests; try again later".into(),
+            )
+        })?
+        .map_err(|_| AppError::internal("the audit semaphore is closed"))?;
+    let spooled = tokio::time::timeout(AUDIT_READ_TIME, ctx.state.spool.body(body, limit))
+        .await
+        .map_err(|_| {
+            AppError::Timeout(format!(
+                "the audit request body took longer than {} s to arrive",
+                AUDIT_READ_TIME.as_secs()
+            ))
+        })?
+        .map_err(|e| match e {
+            AppError::TooLarge(_) => AppError::TooLarge(format!(
+                "the audit request is larger than {limit} bytes after decompression"
+            )),
+            e => e,
+        })?;
+    drop(turn);
+    let file = spooled.reopen()?;
+    tokio::task::spawn_blocking(move || {
+        let reader = std::io::BufReader::with_capacity(64 * 1024, file);
+        serde_json::from_reader::<_, serde::de::IgnoredAny>(reader).map(drop)
+    })
+    .await?
+    .map_err(|e| AppError::Invalid(format!("the audit request is not valid JSON: {e}")))
 }
 
 /// `POST /-/npm/v1/security/advisories/bulk` (gzip body): no advisories.
 pub async fn audit_bulk(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppError> {
     ctx.label("audit");
+    ctx.allow(Scope::Read).await?;
     drain(ctx, body).await?;
     Ok(json(StatusCode::OK, json!({})))
 }
@@ -39,6 +95,7 @@ pub async fn audit_bulk(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppEr
 /// `POST /-/npm/v1/security/audits/quick` (npm 10's fallback): an empty report.
 pub async fn audit_quick(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppError> {
     ctx.label("audit");
+    ctx.allow(Scope::Read).await?;
     drain(ctx, body).await?;
     Ok(json(
         StatusCode::OK,
@@ -46,8 +103,85 @@ pub async fn audit_quick(ctx: &Ctx<'_>, body: Body) -> Result<HttpResponse, AppE
     ))
 }
 
+/// One package as search shows it: its `latest` version's name, description, keywords, date
+/// and publisher.
+struct Entry {
+    name: String,
+    lower_name: String,
+    version: String,
+    description: Option<String>,
+    /// As stored (rendered as given; `null` as `[]`).
+    keywords: serde_json::Value,
+    lower_keywords: Vec<String>,
+    date: String,
+    publisher: Option<String>,
+}
+
+/// Every package of a repository that has a `latest` version, by name.
+struct Catalog {
+    entries: Vec<Entry>,
+}
+
+/// The fields of a stored version manifest that search shows (the rest, readme included, is
+/// skipped while parsing).
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Shown {
+    description: serde_json::Value,
+    keywords: Option<serde_json::Value>,
+    #[serde(rename = "_npmUser")]
+    npm_user: serde_json::Value,
+}
+
+/// The repository's search catalog: cached while the repository is unchanged
+/// (`packages::repo_stamp`), else rebuilt from the packages' `latest` versions, parsed on the
+/// blocking pool.
+async fn catalog(ctx: &Ctx<'_>) -> Result<Arc<Catalog>, AppError> {
+    let state = ctx.state;
+    let key = format!("npm-search\0{}", ctx.repo.name);
+    // The stamp is read before the rows: a change racing with the load makes the next request
+    // rebuild, never keeps stale data.
+    let stamp = packages::repo_stamp(&state.db, &ctx.repo.name).await?;
+    if let Some(c) = state.values.get::<Catalog>(&key, &stamp) {
+        return Ok(c);
+    }
+    let latest = format!("{}latest", super::view::DIST_TAG);
+    let rows = packages::tagged_versions(&state.db, &ctx.repo.name, &latest).await?;
+    let built = tokio::task::spawn_blocking(move || {
+        let entries = rows
+            .into_iter()
+            .filter_map(|(package, version)| {
+                let v = version?;
+                let shown: Shown = v.metadata().unwrap_or_default();
+                let keywords = shown.keywords.unwrap_or_else(|| json!([]));
+                Some(Entry {
+                    lower_name: package.name.to_lowercase(),
+                    name: package.name,
+                    version: v.version,
+                    description: shown.description.as_str().map(str::to_string),
+                    lower_keywords: packgate_npm::lower_keywords(&keywords),
+                    keywords,
+                    date: iso8601(v.created_at),
+                    publisher: shown
+                        .npm_user
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .map(str::to_string),
+                })
+            })
+            .collect();
+        Catalog { entries }
+    })
+    .await?;
+    let built = Arc::new(built);
+    state.values.put(key, stamp, built.clone());
+    Ok(built)
+}
+
 /// `GET /-/v1/search?text=&size=&from=`: packages whose name contains a term, filtered by
-/// `keywords:` and `scope:` qualifiers, newest version shown.
+/// `keywords:` and `scope:` qualifiers, `latest` version shown. At most
+/// [`packgate_npm::MAX_SEARCH_TERMS`] terms (400 beyond). Answered from the repository's
+/// catalog: the filter runs over memory and only the page `[from, from + size)` is rendered.
 pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("search");
     ctx.allow(Scope::Read).await?;
@@ -63,52 +197,32 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
         }
     }
     let q = packgate_npm::parse_search_text(&text);
-    let candidates = packages::search(&ctx.state.db, &ctx.repo.name, &q.terms, 10_000).await?;
+    q.check().map_err(|e| AppError::Invalid(e.to_string()))?;
+    let cat = catalog(ctx).await?;
     let registry = ctx.repo_url();
-    let mut hits = Vec::new();
-    for pkg in candidates {
-        if let Some(scope) = &q.scope
-            && !pkg.name.starts_with(&format!("@{scope}/"))
-        {
-            continue;
-        }
-        let desc = packages::load_for(&ctx.state.db, pkg).await?;
-        let tags = super::view::dist_tags(&desc);
-        let Some(latest) = tags.get("latest") else {
-            continue;
-        };
-        let Some(v) = desc.versions.iter().find(|v| &v.version.version == latest) else {
-            continue;
-        };
-        let manifest: serde_json::Value = v.version.metadata().unwrap_or_default();
-        let keywords = packgate_npm::manifest_keywords(&manifest);
-        if !packgate_npm::has_keywords(&keywords, &q.keywords) {
-            continue;
-        }
-        hits.push(packgate_npm::SearchHit {
-            name: desc.package.name.clone(),
-            version: latest.clone(),
-            description: manifest
-                .get("description")
-                .and_then(|d| d.as_str())
-                .map(str::to_string),
-            keywords,
-            date: iso8601(v.version.created_at),
-            link: format!("{registry}/{}", desc.package.name),
-            publisher: manifest
-                .get("_npmUser")
-                .and_then(|u| u.get("name"))
-                .and_then(|n| n.as_str())
-                .map(str::to_string),
-        });
-    }
-    let total = hits.len() as u64;
-    let page: Vec<_> = hits
-        .into_iter()
-        .skip(from as usize)
-        .take(size as usize)
+    let now = iso8601(now_millis());
+    let body = tokio::task::spawn_blocking(move || {
+        let found: Vec<&Entry> = cat
+            .entries
+            .iter()
+            .filter(|e| q.matches(&e.lower_name, &e.lower_keywords))
+            .collect();
+        let page: Vec<packgate_npm::SearchHit> = found
+            [packgate_npm::search_page(found.len(), from, size)]
+        .iter()
+        .map(|e| packgate_npm::SearchHit {
+            name: e.name.clone(),
+            version: e.version.clone(),
+            description: e.description.clone(),
+            keywords: e.keywords.clone(),
+            date: e.date.clone(),
+            link: format!("{registry}/{}", e.name),
+            publisher: e.publisher.clone(),
+        })
         .collect();
-    let body = packgate_npm::render_search(&page, total, &iso8601(now_millis()));
+        packgate_npm::render_search(&page, found.len() as u64, &now)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))

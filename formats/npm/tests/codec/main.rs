@@ -14,5 +14,6 @@ mod publish_parse;
 mod publish_split;
 mod render;
 mod rules;
+mod search;
 mod support;
 mod tarball;
