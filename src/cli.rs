@@ -262,12 +262,7 @@ async fn owner(config: Config, cmd: OwnerCommand) -> anyhow::Result<()> {
             let u = auth::find_user(&db, &user)
                 .await?
                 .with_context(|| format!("no user named {user:?}"))?;
-            let mut wanted: Vec<(i64, String)> =
-                current.iter().filter(|(id, _)| *id != u.id).cloned().collect();
-            if add {
-                wanted.push((u.id, u.name.clone()));
-            }
-            owners::replace(&db, pkg.id, &current, &wanted).await?;
+            owners::change_one(&db, pkg.id, &current, &u, add).await?;
             anyhow::Ok(())
         }
     };

@@ -97,16 +97,7 @@ async fn change(req: HttpRequest, state: web::Data<AppState>, add: bool) -> ApiR
     let user = owners::find_user(&state.db, &login)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user {login:?}")))?;
-    let mut wanted: Vec<(i64, String)> = current
-        .iter()
-        .filter(|(id, _)| *id != user.id)
-        .cloned()
-        .collect();
-    if add {
-        wanted.push((user.id, user.name.clone()));
-    }
-    owners::replace(&state.db, t.package.id, &current, &wanted).await?;
-    let now = packages::owners(&state.db, t.package.id).await?;
+    let now = owners::change_one(&state.db, t.package.id, &current, &user, add).await?;
     let logins: Vec<&str> = now.iter().map(|(_, l)| l.as_str()).collect();
     Ok(HttpResponse::Ok()
         .json(json!({"repo": t.repo, "package": t.package.name, "owners": logins})))

@@ -77,6 +77,27 @@ pub async fn replace(
     packages::set_properties(db, package_id, &changes).await
 }
 
+/// Adds (`add`) or removes one owner of a package whose owners are `current`; returns the new
+/// owners. Removing the last owner is refused.
+pub async fn change_one(
+    db: &Db,
+    package_id: i64,
+    current: &[(i64, String)],
+    user: &crate::db::entity::user::Model,
+    add: bool,
+) -> Result<Vec<(i64, String)>, AppError> {
+    let mut wanted: Vec<(i64, String)> = current
+        .iter()
+        .filter(|(id, _)| *id != user.id)
+        .cloned()
+        .collect();
+    if add {
+        wanted.push((user.id, user.name.clone()));
+    }
+    replace(db, package_id, current, &wanted).await?;
+    Ok(wanted)
+}
+
 /// A user by login, else by e-mail address (the RubyGems owners API names users either way).
 pub async fn find_user(
     db: &Db,

@@ -139,8 +139,13 @@ impl Writer<'_> {
             }
         }
         // A removed version's identity stays taken (a tombstone), even after its package is gone.
-        if packages::tombstoned(&self.db.conn, self.repo, &id.normalized_name, &id.normalized_version)
-            .await?
+        if packages::tombstoned(
+            &self.db.conn,
+            self.repo,
+            &id.normalized_name,
+            &id.normalized_version,
+        )
+        .await?
         {
             return Err((refuse.duplicate)());
         }

@@ -1,7 +1,7 @@
 //! `npm dist-tag ls|add|rm`: `GET|PUT|DELETE /-/package/{name}/dist-tags[/{tag}]`.
 
-use super::view::{DIST_TAG, dist_tags};
 use super::publish::require_owner;
+use super::view::{DIST_TAG, dist_tags};
 use super::{Body, Ctx, json, not_found};
 use crate::error::AppError;
 use crate::services::auth::Scope;

@@ -8,8 +8,8 @@ use crate::error::AppError;
 use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests};
-use crate::services::{owners, packages};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
+use crate::services::{owners, packages};
 use crate::state::{AppState, RepoCtx};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -256,7 +256,8 @@ async fn owned_target(
     path: &(String, String),
 ) -> Result<(packages::Package, packages::Version), AppError> {
     let who = allow(ctx, Scope::Delete).await?.ok_or_else(|| {
-        AppError::Unauthorized("an API key is required".into()).with_reason("An API key is required")
+        AppError::Unauthorized("an API key is required".into())
+            .with_reason("An API key is required")
     })?;
     let (pkg, v) = target(ctx, &path.0, &path.1).await?;
     let owners = packages::owners(&ctx.state.db, pkg.id).await?;

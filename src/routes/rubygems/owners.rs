@@ -67,17 +67,10 @@ async fn change(r: RepoRequest, payload: web::Payload, name: String, add: bool) 
     let user = owners::find_user(&ctx.state.db, &wanted_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("Owner could not be found: {wanted_id}")))?;
-    let mut wanted: Vec<(i64, String)> = current
-        .iter()
-        .filter(|(id, _)| *id != user.id)
-        .cloned()
-        .collect();
-    if add {
-        wanted.push((user.id, user.name.clone()));
-    } else if wanted.len() == current.len() {
+    if !add && !current.iter().any(|(id, _)| *id == user.id) {
         return Err(AppError::NotFound(format!("{} is not an owner of {name}.", user.name)).into());
     }
-    owners::replace(&ctx.state.db, desc.package.id, &current, &wanted).await?;
+    owners::change_one(&ctx.state.db, desc.package.id, &current, &user, add).await?;
     Ok(text(if add {
         format!("{} was added as an owner of {name}.", user.name)
     } else {

@@ -86,7 +86,11 @@ fn a_new_data_dir_and_database_are_private_to_their_owner() {
     let out = packgate(&["migrate", "--data-dir", data_str])
         .output()
         .expect("run migrate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mode = |p: &std::path::Path| {
         std::fs::metadata(p)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
