@@ -57,6 +57,8 @@ pub struct Claim {
     pub name: String,
     /// Owners (user id, login).
     pub owners: Vec<(i64, String)>,
+    /// The package's change stamp when this was read.
+    pub stamp: i64,
 }
 
 /// Whether a version with this identity was published and then removed (it may never be
@@ -121,7 +123,9 @@ async fn bury<C: ConnectionTrait>(
 
 /// Owners of a package (user id, login).
 pub async fn owners(db: &Db, package_id: i64) -> Result<Vec<(i64, String)>, AppError> {
-    Ok(claim_in(&db.conn, package_id, String::new()).await?.owners)
+    Ok(claim_in(&db.conn, package_id, String::new(), 0)
+        .await?
+        .owners)
 }
 
 /// The package's claim (spelling and owners), if the package exists.
@@ -129,10 +133,17 @@ pub async fn claim(db: &Db, repo: &str, normalized: &str) -> Result<Option<Claim
     let Some(pkg) = find(db, repo, normalized).await? else {
         return Ok(None);
     };
-    claim_in(&db.conn, pkg.id, pkg.name).await.map(Some)
+    claim_in(&db.conn, pkg.id, pkg.name, pkg.change_stamp)
+        .await
+        .map(Some)
 }
 
-async fn claim_in<C: ConnectionTrait>(c: &C, id: i64, name: String) -> Result<Claim, AppError> {
+async fn claim_in<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    name: String,
+    stamp: i64,
+) -> Result<Claim, AppError> {
     let props = property::Entity::find()
         .filter(property::Column::PackageId.eq(id))
         .filter(property::Column::VersionId.is_null())
@@ -145,7 +156,12 @@ async fn claim_in<C: ConnectionTrait>(c: &C, id: i64, name: String) -> Result<Cl
             .strip_prefix(super::owners::PREFIX)
             .map(|id| (id, p.value.as_str()))
     }));
-    Ok(Claim { id, name, owners })
+    Ok(Claim {
+        id,
+        name,
+        owners,
+        stamp,
+    })
 }
 
 /// A version with its files (and their blobs).
@@ -458,16 +474,20 @@ pub async fn create_version_with_files(
     p: &PackageRef<'_>,
     nv: NewVersion,
     check: &dyn Fn(&Claim) -> Result<(), AppError>,
+    seen: Option<&Claim>,
 ) -> Result<super::publish::Created, AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
     let (pkg, created) = ensure_package_in(&txn, p).await?;
+    // Every change to a package bumps its stamp: when the row is the one the caller already
+    // checked (same id, same stamp), its owners and removed versions are as they were then.
+    let unchanged = !created && seen.is_some_and(|c| c.id == pkg.id && c.stamp == pkg.change_stamp);
     if created {
         set_property_in(&txn, pkg.id, &nv.owner.0, Some(&nv.owner.1)).await?;
-    } else {
-        check(&claim_in(&txn, pkg.id, pkg.name.clone()).await?)?;
+    } else if !unchanged {
+        check(&claim_in(&txn, pkg.id, pkg.name.clone(), pkg.change_stamp).await?)?;
     }
-    if tombstoned(&txn, p.repo, p.normalized, &nv.normalized_version).await? {
+    if !unchanged && tombstoned(&txn, p.repo, p.normalized, &nv.normalized_version).await? {
         return Err(AppError::Conflict(format!(
             "version {} was published and removed; it cannot be published again",
             nv.version

@@ -129,8 +129,9 @@ impl Writer<'_> {
     ) -> Result<Created, AppError> {
         let id = &nv.identity;
         let claim = self.claim(id, refuse, true);
-        if let Some(existing) = packages::claim(self.db, self.repo, &id.normalized_name).await? {
-            claim(&existing)?;
+        let seen = packages::claim(self.db, self.repo, &id.normalized_name).await?;
+        if let Some(existing) = &seen {
+            claim(existing)?;
             if packages::find_version(self.db, existing.id, &id.normalized_version)
                 .await?
                 .is_some()
@@ -175,12 +176,13 @@ impl Writer<'_> {
                 self.who.user_name.clone(),
             ),
         };
-        let created = packages::create_version_with_files(self.db, &pref, row, &claim)
-            .await
-            .map_err(|e| match e {
-                AppError::Conflict(_) => (refuse.duplicate)(),
-                other => other,
-            })?;
+        let created =
+            packages::create_version_with_files(self.db, &pref, row, &claim, seen.as_ref())
+                .await
+                .map_err(|e| match e {
+                    AppError::Conflict(_) => (refuse.duplicate)(),
+                    other => other,
+                })?;
         if let Some(m) = self.metrics {
             m.publish(self.repo, self.format.id());
         }
