@@ -211,29 +211,59 @@ async fn dispatch(
         }
         return Err(not_found().into());
     };
-    let body = || actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    // Audit bodies (`small`) are gzip from anyone who may read: the decompressor inflates each
+    // piece it is given at once, so one network read of a gzip bomb would become ~100 MiB before
+    // any limit is checked. Handing it 2 KiB at a time bounds one step to a few MiB (deflate's
+    // ratio is at most ~1030:1).
+    let body = |small: bool| {
+        use futures_util::StreamExt;
+        type Chunk = Result<bytes::Bytes, actix_web::error::PayloadError>;
+        let raw = payload.into_inner();
+        if !small {
+            return actix_web::dev::Decompress::from_headers(raw, req.headers());
+        }
+        let pieces = raw.flat_map(|chunk| {
+            let pieces: Vec<Chunk> = match chunk {
+                Ok(b) => (0..b.len())
+                    .step_by(2048)
+                    .map(|i| Ok(b.slice(i..(i + 2048).min(b.len()))))
+                    .collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures_util::stream::iter(pieces)
+        });
+        let boxed: std::pin::Pin<Box<dyn futures_util::Stream<Item = Chunk>>> = Box::pin(pieces);
+        actix_web::dev::Decompress::from_headers(
+            actix_web::dev::Payload::from(boxed),
+            req.headers(),
+        )
+    };
     let res = match (target, method.as_str()) {
         (Target::Ping, _) if is_get => misc::ping(&ctx).await,
         (Target::Whoami, _) if is_get => user::whoami(&ctx).await,
         (Target::Search, _) if is_get => misc::search(&ctx).await,
         (Target::WebLogin, _) => user::web_login(&ctx).await,
-        (Target::CouchUser(name), "PUT") => user::login(&ctx, &name, body()).await,
+        (Target::CouchUser(name), "PUT") => user::login(&ctx, &name, body(false)).await,
         (Target::CouchUser(name), _) if is_get => user::get_user(&ctx, &name).await,
         (Target::Logout(token), "DELETE") => user::logout(&ctx, &token).await,
         (Target::Tokens, _) if is_get => user::list_tokens(&ctx).await,
-        (Target::Tokens, "POST") => user::create_token(&ctx, body()).await,
+        (Target::Tokens, "POST") => user::create_token(&ctx, body(false)).await,
         (Target::Token(key), "DELETE") => user::revoke_token(&ctx, &key).await,
-        (Target::AuditBulk, "POST") => misc::audit_bulk(&ctx, body()).await,
-        (Target::AuditQuick, "POST") => misc::audit_quick(&ctx, body()).await,
+        (Target::AuditBulk, "POST") => misc::audit_bulk(&ctx, body(true)).await,
+        (Target::AuditQuick, "POST") => misc::audit_quick(&ctx, body(true)).await,
         (Target::Keys, _) if is_get => misc::keys(&ctx).await,
         (Target::DistTags(name), _) if is_get => dist_tags::list(&ctx, &name).await,
         (Target::DistTag(name, tag), "PUT" | "POST") => {
-            dist_tags::set(&ctx, &name, &tag, body()).await
+            dist_tags::set(&ctx, &name, &tag, body(false)).await
         }
         (Target::DistTag(name, tag), "DELETE") => dist_tags::remove(&ctx, &name, &tag).await,
         (Target::Package(name), _) if is_get => metadata::get_packument(&ctx, &name).await,
-        (Target::Package(name), "PUT") => publish::put_package(&ctx, &name, false, body()).await,
-        (Target::PackageRev(name), "PUT") => publish::put_package(&ctx, &name, true, body()).await,
+        (Target::Package(name), "PUT") => {
+            publish::put_package(&ctx, &name, false, body(false)).await
+        }
+        (Target::PackageRev(name), "PUT") => {
+            publish::put_package(&ctx, &name, true, body(false)).await
+        }
         (Target::PackageRev(name), "DELETE") => publish::delete_package(&ctx, &name).await,
         (Target::Tarball(name, file), _) if is_get => {
             download::get_tarball(&ctx, &name, &file).await

@@ -168,11 +168,35 @@ fn a_clients_host_or_forwarded_headers_never_choose_the_links() {
         );
     }
     let before = vm_hwm_kib(server.pid());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let health = {
+        let stop = stop.clone();
+        let url = server.url("/healthz");
+        std::thread::spawn(move || {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(
+                    ureq::get(&url)
+                        .call()
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0),
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            statuses
+        })
+    };
     for i in 0..1000 {
         let host = format!("h{i}-{}.example", "x".repeat(200));
         let headers = [("host", host.as_str()), ("x-forwarded-host", host.as_str())];
         server.http().get_with("/npm/linked", &headers).expect(200);
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let health = health.join().expect("health thread");
+    assert!(
+        !health.is_empty() && health.iter().all(|s| *s == 200),
+        "/healthz during the Host flood: {health:?}"
+    );
     let after = vm_hwm_kib(server.pid());
     assert!(
         after < before + 50 * 1024,
