@@ -17,7 +17,11 @@ pub fn property(user_id: i64) -> String {
 
 /// Owner logins of a package by user id, in the order they were added.
 pub fn of(desc: &PackageDescriptor) -> Vec<(i64, String)> {
-    from_properties(desc.properties_with_prefix(PREFIX))
+    // Parsed once from the owner properties when the package was loaded.
+    desc.owners
+        .iter()
+        .map(|o| (o.id, o.login.clone()))
+        .collect()
 }
 
 /// Owners from `(user id, login)` property pairs (prefix already removed).
