@@ -8,9 +8,9 @@
 
 use crate::support::TestServer;
 use crate::support::cargo_client::{Cargo, write_files};
-use crate::support::crate_builder::{index_url, parse_index};
 use crate::support::snapshot::{assert_unchanged, index_snapshot};
 use crate::support::tool::ToolOut;
+use packgate_cargo::testing::{index_url, parse_index};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

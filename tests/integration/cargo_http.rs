@@ -8,8 +8,8 @@
 //! repository) and `refusals` (malformed bodies, names and versions; sizes; missing versions).
 //! This file holds what they share: the setup and the request and index helpers.
 
-use crate::support::crate_builder::{Crate, frame, index_url, parse_index};
 use crate::support::{Resp, TestServer};
+use packgate_cargo::testing::{Crate, frame, index_url, parse_index};
 use serde_json::Value;
 use std::collections::BTreeSet;
 

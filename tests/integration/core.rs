@@ -2,9 +2,9 @@
 //! health/readiness/metrics/request ids, and graceful shutdown.
 
 use crate::support::http::raw_request;
-use crate::support::publish_body::escape_name;
 use crate::support::server::free_port;
-use crate::support::{Package, TestServer, random_bytes};
+use crate::support::{TestServer, random_bytes};
+use packgate_npm::testing::{Package, escape_name};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

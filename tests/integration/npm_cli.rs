@@ -2,9 +2,9 @@
 //! unpublish, search, login/whoami/ping/token/logout, audit, and the refusals a user can hit.
 //! Request traces: /work/shared/protocols/npm.md §13.
 
-use crate::support::publish_body::{escape_name, integrity, tarball_path};
 use crate::support::snapshot::{assert_unchanged, npm_snapshot};
-use crate::support::{Npm, Package, TestServer};
+use crate::support::{Npm, TestServer};
+use packgate_npm::testing::{Package, escape_name, integrity, tarball_path};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

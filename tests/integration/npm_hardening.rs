@@ -4,9 +4,9 @@
 //! and a catalog that is never stale after a publish).
 
 use crate::support::http::raw_request;
-use crate::support::publish_body::{escape_name, gzip};
-use crate::support::{Package, Resp, TestServer};
+use crate::support::{Resp, TestServer};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use packgate_npm::testing::{Package, escape_name, gzip};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -3,10 +3,10 @@
 //! metadata PUTs and search. The refusals (status, JSON `error`, nothing changed) are in
 //! `npm_http/refusals.rs`. Protocol: /work/shared/protocols/npm.md.
 
-use crate::support::publish_body::{escape_name, gzip, integrity, sha1_hex};
 use crate::support::snapshot::{assert_unchanged, npm_snapshot};
-use crate::support::{Package, Resp, TestServer, url_encode};
+use crate::support::{Resp, TestServer, url_encode};
 use base64::Engine as _;
+use packgate_npm::testing::{Package, escape_name, gzip, integrity, sha1_hex};
 use serde_json::{Value, json};
 
 mod refusals;

@@ -15,8 +15,8 @@ use crate::support::nuget_client::{
     NuGet, SOURCE_KEY, dirs_starting_with, installed_nupkg, served_requests,
 };
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nupkg_builder::{NUSPEC_NS, Nupkg, nuspec_with_metadata, zip_of};
 use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
+use packgate_nuget::testing::{NUSPEC_NS, Nupkg, nuspec_with_metadata, zip_of};
 use std::path::{Path, PathBuf};
 
 const REPO: &str = "nuget";

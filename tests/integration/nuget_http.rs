@@ -6,7 +6,7 @@
 //! search and autocomplete with their prerelease / SemVer 2.0.0 filters; unlist, relist,
 //! deprecation, symbol packages; the private repository; and every refusal with its status, its
 //! exact reason phrase (all NuGet shows), a JSON `message`, and nothing stored (flat index,
-//! registration, search, blob count). Packages are built in Rust (`support::nupkg_builder`).
+//! registration, search, blob count). Packages are built in Rust (`packgate_nuget::testing`).
 //! Protocol: /work/shared/protocols/nuget.md; packgate's choices: docs/formats/nuget.md.
 //!
 //! The tests live in one submodule per operation: `builder` (the `.nupkg` builder itself),

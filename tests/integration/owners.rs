@@ -2,13 +2,13 @@
 //! package; another user's publish of a new version is refused in the client's own words and
 //! stores nothing; an admin may publish to any package; a new package belongs to its publisher.
 
-use crate::support::crate_builder::{Crate, frame};
-use crate::support::gem_builder::Gem;
 use crate::support::gem_client::GemEnv;
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nupkg_builder::Nupkg;
-use crate::support::publish_body::escape_name;
-use crate::support::{Npm, Package, Resp, TestServer};
+use crate::support::{Npm, Resp, TestServer};
+use packgate_cargo::testing::{Crate, frame};
+use packgate_npm::testing::{Package, escape_name};
+use packgate_nuget::testing::Nupkg;
+use packgate_rubygems::testing::Gem;
 use serde_json::json;
 
 /// Alice (owner), Bob (an ordinary publisher) and Root (an admin), each with a token.

@@ -4,17 +4,18 @@
 //! HTTP-level checks are in `owners.rs` and `authz/`.
 
 use crate::support::cargo_client::Cargo;
-use crate::support::crate_builder::{index_url, parse_index};
-use crate::support::gem_builder::parse_info;
 use crate::support::gem_client::{GemEnv, GemProject};
 use crate::support::nuget_client::NuGet;
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nupkg_builder::Nupkg;
 use crate::support::snapshot::{
     assert_unchanged, gem_snapshot, index_snapshot, npm_snapshot, nuget_snapshot,
 };
 use crate::support::tool::ToolOut;
-use crate::support::{Npm, Package, TestServer};
+use crate::support::{Npm, TestServer};
+use packgate_cargo::testing::{index_url, parse_index};
+use packgate_npm::testing::Package;
+use packgate_nuget::testing::Nupkg;
+use packgate_rubygems::testing::parse_info;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 

@@ -8,12 +8,10 @@
 //! `support::gem_client`). Request traces: /work/shared/protocols/rubygems.md §9.
 
 use crate::support::TestServer;
-use crate::support::gem_builder::{
-    md5_hex, parse_info, parse_versions, sha256_hex, versions_state,
-};
 use crate::support::gem_client::{GemEnv, GemProject, served_versions_206};
 use crate::support::snapshot::{assert_unchanged, gem_snapshot};
 use crate::support::tool::ToolOut;
+use packgate_rubygems::testing::{md5_hex, parse_info, parse_versions, sha256_hex, versions_state};
 use std::path::{Path, PathBuf};
 
 const PLATFORM: &str = "x86_64-linux";

@@ -3,7 +3,7 @@
 //! append-only Range semantics of `versions`; the legacy specs files and quick specs; downloads;
 //! `gem push` / `gem yank` / `api_key` over HTTP with every refusal (status, a non-empty plain-text
 //! body, and nothing changed: `versions` and its ETag, `names`, `info/NAME`, blob count); HEAD on
-//! every GET route; the private repository. Gems are built in Rust (`support::gem_builder`).
+//! every GET route; the private repository. Gems are built in Rust (`packgate_rubygems::testing`).
 //! Protocol: /work/shared/protocols/rubygems.md.
 //!
 //! The tests live in one submodule per operation: `compact_index` (plus HEAD on every GET route),
@@ -11,9 +11,9 @@
 //! `api_key` endpoint, the private repository) and `refusals` (malformed gems, sizes). This file
 //! holds what they share: the setup, the push/yank requests and the document helpers.
 
-use crate::support::gem_builder::{Gem, md5_hex, parse_versions, versions_state};
-use crate::support::publish_body::base64;
 use crate::support::{Resp, TestServer};
+use packgate_npm::testing::base64;
+use packgate_rubygems::testing::{Gem, md5_hex, parse_versions, versions_state};
 
 mod auth;
 mod compact_index;

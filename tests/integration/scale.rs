@@ -1,8 +1,8 @@
 //! Two instances of one deployment (same PostgreSQL database, same blob storage). Runs only when
 //! `PACKGATE_TEST_DATABASE_URL` is set: SQLite is single-instance.
 
-use crate::support::publish_body::{integrity, sha1_hex};
-use crate::support::{Package, TestServer};
+use crate::support::TestServer;
+use packgate_npm::testing::{Package, integrity, sha1_hex};
 use serde_json::{Value, json};
 use std::sync::Barrier;
 

@@ -5,6 +5,8 @@ pub mod crate_file;
 pub mod index;
 pub mod names;
 pub mod publish;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod version;
 
 pub use api::{

@@ -8,6 +8,8 @@ mod publish;
 mod range;
 mod search;
 mod tarball;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod urlsafe;
 mod version;
 

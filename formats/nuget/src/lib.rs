@@ -5,6 +5,8 @@ pub mod names;
 pub mod nuspec;
 pub mod package;
 pub mod range;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod version;
 
 pub use documents::{

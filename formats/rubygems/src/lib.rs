@@ -5,6 +5,8 @@ pub mod compact;
 pub mod gem;
 pub mod marshal;
 pub mod names;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod version;
 
 pub use api::{owners_yaml, parse_yank_form, push_conflict, push_ok, yank_not_found, yank_ok};

@@ -3,8 +3,8 @@
 //! as cargo sends them.
 
 use super::{Cred, Creds, Got, Verdict, cell_name, check, row};
-use crate::support::crate_builder::{Crate, index_url};
 use crate::support::{Resp, TestServer};
+use packgate_cargo::testing::{Crate, index_url};
 use serde_json::json;
 
 const REPO: &str = "cargo";

@@ -5,8 +5,8 @@
 //! Basic" instead of the error).
 
 use super::{Cred, Creds, Got, Verdict, cell_name, check, password, row};
-use crate::support::publish_body::tarball_path;
-use crate::support::{Package, Resp, TestServer};
+use crate::support::{Resp, TestServer};
+use packgate_npm::testing::{Package, tarball_path};
 use serde_json::{Value, json};
 
 const REPO: &str = "npm";

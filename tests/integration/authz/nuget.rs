@@ -5,7 +5,7 @@
 use super::{Cred, Creds, Got, Verdict, cell_name, check, row};
 use crate::support::TestServer;
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nupkg_builder::Nupkg;
+use packgate_nuget::testing::Nupkg;
 use serde_json::json;
 
 const REPO: &str = "nuget";

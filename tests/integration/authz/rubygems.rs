@@ -3,8 +3,8 @@
 //! gemspec, download). Tokens go raw in `Authorization`, as `gem push` sends them.
 
 use super::{Cred, Creds, Got, Verdict, cell_name, check, row};
-use crate::support::gem_builder::Gem;
 use crate::support::{Resp, TestServer};
+use packgate_rubygems::testing::Gem;
 
 const REPO: &str = "rubygems";
 const PRIVATE: &str = "rubygems-private";

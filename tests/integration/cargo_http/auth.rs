@@ -6,8 +6,8 @@ use super::{
     api, download_path, expect_errors, expect_errors_in, index_lines, logins, owner_logins,
     owners_path, publish, put_crate, setup, unyank, versions, yank,
 };
-use crate::support::crate_builder::{Crate, index_url};
 use crate::support::snapshot::{assert_unchanged, index_snapshot};
+use packgate_cargo::testing::{Crate, index_url};
 use serde_json::json;
 
 #[test]

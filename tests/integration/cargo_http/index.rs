@@ -4,7 +4,7 @@
 
 use super::{download_path, expect_404, publish, setup, unyank, versions, yank};
 use crate::support::Resp;
-use crate::support::crate_builder::{Crate, index_path, index_url, parse_index};
+use packgate_cargo::testing::{Crate, index_path, index_url, parse_index};
 use serde_json::json;
 
 #[test]

@@ -4,8 +4,8 @@ use super::{
     api, expect_errors, index_lines, logins, owner_logins, owners_path, publish, put_crate, setup,
     versions,
 };
-use crate::support::crate_builder::Crate;
 use crate::support::snapshot::{assert_unchanged, index_snapshot};
+use packgate_cargo::testing::Crate;
 use serde_json::json;
 
 #[test]

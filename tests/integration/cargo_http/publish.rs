@@ -5,10 +5,8 @@ use super::{
     OTHER_INDEX, assert_publish_ok, download_path, expect_404, expect_errors, expect_errors_in,
     get_index, index_lines, publish, put_crate, setup, versions,
 };
-use crate::support::crate_builder::{
-    Crate, Dep, assert_index_line, index_path, parse_index, sha256_hex,
-};
 use crate::support::snapshot::{assert_unchanged, index_snapshot};
+use packgate_cargo::testing::{Crate, Dep, assert_index_line, index_path, parse_index, sha256_hex};
 use serde_json::{Value, json};
 
 #[test]

@@ -6,11 +6,11 @@ use super::{
     expect_404, expect_errors, get_index, index_lines, publish, put_crate, setup, unyank, versions,
     yank,
 };
-use crate::support::crate_builder::{Crate, frame, tar_gz};
 use crate::support::http::raw_request;
-use crate::support::publish_body::gzip;
 use crate::support::snapshot::{assert_unchanged, index_snapshot};
 use crate::support::{TestServer, random_bytes};
+use packgate_cargo::testing::{Crate, frame, tar_gz};
+use packgate_npm::testing::gzip;
 use serde_json::json;
 
 #[test]

@@ -1,7 +1,7 @@
 //! Search: `per_page` and the reported total.
 
 use super::{api, publish, setup};
-use crate::support::crate_builder::Crate;
+use packgate_cargo::testing::Crate;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

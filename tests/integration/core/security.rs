@@ -1,8 +1,8 @@
 //! Safe defaults: headers that keep stored content from running in a browser, tokens that do not
 //! leak into logs, token management that needs full rights, sign-in tokens that expire.
 
-use crate::support::publish_body::escape_name;
-use crate::support::{Package, TestServer};
+use crate::support::TestServer;
+use packgate_npm::testing::{Package, escape_name};
 use serde_json::json;
 
 #[test]

@@ -1,8 +1,9 @@
 //! Abandoned uploads: a body that makes no progress for `server.body_timeout` is cut with a 408,
 //! its temp file removed, while other requests go on as usual.
 
+use crate::support::TestServer;
 use crate::support::nuget_http::multipart_content_type;
-use crate::support::{Package, TestServer};
+use packgate_npm::testing::Package;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

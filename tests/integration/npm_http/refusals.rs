@@ -4,12 +4,12 @@
 
 use super::{assert_no_basic_challenge, deprecate_body, publish, put_package, setup};
 use crate::support::http::raw_request;
-use crate::support::publish_body::{
-    base64, escape_name, integrity, sha1_hex, tarball, tarball_path,
-};
 use crate::support::snapshot::{assert_unchanged, npm_snapshot};
-use crate::support::{Package, TestServer, random_bytes, url_encode};
+use crate::support::{TestServer, random_bytes, url_encode};
 use base64::Engine as _;
+use packgate_npm::testing::{
+    Package, base64, escape_name, integrity, sha1_hex, tarball, tarball_path,
+};
 use serde_json::{Value, json};
 
 #[test]
@@ -450,7 +450,7 @@ fn tarball_with(manifest: &Value, special: &str, kind: tar::EntryType, target: &
     }
     b.append_data(&mut h, special, std::io::empty())
         .expect("append special");
-    crate::support::publish_body::gzip(&b.into_inner().expect("tar"))
+    packgate_npm::testing::gzip(&b.into_inner().expect("tar"))
 }
 
 #[test]

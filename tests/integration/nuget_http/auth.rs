@@ -6,8 +6,8 @@ use super::{
     expect_status, search, setup,
 };
 use crate::support::nuget_http::{Auth, Feed, Framing, NuResp, basic, expect_basic_challenge};
-use crate::support::nupkg_builder::Nupkg;
 use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
+use packgate_nuget::testing::Nupkg;
 use serde_json::json;
 
 #[test]

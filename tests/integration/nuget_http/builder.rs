@@ -1,7 +1,7 @@
-//! The `.nupkg` builder of the harness (`support::nupkg_builder`) on its own, without a server:
+//! The `.nupkg` builder (`packgate_nuget::testing`) on its own, without a server:
 //! the layout it writes is the one the other NuGet tests rely on.
 
-use crate::support::nupkg_builder::{NUSPEC_NS, Nupkg, RawEntry, raw_zip};
+use packgate_nuget::testing::{NUSPEC_NS, Nupkg, RawEntry, raw_zip};
 use std::io::Read;
 
 #[test]

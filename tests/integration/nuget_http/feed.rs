@@ -9,7 +9,7 @@ use super::{
 };
 use crate::support::TestServer;
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nupkg_builder::Nupkg;
+use packgate_nuget::testing::Nupkg;
 use serde_json::Value;
 use std::collections::BTreeSet;
 

@@ -6,8 +6,8 @@ use super::{
     flat_versions, hit_versions, is_listed, search, setup,
 };
 use crate::support::nuget_http::{Auth, Feed, Framing};
-use crate::support::nupkg_builder::Nupkg;
 use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
+use packgate_nuget::testing::Nupkg;
 use serde_json::{Value, json};
 
 #[test]

@@ -10,9 +10,9 @@ use super::{
 use crate::support::nuget_http::{
     Auth, Feed, Framing, Part, multipart_content_type, multipart_parts,
 };
-use crate::support::nupkg_builder::Nupkg;
 use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
 use crate::support::{TestServer, random_bytes};
+use packgate_nuget::testing::Nupkg;
 use serde_json::json;
 
 #[test]

@@ -10,10 +10,10 @@ use super::{
 use crate::support::nuget_http::{
     Auth, Feed, Framing, Part, multipart, multipart_content_type, multipart_parts,
 };
-use crate::support::nupkg_builder::{
+use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
+use packgate_nuget::testing::{
     NUSPEC_NS, Nupkg, RawEntry, nuspec_with_metadata, raw_entries_of, raw_zip, zip_of,
 };
-use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
 
 /// A Pg.Bad package whose nuspec `<metadata>` is `metadata`.
 fn with_metadata(metadata: &str) -> Vec<u8> {

@@ -2,7 +2,7 @@
 
 use super::{REPO, autocomplete, hit, hit_ids, hit_versions, search, set, setup};
 use crate::support::nuget_http::{Auth, Feed};
-use crate::support::nupkg_builder::Nupkg;
+use packgate_nuget::testing::Nupkg;
 use serde_json::Value;
 use std::collections::BTreeSet;
 

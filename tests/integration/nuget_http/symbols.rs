@@ -6,9 +6,9 @@ use super::{
     flat_versions, setup,
 };
 use crate::support::nuget_http::{Auth, Feed, Framing};
-use crate::support::nupkg_builder::Nupkg;
 use crate::support::random_bytes;
 use crate::support::snapshot::{assert_unchanged, nuget_snapshot};
+use packgate_nuget::testing::Nupkg;
 
 #[test]
 fn symbol_packages_follow_their_package() {

@@ -3,8 +3,8 @@
 //! requires credentials for reads.
 
 use super::{basic, expect_status, expect_text_error, get, push, push_ok, setup};
-use crate::support::gem_builder::{Gem, parse_info, sha256_hex};
 use crate::support::snapshot::{assert_unchanged, gem_snapshot};
+use packgate_rubygems::testing::{Gem, parse_info, sha256_hex};
 
 #[test]
 fn push_auth_refusals_change_nothing() {

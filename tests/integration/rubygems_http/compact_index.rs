@@ -4,7 +4,7 @@
 
 use super::{expect_status, get, info_text, push_ok, setup, versions_text, yank};
 use crate::support::TestServer;
-use crate::support::gem_builder::{Gem, gunzip, md5_hex, parse_versions, repr_digest};
+use packgate_rubygems::testing::{Gem, gunzip, md5_hex, parse_versions, repr_digest};
 
 fn quoted_md5(body: &[u8]) -> String {
     format!("\"{}\"", md5_hex(body))

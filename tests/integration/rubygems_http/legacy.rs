@@ -3,8 +3,8 @@
 
 use super::{PLATFORM, get, push_ok, setup, yank};
 use crate::support::TestServer;
-use crate::support::gem_builder::{Gem, gunzip, inflate_zlib};
 use crate::support::gem_client::GemEnv;
+use packgate_rubygems::testing::{Gem, gunzip, inflate_zlib};
 
 /// Loads the legacy Marshal documents with Ruby and prints one `name version platform` per tuple;
 /// `None` when ruby is not installed.

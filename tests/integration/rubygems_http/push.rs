@@ -5,10 +5,10 @@ use super::{
     PLATFORM, assert_registered, assert_versions_md5s_match_info, basic, expect_status,
     expect_text_error, get, info_text, push, push_ok, setup, versions_text,
 };
-use crate::support::gem_builder::{
+use crate::support::snapshot::{assert_unchanged, gem_snapshot};
+use packgate_rubygems::testing::{
     Gem, InfoLine, md5_hex, parse_info, parse_versions, versions_state,
 };
-use crate::support::snapshot::{assert_unchanged, gem_snapshot};
 
 #[test]
 fn push_compact_index_lines_and_downloads() {

@@ -3,10 +3,10 @@
 //! `max_upload`.
 
 use super::{expect_text_error, push, push_ok, setup};
-use crate::support::gem_builder::{Gem, GemParts, TarEntry, gzip, tar};
 use crate::support::http::raw_request;
 use crate::support::snapshot::{assert_unchanged, gem_snapshot};
 use crate::support::{TestServer, random_bytes};
+use packgate_rubygems::testing::{Gem, GemParts, TarEntry, gzip, tar};
 
 /// A `.gem` whose members are the standard ones plus `extra` outer entries.
 fn with_outer_entries(gem: &Gem, extra: Vec<TarEntry>) -> Vec<u8> {
@@ -140,7 +140,7 @@ fn malformed_gems(gem: &Gem) -> Vec<(String, Vec<u8>)> {
         .assemble(),
     );
     let sha512_wrong =
-        crate::support::gem_builder::checksums_yaml(&parts.metadata_gz, &parts.data_tar_gz)
+        packgate_rubygems::testing::checksums_yaml(&parts.metadata_gz, &parts.data_tar_gz)
             .lines()
             .enumerate()
             .map(|(i, l)| {

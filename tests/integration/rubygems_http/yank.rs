@@ -5,8 +5,8 @@ use super::{
     PLATFORM, assert_versions_md5s_match_info, expect_status, expect_text_error, get, info_text,
     push_ok, setup, versions_text, yank,
 };
-use crate::support::gem_builder::{Gem, md5_hex, parse_info, parse_versions, versions_state};
 use crate::support::snapshot::{assert_unchanged, gem_snapshot};
+use packgate_rubygems::testing::{Gem, md5_hex, parse_info, parse_versions, versions_state};
 
 #[test]
 fn yank_removes_the_version_and_appends_a_line() {

@@ -1,31 +1,28 @@
 //! Shared harness: the server under test (`server`), an HTTP client (`http`), the real npm client
-//! (`npm_client`) and a builder for npm 11 publish documents and tarballs (`publish_body`); for
-//! Cargo: the real cargo client (`cargo_client`) and a builder for `.crate` files and publish
-//! bodies (`crate_builder`); for RubyGems: the real gem/bundle clients (`gem_client`) and a
-//! builder for `.gem` files plus compact-index parsers (`gem_builder`); for NuGet: the real
-//! NuGet.exe on mono (`nuget_client`), a builder for `.nupkg`/`.snupkg` files and malformed zips
-//! (`nupkg_builder`) and raw-socket requests that keep the HTTP reason phrase (`nuget_http`). The
-//! "nothing changed" snapshots of every format share one generic helper (`snapshot`). The
-//! real-client harnesses share how they run a command, its output type and their environment
-//! scrubbing (`tool`).
+//! (`npm_client`), the real cargo client (`cargo_client`), the real gem/bundle clients
+//! (`gem_client`), the real NuGet.exe on mono (`nuget_client`) and raw-socket requests that keep
+//! the HTTP reason phrase (`nuget_http`). The "nothing changed" snapshots of every format share one
+//! generic helper (`snapshot`). The real-client harnesses share how they run a command, its output
+//! type and their environment scrubbing (`tool`).
+//!
+//! The package builders live in the codec crates, behind their `testing` feature:
+//! `packgate_npm::testing` (npm 11 publish documents and tarballs), `packgate_cargo::testing`
+//! (`.crate` files and publish bodies), `packgate_rubygems::testing` (`.gem` files plus
+//! compact-index parsers) and `packgate_nuget::testing` (`.nupkg`/`.snupkg` files and malformed
+//! zips).
 
 pub mod cargo_client;
-pub mod crate_builder;
-pub mod gem_builder;
 pub mod gem_client;
 pub mod http;
 pub mod npm_client;
 pub mod nuget_client;
 pub mod nuget_http;
-pub mod nupkg_builder;
-pub mod publish_body;
 pub mod server;
 pub mod snapshot;
 pub mod tool;
 
 pub use http::{Client, Resp};
 pub use npm_client::Npm;
-pub use publish_body::Package;
 pub use server::TestServer;
 
 use std::collections::hash_map::RandomState;

@@ -4,9 +4,9 @@
 //! is removed, and `no_proxy` covers 127.0.0.1). Every command has a timeout and is killed (by its
 //! own handle) when it hangs.
 
-use super::Package;
 use super::server::TestServer;
 use super::tool::{self, Input, ToolOut};
+use packgate_npm::testing::Package;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -139,7 +139,7 @@ impl Npm {
     pub fn publish(&self, pkg: &Package, extra: &[&str]) -> ToolOut {
         let dir = self.new_dir(&format!(
             "pkg-{}",
-            super::publish_body::basename(pkg.name())
+            packgate_npm::testing::basename(pkg.name())
         ));
         pkg.write_to(&dir);
         let mut args = vec!["publish"];

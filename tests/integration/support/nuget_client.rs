@@ -17,8 +17,8 @@
 //! packgate-tools}/nuget-exe`.
 
 use super::TestServer;
-use super::nupkg_builder::xml_escape;
 use super::tool::{self, Input, ToolOut};
+use packgate_nuget::testing::xml_escape;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -6,8 +6,8 @@
 //! (status, reason phrase, headers, body). Plain reads go through the harness `Client` (ureq).
 //! Protocol: /work/shared/protocols/nuget.md §7–§9.
 
-use super::publish_body::base64;
 use super::{Resp, TestServer};
+use packgate_npm::testing::base64;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -14,9 +14,9 @@
 //!   prerelease and SemVer 2.0.0 included) and any extra paths (e.g. a `.snupkg` URL).
 
 use super::TestServer;
-use super::crate_builder::index_url;
 use super::nuget_http::{Auth, Feed};
-use super::publish_body::escape_name;
+use packgate_cargo::testing::index_url;
+use packgate_npm::testing::escape_name;
 use serde_json::Value;
 
 /// One GET a snapshot records, and what of its answer counts besides the status.

@@ -1,7 +1,12 @@
 //! Test packages: package.json + files, packed into an npm-style `.tgz` (entries under `package/`)
 //! and wrapped into a publish document shaped exactly like npm 11's (`docs` npm.md §5.1).
+//!
+//! Feature `testing`: used by the integration tests of the packgate server.
+#![allow(
+    clippy::expect_used,
+    reason = "test builders: a panic is how the test using them fails"
+)]
 
-use super::url_encode;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sha1::Digest as _;
@@ -11,6 +16,7 @@ use std::path::Path;
 /// A package version to publish: its package.json and its other files.
 #[derive(Clone, Debug)]
 pub struct Package {
+    /// The package.json document.
     pub manifest: Value,
     /// Paths relative to the package root (no `package/` prefix), package.json excluded.
     pub files: Vec<(String, Vec<u8>)>,
@@ -35,6 +41,7 @@ impl Package {
         }
     }
 
+    /// The `name` of the manifest.
     pub fn name(&self) -> &str {
         self.manifest["name"].as_str().expect("name")
     }
@@ -126,6 +133,7 @@ pub fn tarball(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     gzip(&tar_bytes)
 }
 
+/// gzip of `data`.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(data).expect("gzip");
@@ -145,6 +153,7 @@ pub fn integrity(data: &[u8]) -> String {
     )
 }
 
+/// Standard base64 (with padding) of `data`.
 pub fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
@@ -156,6 +165,20 @@ pub fn escape_name(name: &str) -> String {
         Some((scope, base)) => format!("@{}%2f{}", url_encode(scope), url_encode(base)),
         None => url_encode(name),
     }
+}
+
+/// Percent-encodes everything except RFC 3986 unreserved characters (like `encodeURIComponent`,
+/// which also leaves `!'()*` alone).
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~!'()*".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The name without its scope (`@s/n` → `n`): the tarball file-name base.

@@ -6,6 +6,12 @@
 //! `RawEntry` + `raw_zip` (hand-written headers: lying sizes, wrong CRCs, zip bombs built from a
 //! repeated deflate block without ever holding the inflated bytes). Protocol:
 //! /work/shared/protocols/nuget.md §3 and §7.
+//!
+//! Feature `testing`: used by the integration tests of the packgate server.
+#![allow(
+    clippy::expect_used,
+    reason = "test builders: a panic is how the test using them fails"
+)]
 
 use flate2::{Compress, Compression, Crc, FlushCompress};
 use std::io::{Cursor, Write};
@@ -19,21 +25,32 @@ pub const NUSPEC_NS: &str = "http://schemas.microsoft.com/packaging/2013/05/nusp
 /// pairs (an empty range = no `version` attribute).
 #[derive(Clone, Debug)]
 pub struct DepGroup {
+    /// The `targetFramework` attribute (`None` = absent).
     pub target_framework: Option<String>,
+    /// The dependencies as (id, version range); an empty range = no `version` attribute.
     pub deps: Vec<(String, String)>,
 }
 
 /// A package to push: `Nupkg::new("Acme.Widget", "1.0.0").description("…").bytes()`.
 #[derive(Clone, Debug)]
 pub struct Nupkg {
+    /// The package id.
     pub id: String,
+    /// The version.
     pub version: String,
+    /// `<authors>`.
     pub authors: String,
+    /// `<description>`.
     pub description: String,
+    /// `<title>` (`None` = absent).
     pub title: Option<String>,
+    /// `<tags>`, space-separated (`None` = absent).
     pub tags: Option<String>,
+    /// `<license type="expression">` (`None` = absent).
     pub license_expression: Option<String>,
+    /// `<packageType name="…"/>` entries.
     pub package_types: Vec<String>,
+    /// `<group>`s of `<dependencies>`.
     pub dep_groups: Vec<DepGroup>,
     /// Flat `<dependency>` elements directly under `<dependencies>` (pre-2.0 nuspec style).
     pub legacy_deps: Vec<(String, String)>,
@@ -41,6 +58,7 @@ pub struct Nupkg {
     pub files: Vec<(String, Vec<u8>)>,
     /// Replaces the generated nuspec text verbatim.
     pub nuspec_override: Option<String>,
+    /// A `.snupkg` (see [`Nupkg::symbols`]).
     pub symbols: bool,
 }
 
@@ -67,11 +85,13 @@ impl Nupkg {
         }
     }
 
+    /// Sets `<authors>`.
     pub fn authors(mut self, authors: &str) -> Nupkg {
         self.authors = authors.to_owned();
         self
     }
 
+    /// Sets `<description>`.
     pub fn description(mut self, text: &str) -> Nupkg {
         self.description = text.to_owned();
         self
@@ -83,6 +103,7 @@ impl Nupkg {
         self
     }
 
+    /// Sets `<title>`.
     pub fn title(mut self, title: &str) -> Nupkg {
         self.title = Some(title.to_owned());
         self
@@ -381,11 +402,15 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 /// may lie.
 #[derive(Clone, Debug)]
 pub struct RawEntry {
+    /// The entry name, written verbatim.
     pub name: String,
     /// 0 = stored, 8 = deflate.
     pub method: u16,
+    /// The bytes stored in the archive (compressed when `method` is 8).
     pub data: Vec<u8>,
+    /// The CRC-32 the headers declare.
     pub crc: u32,
+    /// The uncompressed size the headers declare.
     pub uncompressed_size: u32,
 }
 

@@ -2,7 +2,17 @@
 //! `src/lib.rs`), the publish metadata shaped like cargo 1.95's (all 18 top-level keys), the binary
 //! publish framing, the index line the server must derive from them, and index paths.
 //! Protocol: /work/shared/protocols/cargo.md §3 and §5.
+//!
+//! Feature `testing`: used by the integration tests of the packgate server.
+#![allow(
+    clippy::expect_used,
+    reason = "test builders: a panic is how the test using them fails"
+)]
 
+use std::io::Write as _;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
@@ -11,10 +21,15 @@ use sha2::Digest as _;
 pub struct Dep {
     /// The original crate name.
     pub name: String,
+    /// The version requirement (`^1.0`).
     pub req: String,
+    /// Features enabled on the dependency.
     pub features: Vec<String>,
+    /// Whether the dependency is optional.
     pub optional: bool,
+    /// Whether the dependency's default features are enabled.
     pub default_features: bool,
+    /// A `cfg(...)` or target triple the dependency is limited to.
     pub target: Option<String>,
     /// `normal`, `dev` or `build`.
     pub kind: String,
@@ -40,36 +55,43 @@ impl Dep {
         }
     }
 
+    /// Renames the dependency in Cargo.toml (`alias = { package = name }`).
     pub fn alias(mut self, alias: &str) -> Dep {
         self.alias = Some(alias.to_owned());
         self
     }
 
+    /// Makes the dependency optional.
     pub fn optional(mut self) -> Dep {
         self.optional = true;
         self
     }
 
+    /// Turns the dependency's default features off.
     pub fn no_default_features(mut self) -> Dep {
         self.default_features = false;
         self
     }
 
+    /// Enables `features` on the dependency.
     pub fn features(mut self, features: &[&str]) -> Dep {
         self.features = features.iter().map(|f| f.to_string()).collect();
         self
     }
 
+    /// Limits the dependency to `target` (`[target.'…'.dependencies]`).
     pub fn target(mut self, target: &str) -> Dep {
         self.target = Some(target.to_owned());
         self
     }
 
+    /// Sets the kind: `normal`, `dev` or `build`.
     pub fn kind(mut self, kind: &str) -> Dep {
         self.kind = kind.to_owned();
         self
     }
 
+    /// Takes the dependency from the registry with index URL `index_url`.
     pub fn registry(mut self, index_url: &str) -> Dep {
         self.registry = Some(index_url.to_owned());
         self
@@ -139,17 +161,25 @@ impl Dep {
 /// A crate version to publish over HTTP.
 #[derive(Clone, Debug)]
 pub struct Crate {
+    /// The crate name.
     pub name: String,
+    /// The version.
     pub vers: String,
+    /// The dependencies, in order.
     pub deps: Vec<Dep>,
+    /// The `[features]` table: feature name → array of what it enables.
     pub features: Map<String, Value>,
+    /// The `description` (`None` = absent).
     pub description: Option<String>,
+    /// The `links` key (`None` = absent).
     pub links: Option<String>,
+    /// The `rust-version` (`None` = absent).
     pub rust_version: Option<String>,
     /// Files besides Cargo.toml, relative to the crate root.
     pub files: Vec<(String, Vec<u8>)>,
-    /// Name and version written into the packaged Cargo.toml (default: `name`, `vers`).
+    /// Name written into the packaged Cargo.toml (default: `name`).
     pub toml_name: Option<String>,
+    /// Version written into the packaged Cargo.toml (default: `vers`).
     pub toml_vers: Option<String>,
     /// Leave Cargo.toml out of the `.crate`.
     pub omit_cargo_toml: bool,
@@ -176,21 +206,25 @@ impl Crate {
         }
     }
 
+    /// Adds a dependency.
     pub fn dep(mut self, dep: Dep) -> Crate {
         self.deps.push(dep);
         self
     }
 
+    /// Adds the feature `name` enabling `enables`.
     pub fn feature(mut self, name: &str, enables: &[&str]) -> Crate {
         self.features.insert(name.to_owned(), json!(enables));
         self
     }
 
+    /// Sets the description.
     pub fn description(mut self, text: &str) -> Crate {
         self.description = Some(text.to_owned());
         self
     }
 
+    /// Sets the `rust-version`.
     pub fn rust_version(mut self, v: &str) -> Crate {
         self.rust_version = Some(v.to_owned());
         self
@@ -371,7 +405,14 @@ pub fn tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
             .append_data(&mut header, path, contents.as_slice())
             .expect("append tar entry");
     }
-    super::publish_body::gzip(&builder.into_inner().expect("finish tar"))
+    gzip(&builder.into_inner().expect("finish tar"))
+}
+
+/// gzip of `data`.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip finish")
 }
 
 /// Lower-case hex SHA-256.
@@ -462,6 +503,17 @@ pub fn assert_index_line(line: &Value, expected: &Value, what: &str) {
     }
 }
 
+/// `s` as a TOML basic string (quoted; `"`, `\` and newlines escaped).
 fn toml_str(s: &str) -> String {
-    super::server::toml_str(s)
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

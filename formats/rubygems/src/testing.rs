@@ -4,6 +4,12 @@
 //! (SHA256 and SHA512 of the other two members). Also: a raw tar writer for malformed archives
 //! (paths outside, links, devices), parsers for the compact index (`versions`, `info/NAME`) and the
 //! digests the protocol uses. Protocol: /work/shared/protocols/rubygems.md §3 and §5.
+//!
+//! Feature `testing`: used by the integration tests of the packgate server.
+#![allow(
+    clippy::expect_used,
+    reason = "test builders: a panic is how the test using them fails"
+)]
 
 use base64::Engine as _;
 use flate2::Compression;
@@ -21,19 +27,24 @@ const MTIME: u64 = 1_704_067_200;
 /// One dependency of a gemspec.
 #[derive(Clone, Debug)]
 pub struct GemDep {
+    /// The gem name.
     pub name: String,
     /// Constraints as `OP VERSION`, e.g. `~> 1.0`.
     pub reqs: Vec<String>,
+    /// A development dependency (`:development`, never in the compact index).
     pub development: bool,
 }
 
 /// A gem to push over HTTP.
 #[derive(Clone, Debug)]
 pub struct Gem {
+    /// The gem name.
     pub name: String,
+    /// The version (without the platform).
     pub version: String,
     /// `None` = the `ruby` platform.
     pub platform: Option<String>,
+    /// Runtime and development dependencies, in order.
     pub deps: Vec<GemDep>,
     /// `required_ruby_version` constraints; empty = `>= 0`.
     pub required_ruby: Vec<String>,
@@ -42,6 +53,7 @@ pub struct Gem {
     pub required_rubygems: Option<Vec<String>>,
     /// Files of `data.tar.gz`.
     pub files: Vec<(String, Vec<u8>)>,
+    /// The `summary`.
     pub summary: String,
 }
 
@@ -63,6 +75,7 @@ impl Gem {
         }
     }
 
+    /// Sets the platform (`x86_64-linux`, `java`, ...).
     pub fn platform(mut self, platform: &str) -> Gem {
         self.platform = Some(platform.to_owned());
         self
@@ -88,11 +101,13 @@ impl Gem {
         self
     }
 
+    /// Sets the `required_ruby_version` constraints.
     pub fn required_ruby(mut self, reqs: &[&str]) -> Gem {
         self.required_ruby = reqs.iter().map(|r| r.to_string()).collect();
         self
     }
 
+    /// Sets the `required_rubygems_version` constraints.
     pub fn required_rubygems(mut self, reqs: &[&str]) -> Gem {
         self.required_rubygems = Some(reqs.iter().map(|r| r.to_string()).collect());
         self
@@ -105,6 +120,7 @@ impl Gem {
         self
     }
 
+    /// Sets the summary.
     pub fn summary(mut self, text: &str) -> Gem {
         self.summary = text.to_owned();
         self
@@ -133,6 +149,7 @@ impl Gem {
         format!("{}-{}", self.name, self.full_version())
     }
 
+    /// Whether the version is a prerelease (contains a letter), as RubyGems decides it.
     pub fn is_prerelease(&self) -> bool {
         self.version.chars().any(|c| c.is_ascii_alphabetic())
     }
@@ -333,8 +350,11 @@ pub fn checksums_yaml(metadata_gz: &[u8], data_tar_gz: &[u8]) -> String {
 /// The members of a `.gem`, to be tampered with before [`GemParts::assemble`].
 #[derive(Clone, Debug)]
 pub struct GemParts {
+    /// `metadata.gz`: the gzipped gemspec YAML.
     pub metadata_gz: Vec<u8>,
+    /// `data.tar.gz`: the gzipped tar of the files.
     pub data_tar_gz: Vec<u8>,
+    /// `checksums.yaml.gz` (`None` = left out of the `.gem`).
     pub checksums_yaml_gz: Option<Vec<u8>>,
 }
 
@@ -363,14 +383,20 @@ impl GemParts {
 /// may escape the archive root.
 #[derive(Clone, Debug)]
 pub struct TarEntry {
+    /// The path, written verbatim.
     pub name: String,
+    /// The entry type.
     pub kind: tar::EntryType,
+    /// The contents.
     pub data: Vec<u8>,
+    /// The link target of a symlink or hard link.
     pub link: Option<String>,
+    /// The permission bits.
     pub mode: u32,
 }
 
 impl TarEntry {
+    /// A regular file (mode 0444, like the members of a `.gem`).
     pub fn file(name: &str, data: impl Into<Vec<u8>>) -> TarEntry {
         TarEntry {
             name: name.to_owned(),
@@ -381,6 +407,7 @@ impl TarEntry {
         }
     }
 
+    /// A symlink `name` → `target`.
     pub fn symlink(name: &str, target: &str) -> TarEntry {
         TarEntry {
             name: name.to_owned(),
@@ -391,6 +418,7 @@ impl TarEntry {
         }
     }
 
+    /// A hard link `name` → `target`.
     pub fn hardlink(name: &str, target: &str) -> TarEntry {
         TarEntry {
             kind: tar::EntryType::Link,
@@ -398,6 +426,7 @@ impl TarEntry {
         }
     }
 
+    /// A character device (1, 3: `/dev/null`).
     pub fn char_device(name: &str) -> TarEntry {
         TarEntry {
             name: name.to_owned(),
@@ -408,6 +437,7 @@ impl TarEntry {
         }
     }
 
+    /// Sets the permission bits.
     pub fn mode(mut self, mode: u32) -> TarEntry {
         self.mode = mode;
         self
@@ -447,12 +477,14 @@ pub fn tar(entries: &[TarEntry]) -> Vec<u8> {
     builder.into_inner().expect("finish tar")
 }
 
+/// gzip of `data`.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());
     enc.write_all(data).expect("gzip");
     enc.finish().expect("gzip")
 }
 
+/// Decompresses gzip `data`; panics when it is not gzip.
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut out)
@@ -468,10 +500,12 @@ pub fn inflate_zlib(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Lower-case hex SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// Lower-case hex MD5 (the compact index's ETags and `versions` lines).
 pub fn md5_hex(data: &[u8]) -> String {
     hex::encode(Md5::digest(data))
 }
@@ -488,6 +522,7 @@ pub fn repr_digest(data: &[u8]) -> String {
 /// their order on the wire does not matter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InfoLine {
+    /// `VERSION` or `VERSION-PLATFORM`.
     pub version: String,
     /// Runtime dependency name → constraints (`~> 1.0`).
     pub deps: BTreeMap<String, BTreeSet<String>>,
@@ -562,8 +597,11 @@ fn parse_info_line(line: &str) -> Result<InfoLine, String> {
 /// One gem line of `versions`: `NAME VERSIONS MD5` (a version prefixed with `-` is a yank).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionsLine {
+    /// The gem name.
     pub name: String,
+    /// The versions of the line, in order (`-VERSION` = yanked).
     pub versions: Vec<String>,
+    /// The lower-case MD5 hex of the gem's `info/NAME`.
     pub md5: String,
 }
 
