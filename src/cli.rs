@@ -59,6 +59,24 @@ enum Command {
         #[command(subcommand)]
         command: OwnerCommand,
     },
+    /// Manage proxy repositories' caches.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Forget a proxy's cached metadata (all of it, or one package's): the next request asks the
+    /// upstream. Cached files stay downloadable. Running servers drop their in-memory copies
+    /// within `metadata_ttl` (`POST /api/proxies/purge` drops the answering server's at once).
+    Purge {
+        /// The proxy repository.
+        repo: String,
+        /// Only this package.
+        package: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,6 +197,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => runtime.block_on(user(config, command)),
         Command::Token { command } => runtime.block_on(token(config, command)),
         Command::Owner { command } => runtime.block_on(owner(config, command)),
+        Command::Cache { command } => runtime.block_on(cache(config, command)),
     }
 }
 
@@ -282,6 +301,25 @@ async fn owner(config: Config, cmd: OwnerCommand) -> anyhow::Result<()> {
             eprintln!("packgate: {user} no longer owns {} in {repo}", pkg.name);
         }
     }
+    Ok(())
+}
+
+async fn cache(config: Config, cmd: CacheCommand) -> anyhow::Result<()> {
+    let CacheCommand::Purge { repo, package } = cmd;
+    let r = config
+        .repository
+        .iter()
+        .find(|r| r.name == repo)
+        .with_context(|| format!("no repository named {repo:?}"))?;
+    if r.kind != crate::config::RepoKind::Proxy {
+        anyhow::bail!("repository {repo:?} is not a proxy; only proxies have a cache");
+    }
+    let normalized = package
+        .as_deref()
+        .map(|p| crate::routes::module(r.format).normalize_name(p));
+    let db = open_db(&config).await?;
+    let removed = crate::services::proxy::purge(&db, &repo, normalized.as_deref()).await?;
+    eprintln!("packgate: purged {removed} cached document(s) of {repo}");
     Ok(())
 }
 

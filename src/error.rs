@@ -33,6 +33,9 @@ pub enum AppError {
     /// No such thing (404).
     #[error("{0}")]
     NotFound(String),
+    /// The operation does not apply to this repository (405): publishing to a proxy.
+    #[error("{0}")]
+    NotAllowed(String),
     /// Already exists / state conflict (409; npm maps duplicates to 403 itself).
     #[error("{0}")]
     Conflict(String),
@@ -53,6 +56,13 @@ pub enum AppError {
     /// An upstream failed (502).
     #[error("{0}")]
     Upstream(String),
+    /// An upstream did not answer in time (504).
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    /// A proxy cannot reach its upstream now: offline, or backing off after failures (503, with
+    /// a message the client sees).
+    #[error("{0}")]
+    UpstreamDown(String),
     /// Database or store unreachable (503).
     #[error("{0}")]
     Unavailable(String),
@@ -76,11 +86,14 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::UpstreamDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -51,6 +51,11 @@ pub trait FormatModule: Send + Sync + 'static {
     /// The lookup key of a package name in this ecosystem (case folding, separators), for callers
     /// outside the format's routes (`packgate owner`).
     fn normalize_name(&self, name: &str) -> String;
+    /// Whether [`FormatModule::routes`] serve `type = "proxy"` repositories (a repository's
+    /// `RepoCtx::proxy` tells the routes which kind they serve).
+    fn supports_proxy(&self) -> bool {
+        false
+    }
 }
 
 /// How a format renders an error body for a status and a message.

@@ -31,16 +31,40 @@ pub async fn run(
     let tmp_dir = config.server.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
     remove_stale_uploads(&tmp_dir);
-    let repos: Vec<RepoCtx> = config
-        .repository
-        .iter()
-        .map(|r| RepoCtx {
+    let doc_cache_bytes = usize::try_from(config.server.doc_cache_size.0).unwrap_or(usize::MAX);
+    let mut repos: Vec<RepoCtx> = Vec::new();
+    let mut proxies = Vec::new();
+    for r in &config.repository {
+        let max_upload = r.max_upload.unwrap_or(config.server.max_upload).0;
+        let proxy = match r.kind {
+            crate::config::RepoKind::Proxy => {
+                if !crate::routes::module(r.format).supports_proxy() {
+                    anyhow::bail!(
+                        "repository {:?}: {} proxy repositories are not supported yet",
+                        r.name,
+                        r.format.id()
+                    );
+                }
+                let p = Arc::new(crate::services::proxy::Proxy::new(
+                    &r.name,
+                    r.format,
+                    r.proxy_settings()?,
+                    max_upload,
+                    doc_cache_bytes / 4,
+                )?);
+                proxies.push(p.clone());
+                Some(p)
+            }
+            _ => None,
+        };
+        repos.push(RepoCtx {
             name: r.name.clone(),
             format: r.format,
             anonymous_read: r.anonymous_read,
-            max_upload: r.max_upload.unwrap_or(config.server.max_upload).0,
-        })
-        .collect();
+            max_upload,
+            proxy,
+        });
+    }
     let formats = web::Data::new(RepoFormats(
         repos
             .iter()
@@ -51,7 +75,6 @@ pub async fn run(
     let workers = config.server.workers;
     let shutdown_timeout = config.server.shutdown_timeout;
     let body_timeout = config.server.body_timeout.max(1);
-    let doc_cache_bytes = usize::try_from(config.server.doc_cache_size.0).unwrap_or(usize::MAX);
     let state = web::Data::new(AppState {
         config,
         db,
@@ -62,6 +85,7 @@ pub async fn run(
             dir: tmp_dir,
             idle: std::time::Duration::from_secs(body_timeout),
         },
+        proxies,
     });
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
@@ -104,9 +128,17 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db_ok = state.db.ping().await;
     let store = state.store.check().await;
     if db_ok && store.is_ok() {
-        HttpResponse::Ok()
-            .content_type("text/plain")
-            .body("ready\n")
+        // Proxies serve their caches while an upstream fails: its state is detail, not readiness.
+        let mut body = String::from("ready\n");
+        for p in &state.proxies {
+            let h = p.health();
+            body.push_str(&format!("proxy {}: upstream {}", p.repo, h.state));
+            if let Some(secs) = h.retry_in_secs {
+                body.push_str(&format!(" (retry in {secs} s)"));
+            }
+            body.push('\n');
+        }
+        HttpResponse::Ok().content_type("text/plain").body(body)
     } else {
         let mut msg = String::new();
         if !db_ok {
@@ -148,9 +180,34 @@ async fn metrics_text(
             }
         }
     }
+    let mut text = metrics.render();
+    if !state.proxies.is_empty() {
+        use std::fmt::Write;
+        text.push_str("# HELP packgate_proxy_events_total Proxy cache events by repository: hit, miss, stale, revalidation, upstream_error, digest_mismatch.\n");
+        text.push_str("# TYPE packgate_proxy_events_total counter\n");
+        for p in &state.proxies {
+            for (event, n) in p.stats.events() {
+                let _ = writeln!(
+                    text,
+                    "packgate_proxy_events_total{{repo=\"{}\",event=\"{event}\"}} {n}",
+                    p.repo
+                );
+            }
+        }
+        text.push_str("# HELP packgate_proxy_upstream_backing_off 1 while a proxy skips its failing upstream.\n");
+        text.push_str("# TYPE packgate_proxy_upstream_backing_off gauge\n");
+        for p in &state.proxies {
+            let off = u8::from(p.health().retry_in_secs.is_some());
+            let _ = writeln!(
+                text,
+                "packgate_proxy_upstream_backing_off{{repo=\"{}\"}} {off}",
+                p.repo
+            );
+        }
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render()))
+        .body(text))
 }
 
 /// Deletes upload spool files left by a crash (older than an hour: never one in use by a

@@ -22,9 +22,20 @@ pub struct AppState {
     pub values: ValueCache,
     /// Where and how uploads are spooled.
     pub spool: crate::services::blobs::Spool,
+    /// The proxy repositories' upstreams and caches.
+    pub proxies: Vec<Arc<crate::services::proxy::Proxy>>,
 }
 
 impl AppState {
+    /// What a proxy's file fetches write with.
+    pub fn sinks(&self) -> crate::services::proxy::Sinks {
+        crate::services::proxy::Sinks {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            spool: self.spool.clone(),
+        }
+    }
+
     /// The public base URL for absolute links (tarball URLs, cargo's `dl`/`api`, NuGet's service
     /// index): `server.base_url` when set; else, for a request that came through a proxy listed in
     /// `server.trusted_proxies`, what its `Forwarded`/`X-Forwarded-*` headers say; else the local
@@ -58,4 +69,6 @@ pub struct RepoCtx {
     pub anonymous_read: bool,
     /// Upload limit in bytes.
     pub max_upload: u64,
+    /// The upstream and cache of a proxy repository (`None`: hosted).
+    pub proxy: Option<Arc<crate::services::proxy::Proxy>>,
 }

@@ -7,6 +7,7 @@ mod m20261122_000001_init;
 mod m20261122_000002_index_log;
 mod m20261201_000003_owners;
 mod m20261201_000004_tombstones;
+mod m20261202_000005_proxy_documents;
 
 /// Applies every migration in order (`packgate migrate`, and `packgate serve` at start-up).
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_index_log::Migration),
             Box::new(m20261201_000003_owners::Migration),
             Box::new(m20261201_000004_tombstones::Migration),
+            Box::new(m20261202_000005_proxy_documents::Migration),
         ]
     }
 }

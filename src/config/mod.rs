@@ -4,10 +4,14 @@
 //! environment variables, then command-line flags. The merge lives in [`load`].
 
 mod load;
+mod proxy;
 mod size;
+mod span;
 
 pub use load::{FlagOverrides, load};
+pub use proxy::{MinAgeUnknown, ProxySettings, UpstreamAuth};
 pub use size::ByteSize;
+pub use span::Span;
 
 pub use crate::format::Format;
 use serde::Deserialize;
@@ -146,7 +150,7 @@ pub struct RepositoryConfig {
     pub name: String,
     /// The wire format (`npm`, `cargo`, `rubygems`, `nuget`).
     pub format: Format,
-    /// `hosted`; `proxy` and `group` are accepted by the schema but not yet supported.
+    /// `hosted` or `proxy`; `group` is accepted by the schema but not yet supported.
     #[serde(rename = "type", default)]
     pub kind: RepoKind,
     /// Whether reads need no credentials.
@@ -155,9 +159,42 @@ pub struct RepositoryConfig {
     /// Per-repository upload limit; defaults to `server.max_upload`.
     #[serde(default)]
     pub max_upload: Option<ByteSize>,
-    /// Proxy: upstream URL (reserved).
+    /// Proxy: the upstream registry's URL (required for a proxy; no default).
     #[serde(default)]
     pub upstream: Option<String>,
+    /// Proxy: how long a fetched mutable document is served without asking the upstream.
+    #[serde(default)]
+    pub metadata_ttl: Option<Span>,
+    /// Proxy: how long an upstream 404/410 is remembered (0: never).
+    #[serde(default)]
+    pub negative_ttl: Option<Span>,
+    /// Proxy: how old a cached document may be when served because the upstream fails.
+    #[serde(default)]
+    pub max_stale: Option<Span>,
+    /// Proxy: TCP + TLS connect timeout towards the upstream.
+    #[serde(default)]
+    pub connect_timeout: Option<Span>,
+    /// Proxy: longest wait for an upstream answer (and, for files, between two body chunks).
+    #[serde(default)]
+    pub request_timeout: Option<Span>,
+    /// Proxy: never contact the upstream; serve only what is cached.
+    #[serde(default)]
+    pub offline: Option<bool>,
+    /// Proxy: hide upstream versions younger than this (a cooldown; 0: off).
+    #[serde(default)]
+    pub min_age: Option<Span>,
+    /// Proxy: package-name globs (`*` wildcard) that skip the cooldown.
+    #[serde(default)]
+    pub min_age_exempt: Option<Vec<String>>,
+    /// Proxy: whether versions without a known publish time pass the cooldown (`allow`) or not.
+    #[serde(default)]
+    pub min_age_unknown: Option<MinAgeUnknown>,
+    /// Proxy: largest upstream document (packument, index file, registration page) accepted.
+    #[serde(default)]
+    pub max_document_size: Option<ByteSize>,
+    /// Proxy: credentials sent to the upstream's origin only.
+    #[serde(default)]
+    pub upstream_auth: Option<UpstreamAuth>,
     /// Group: member repositories (reserved).
     #[serde(default)]
     pub members: Vec<String>,
@@ -272,7 +309,7 @@ pub enum RepoKind {
     /// Packages are published to it.
     #[default]
     Hosted,
-    /// A pull-through cache of an upstream registry (not yet supported).
+    /// A pull-through cache of an upstream registry.
     Proxy,
     /// Several repositories seen as one (not yet supported).
     Group,
@@ -330,6 +367,17 @@ impl Config {
                     anonymous_read: true,
                     max_upload: None,
                     upstream: None,
+                    metadata_ttl: None,
+                    negative_ttl: None,
+                    max_stale: None,
+                    connect_timeout: None,
+                    request_timeout: None,
+                    offline: None,
+                    min_age: None,
+                    min_age_exempt: None,
+                    min_age_unknown: None,
+                    max_document_size: None,
+                    upstream_auth: None,
                     members: vec![],
                 });
             }
@@ -357,9 +405,16 @@ impl Config {
             if !seen.insert(r.name.clone()) {
                 anyhow::bail!("repository {:?} is declared twice", r.name);
             }
-            if r.kind != RepoKind::Hosted {
+            match r.kind {
+                RepoKind::Proxy => {
+                    r.proxy_settings()?;
+                }
+                RepoKind::Hosted => r.refuse_proxy_keys()?,
+                RepoKind::Group => {}
+            }
+            if r.kind == RepoKind::Group {
                 anyhow::bail!(
-                    "repository {:?}: type \"{}\" is not yet supported (only \"hosted\" repositories work in this version)",
+                    "repository {:?}: type \"{}\" is not yet supported (\"hosted\" and \"proxy\" repositories work in this version)",
                     r.name,
                     r.kind
                 );

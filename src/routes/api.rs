@@ -3,6 +3,10 @@
 //! scripts. `GET /api/owners?repo=R&package=P` lists; `PUT` adds and `DELETE` removes the user in
 //! `&user=U`. Reads need read access to the repository; changes need an owner of the package or
 //! an admin (a token with the publish scope for that repository).
+//!
+//! Proxy caches (admin scope): `GET /api/proxies` shows each proxy's upstream state and counters;
+//! `POST /api/proxies/purge?repo=R[&package=P]` forgets cached metadata (all, or one package's;
+//! cached files stay, as in `packgate cache purge`).
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat};
@@ -29,7 +33,66 @@ type ApiResult = Result<HttpResponse, ApiError<Api>>;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/owners", web::get().to(list))
         .route("/owners", web::put().to(add))
-        .route("/owners", web::delete().to(remove));
+        .route("/owners", web::delete().to(remove))
+        .route("/proxies", web::get().to(proxies))
+        .route("/proxies/purge", web::post().to(purge));
+}
+
+/// The caller, who must hold the admin scope.
+async fn admin(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
+    match principal(req, state).await? {
+        Some(p) if p.has(Scope::Admin) => Ok(()),
+        Some(_) => Err(AppError::Forbidden(
+            "this needs a token with the admin scope".into(),
+        )),
+        None => Err(AppError::Unauthorized(
+            "authentication required: this needs a token with the admin scope".into(),
+        )),
+    }
+}
+
+async fn proxies(req: HttpRequest, state: web::Data<AppState>) -> ApiResult {
+    crate::observe::label(&req, "api_proxies");
+    admin(&req, &state).await?;
+    let list: Vec<serde_json::Value> = state
+        .proxies
+        .iter()
+        .map(|p| {
+            let events: serde_json::Map<String, serde_json::Value> = p
+                .stats
+                .events()
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), json!(v)))
+                .collect();
+            json!({
+                "repo": p.repo,
+                "format": p.format.id(),
+                "upstream": p.settings.upstream.as_str(),
+                "offline": p.settings.offline,
+                "health": p.health(),
+                "events": events,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "proxies": list })))
+}
+
+async fn purge(req: HttpRequest, state: web::Data<AppState>) -> ApiResult {
+    crate::observe::label(&req, "api_proxies_purge");
+    admin(&req, &state).await?;
+    let q = crate::routes::common::query::pairs(req.query_string());
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let repo = get("repo").ok_or_else(|| AppError::Invalid("the query needs repo=".into()))?;
+    let proxy = state
+        .proxies
+        .iter()
+        .find(|p| p.repo == repo)
+        .ok_or_else(|| AppError::NotFound(format!("no proxy repository {repo:?}")))?;
+    let package = get("package").map(|p| crate::routes::module(proxy.format).normalize_name(&p));
+    let removed = proxy.purge(&state.db, package.as_deref()).await?;
+    tracing::info!(repo.name = %repo, package = ?package, documents = removed, "proxy cache purged");
+    Ok(HttpResponse::Ok()
+        .json(json!({"repo": repo, "package": package, "purged_documents": removed})))
 }
 
 struct Target {

@@ -1,5 +1,6 @@
 //! Shared services: they know the shared model (Package -> Version -> File -> Blob + Property),
-//! users and tokens, and nothing of any wire format or of HTTP.
+//! users and tokens, and nothing of any wire format or of serving HTTP (the proxy's upstream
+//! client is the one HTTP client).
 
 pub mod auth;
 pub mod blobs;
@@ -9,5 +10,6 @@ pub mod logins;
 pub mod model;
 pub mod owners;
 pub mod packages;
+pub mod proxy;
 pub mod publish;
 pub mod time;

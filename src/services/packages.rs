@@ -587,6 +587,82 @@ async fn insert_file<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Records a file a proxy fetched from its upstream: the package and version are created when
+/// missing (with no owner and no publisher), and the file is added unless the version already has
+/// a file of that name (a cached file is never replaced). The blob must already be in the store.
+/// Several instances may record the same file at once: the loser of a race finds the winner's rows.
+pub async fn record_cached_file(
+    db: &Db,
+    p: &PackageRef<'_>,
+    version: &str,
+    normalized_version: &str,
+    metadata: &str,
+    name: &str,
+    d: &Digests,
+) -> Result<(), AppError> {
+    let mut attempt = 0;
+    loop {
+        let result =
+            record_cached_file_once(db, p, version, normalized_version, metadata, name, d).await;
+        match result {
+            Err(AppError::Conflict(_)) if attempt == 0 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn record_cached_file_once(
+    db: &Db,
+    p: &PackageRef<'_>,
+    version: &str,
+    normalized_version: &str,
+    metadata: &str,
+    name: &str,
+    d: &Digests,
+) -> Result<(), AppError> {
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    let (pkg, _) = ensure_package_in(&txn, p).await?;
+    let now = now_millis();
+    let existing = version::Entity::find()
+        .filter(version::Column::PackageId.eq(pkg.id))
+        .filter(version::Column::NormalizedVersion.eq(normalized_version))
+        .one(&txn)
+        .await?;
+    let ver = match existing {
+        Some(v) => v,
+        None => {
+            version::ActiveModel {
+                package_id: Set(pkg.id),
+                version: Set(version.to_string()),
+                normalized_version: Set(normalized_version.to_string()),
+                metadata: Set(metadata.to_string()),
+                deprecated: Set(None),
+                yanked: Set(false),
+                listed: Set(true),
+                published_by: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    let has_file = file::Entity::find()
+        .filter(file::Column::VersionId.eq(ver.id))
+        .filter(file::Column::Name.eq(name))
+        .one(&txn)
+        .await?
+        .is_some();
+    if !has_file {
+        insert_file(&txn, ver.id, name, d, now).await?;
+        bump(&txn, pkg.id).await?;
+    }
+    txn.commit().await?;
+    db.invalidate_rows();
+    Ok(())
+}
+
 /// Adds a file to an existing version, replacing a file of the same name (the blob must already be
 /// in the store). Fails with NotFound when the version is gone.
 pub async fn put_file(

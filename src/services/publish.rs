@@ -1,7 +1,7 @@
 //! The one write path of every format. A route parses the upload with its codec into an
 //! [`Identity`] and staged files, then calls [`Writer::create_version`] (a new version with its
 //! files) or [`Writer::add_file`] (one more file of an existing version: NuGet symbols, later PyPI
-//! wheels and proxied files). The writer checks the name and the caller's ownership, refuses a
+//! wheels), or a proxy calls [`cache_file`] for a file it fetched from its upstream. The writer checks the name and the caller's ownership, refuses a
 //! duplicate before any work, stores the blobs (durable before anything refers to them), records
 //! package, version, files, owner and properties in one transaction (which checks ownership and
 //! the duplicate again, so concurrent publishers on several instances cannot race past them),
@@ -215,4 +215,37 @@ impl Writer<'_> {
         tracing::info!(repo.name = %self.repo, package.name = %existing.name, package.version = %version.version, file.name = %file.name, user = %self.who.user_name, "file added");
         Ok(())
     }
+}
+
+/// The proxy's intent: records a file fetched (and verified) from the upstream as a file of
+/// `identity`'s version, creating the package and version when missing. Nobody owns a cached
+/// package; a file already cached under that name is kept (a cached file is never replaced).
+pub async fn cache_file(
+    db: &Db,
+    store: &dyn BlobStore,
+    repo: &str,
+    format: Format,
+    identity: &Identity,
+    metadata: &str,
+    file: Staged<'_>,
+) -> Result<(), AppError> {
+    blobs::store(store, &file.digests, file.path).await?;
+    let pref = PackageRef {
+        repo,
+        format: format.id(),
+        name: &identity.name,
+        normalized: &identity.normalized_name,
+    };
+    packages::record_cached_file(
+        db,
+        &pref,
+        &identity.version,
+        &identity.normalized_version,
+        metadata,
+        &file.name,
+        &file.digests,
+    )
+    .await?;
+    tracing::info!(repo.name = %repo, package.name = %identity.name, package.version = %identity.version, file.name = %file.name, "cached from upstream");
+    Ok(())
 }

@@ -23,6 +23,7 @@ mod core;
 mod npm_cli;
 mod npm_hardening;
 mod npm_http;
+mod npm_proxy;
 mod nuget_cli;
 mod nuget_http;
 mod owners;

@@ -4,6 +4,8 @@ mod error;
 mod manifest;
 mod names;
 mod packument;
+/// Upstream packuments as a proxy repository serves them.
+pub mod proxy;
 mod publish;
 mod range;
 mod search;

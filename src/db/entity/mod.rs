@@ -5,6 +5,7 @@ pub mod file;
 pub mod index_log;
 pub mod package;
 pub mod property;
+pub mod proxy_document;
 pub mod token;
 pub mod tombstone;
 pub mod user;

@@ -9,6 +9,7 @@ mod dist_tags;
 mod download;
 mod metadata;
 mod misc;
+mod proxy;
 mod publish;
 mod user;
 mod view;
@@ -51,6 +52,10 @@ impl FormatModule for NpmModule {
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         cfg.default_service(web::to(dispatch));
+    }
+
+    fn supports_proxy(&self) -> bool {
+        true
     }
 }
 
@@ -186,6 +191,31 @@ fn not_found() -> AppError {
     AppError::NotFound("Not found".into())
 }
 
+/// The operations a proxy answers itself (`Ok`), or the target handed back for the shared
+/// handlers (`Err`).
+async fn proxy_route(
+    ctx: &Ctx<'_>,
+    target: Target,
+    is_get: bool,
+) -> Result<Result<HttpResponse, AppError>, Target> {
+    Ok(match (target, is_get) {
+        (Target::Package(name), true) => proxy::packument(ctx, &name).await,
+        (Target::Tarball(name, file), true) => proxy::tarball(ctx, &name, &file).await,
+        (Target::Version(name, v), true) => proxy::version(ctx, &name, &v).await,
+        (Target::DistTags(name), true) => proxy::dist_tags(ctx, &name).await,
+        (Target::Search, true) => proxy::search(ctx).await,
+        (
+            Target::Package(_)
+            | Target::PackageRev(_)
+            | Target::DistTag(..)
+            | Target::DistTags(_)
+            | Target::TarballRev(..),
+            false,
+        ) => Err(proxy::refuse_write(ctx)),
+        (other, _) => return Err(other),
+    })
+}
+
 /// The single entry point: parse the raw path, then call the operation.
 async fn dispatch(
     req: HttpRequest,
@@ -237,6 +267,16 @@ async fn dispatch(
             actix_web::dev::Payload::from(boxed),
             req.headers(),
         )
+    };
+    // A proxy reads packages from its upstream and takes no writes; users, tokens, ping and
+    // audits are packgate's own, as in a hosted repository.
+    let target = if ctx.repo.proxy.is_some() {
+        match proxy_route(&ctx, target, is_get).await {
+            Ok(res) => return res.map_err(ApiError::from),
+            Err(target) => target,
+        }
+    } else {
+        target
     };
     let res = match (target, method.as_str()) {
         (Target::Ping, _) if is_get => misc::ping(&ctx).await,

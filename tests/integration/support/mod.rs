@@ -12,11 +12,13 @@
 //! zips).
 
 pub mod cargo_client;
+pub mod fault_proxy;
 pub mod gem_client;
 pub mod http;
 pub mod npm_client;
 pub mod nuget_client;
 pub mod nuget_http;
+pub mod proxy;
 pub mod server;
 pub mod snapshot;
 pub mod tool;

@@ -1,0 +1,201 @@
+//! Cached upstream files: fetched once (single flight) into a temp file while every digest is
+//! computed, compared with the digest the upstream's metadata declares, and only then stored
+//! through the write path. A mismatch stores nothing and is logged and counted.
+
+use super::Proxy;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::services::blobs::{Digests, HashingWriter, Spool};
+use crate::services::publish::{self, Identity, Staged};
+use crate::store::BlobStore;
+use futures_util::StreamExt;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+
+/// The digest the upstream's metadata declares for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// Raw SHA-512 (npm `integrity`).
+    Sha512(Vec<u8>),
+    /// Lower-case hex SHA-256 (cargo `cksum`, RubyGems `checksum:`).
+    Sha256(String),
+    /// Lower-case hex SHA-1 (npm `shasum`, for old packages without `integrity`).
+    Sha1(String),
+    /// Nothing is declared (NuGet's flat container, RubyGems' `.gemspec.rz`): the first bytes
+    /// fetched are kept and pinned, since a cached file is never replaced.
+    FirstSeen,
+}
+
+impl Expected {
+    fn matches(&self, d: &Digests) -> bool {
+        match self {
+            Expected::Sha512(raw) => &d.sha512 == raw,
+            Expected::Sha256(hex) => d.sha256.eq_ignore_ascii_case(hex),
+            Expected::Sha1(hex) => d.sha1.eq_ignore_ascii_case(hex),
+            Expected::FirstSeen => true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Expected::Sha512(raw) => format!("sha512 {}", hex::encode(raw)),
+            Expected::Sha256(h) => format!("sha256 {h}"),
+            Expected::Sha1(h) => format!("sha1 {h}"),
+            Expected::FirstSeen => "none declared".into(),
+        }
+    }
+}
+
+/// A file to fetch.
+pub struct FileRequest {
+    /// Where the upstream has it (must be on the upstream's origin).
+    pub url: url::Url,
+    /// The digest it must have.
+    pub expected: Expected,
+    /// The version it belongs to.
+    pub identity: Identity,
+    /// The file's name in the version.
+    pub file_name: String,
+    /// Metadata recorded with a version the cache creates (JSON text).
+    pub metadata: String,
+}
+
+/// What a file fetch needs from the server.
+#[derive(Clone)]
+pub struct Sinks {
+    /// The database.
+    pub db: Db,
+    /// The blob store.
+    pub store: Arc<dyn BlobStore>,
+    /// Temp files.
+    pub spool: Spool,
+}
+
+impl Proxy {
+    /// Fetches, verifies and caches a file; the digests of what is now stored. `Ok(None)` when the
+    /// upstream says it does not exist.
+    pub async fn file(
+        self: &Arc<Self>,
+        sinks: &Sinks,
+        req: FileRequest,
+    ) -> Result<Option<Digests>, AppError> {
+        if self.settings.offline {
+            return Err(self.offline_error());
+        }
+        if !self.on_origin(&req.url) {
+            return Err(AppError::Upstream(format!(
+                "the upstream's metadata points {} at another origin ({}); packgate only fetches from {}",
+                req.file_name,
+                req.url.origin().ascii_serialization(),
+                self.client.label()
+            )));
+        }
+        if let Err(secs) = self.health.check() {
+            return Err(AppError::UpstreamDown(format!(
+                "upstream {} of repository {:?} is failing; packgate retries it in {secs} s",
+                self.client.label(),
+                self.repo
+            )));
+        }
+        super::Stats::bump(&self.stats.misses);
+        let key = format!(
+            "{}\0{}\0{}",
+            req.identity.normalized_name, req.identity.normalized_version, req.file_name
+        );
+        let this = self.clone();
+        let sinks = sinks.clone();
+        let found = self
+            .files
+            .run(
+                &key,
+                move || async move { this.fetch_file(&sinks, req).await },
+            )
+            .await;
+        match found {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if matches!(e.kind(), AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fetch_file(&self, sinks: &Sinks, req: FileRequest) -> Result<Digests, AppError> {
+        let url = &req.url;
+        let res = match self.client.file(url).await {
+            Ok(Some(res)) => res,
+            Ok(None) => {
+                self.health.success();
+                return Err(AppError::NotFound(format!(
+                    "the upstream has no {}",
+                    req.file_name
+                )));
+            }
+            Err(f) => return Err(self.upstream_failed(f.message.clone(), Some(&f))),
+        };
+        if res.content_length().is_some_and(|n| n > self.max_file_size) {
+            return Err(self.too_large(&req.file_name));
+        }
+        let tmp = sinks.spool.temp_file()?;
+        let mut out = tokio::io::BufWriter::with_capacity(
+            256 * 1024,
+            tokio::fs::File::from_std(tmp.reopen()?),
+        );
+        let mut hasher = HashingWriter::new(std::io::sink(), self.max_file_size);
+        let mut body = res.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let f = self.client.body_failure(url, &e);
+                    return Err(self.upstream_failed(f.message.clone(), Some(&f)));
+                }
+            };
+            if hasher.write_all(&chunk).is_err() {
+                return Err(self.too_large(&req.file_name));
+            }
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        drop(out);
+        let (digests, _) = hasher.finish()?;
+        self.health.success();
+        if !req.expected.matches(&digests) {
+            super::Stats::bump(&self.stats.digest_mismatches);
+            tracing::error!(
+                repo.name = %self.repo,
+                upstream = %self.client.label(),
+                file.name = %req.file_name,
+                expected = %req.expected.describe(),
+                got.sha256 = %digests.sha256,
+                "upstream file does not match its declared digest; nothing was stored"
+            );
+            return Err(AppError::Upstream(format!(
+                "the upstream's {} does not match the digest its metadata declares ({}); nothing was stored",
+                req.file_name,
+                req.expected.describe()
+            )));
+        }
+        publish::cache_file(
+            &sinks.db,
+            sinks.store.as_ref(),
+            &self.repo,
+            self.format,
+            &req.identity,
+            &req.metadata,
+            Staged {
+                name: req.file_name.clone(),
+                path: tmp.path(),
+                digests: digests.clone(),
+            },
+        )
+        .await?;
+        Ok(digests)
+    }
+
+    fn too_large(&self, file: &str) -> AppError {
+        AppError::Upstream(format!(
+            "the upstream's {file} is larger than this repository's limit of {} bytes",
+            self.max_file_size
+        ))
+    }
+}
