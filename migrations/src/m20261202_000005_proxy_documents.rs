@@ -1,6 +1,7 @@
 //! `proxy_documents`: the upstream documents a proxy repository cached (packuments, index files,
 //! registrations), byte for byte as the upstream sent them, with the upstream's validators and
-//! when they were fetched and last confirmed; an upstream 404 is a row without a body. Cached
+//! when they were fetched and last confirmed (`status` is 200; other values are reserved: an
+//! upstream 404 is remembered in memory only, so made-up names cost no disk). Cached
 //! files are ordinary package files (versions, files, blobs), written by the one write path.
 
 use sea_orm_migration::prelude::*;

@@ -13,7 +13,7 @@ pub struct Model {
     pub doc_key: String,
     /// The package it belongs to (its lookup name), or empty for repository-wide documents.
     pub package: String,
-    /// 200 with a body, or 404 (the upstream said it does not exist).
+    /// 200 (other values are reserved).
     pub status: i32,
     #[sea_orm(column_type = "Blob", nullable)]
     pub body: Option<Vec<u8>>,

@@ -195,19 +195,19 @@ async fn save(
     repo: &str,
     key: &str,
     package: &str,
-    doc: Option<&Doc>,
+    doc: &Doc,
     checked_at: i64,
 ) -> Result<(), AppError> {
     let am = pd::ActiveModel {
         repository: Set(repo.to_string()),
         doc_key: Set(key.to_string()),
         package: Set(package.to_string()),
-        status: Set(if doc.is_some() { 200 } else { 404 }),
-        body: Set(doc.map(|d| d.body.to_vec())),
-        digest: Set(doc.map(|d| d.digest.clone()).unwrap_or_default()),
-        upstream_etag: Set(doc.and_then(|d| d.etag.clone())),
-        upstream_last_modified: Set(doc.and_then(|d| d.last_modified.clone())),
-        fetched_at: Set(doc.map_or(checked_at, |d| d.fetched_at)),
+        status: Set(200),
+        body: Set(Some(doc.body.to_vec())),
+        digest: Set(doc.digest.clone()),
+        upstream_etag: Set(doc.etag.clone()),
+        upstream_last_modified: Set(doc.last_modified.clone()),
+        fetched_at: Set(doc.fetched_at),
         checked_at: Set(checked_at),
         ..Default::default()
     };
@@ -430,7 +430,7 @@ impl Proxy {
                     last_modified,
                 });
                 if let Some(db) = db {
-                    save(db, &self.repo, key, package, Some(&doc), now).await?;
+                    save(db, &self.repo, key, package, &doc, now).await?;
                 }
                 self.memo.put(
                     key,
@@ -475,15 +475,17 @@ impl Proxy {
             }
             Ok(DocAnswer::Missing) => {
                 self.health.success();
+                // The upstream dropped it (or never had it): no stored copy outlives that. The
+                // "not found" itself is remembered in memory only, so that requests for made-up
+                // names cost an anonymous caller no disk.
+                if let Some(db) = db
+                    && previous.is_some()
+                {
+                    purge_key(db, &self.repo, key).await?;
+                }
                 if self.settings.negative_ttl.is_zero() {
-                    if let Some(db) = db {
-                        purge_key(db, &self.repo, key).await?;
-                    }
                     self.memo.remove(key);
                 } else {
-                    if let Some(db) = db {
-                        save(db, &self.repo, key, package, None, now).await?;
-                    }
                     self.memo.put(
                         key,
                         MemoEntry {
