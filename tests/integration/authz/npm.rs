@@ -1,6 +1,7 @@
 //! npm: publish (`PUT /{name}`), dist-tags, deprecate, unpublish (`PUT` and `DELETE` with
 //! `-rev`), `npm owner`, login, npm's token endpoints and logout on `npm`; the reads of
-//! `npm-private`.
+//! `npm-private`; a publish to the proxy `npm-proxy` (405 for everyone: a proxy takes no writes) and
+//! the proxy administration API (`/api/proxies`, admin only).
 //! A 401 must not carry `WWW-Authenticate: Basic` (npm would print "Unable to authenticate, need:
 //! Basic" instead of the error).
 
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 
 const REPO: &str = "npm";
 const PRIVATE: &str = "npm-private";
+const PROXY: &str = "npm-proxy";
 
 /// The cell's status, and a problem when a 401 carries a Basic challenge.
 fn got(resp: &Resp) -> Got {
@@ -32,7 +34,15 @@ fn npm_authorization_matrix_matches_the_policy() {
 
 /// Runs every cell of the npm matrix; the server is gone when it returns.
 fn npm_matrix() -> Verdict {
-    let server = TestServer::start();
+    // The proxy's upstream never answers: its rows are refusals that must not need it.
+    let server = TestServer::builder()
+        .extra_config(&crate::support::proxy::proxy_repository(
+            PROXY,
+            "npm",
+            "http://127.0.0.1:9/",
+            "",
+        ))
+        .start();
     let creds = &Creds::new(&server, REPO, PRIVATE);
     let http = server.http();
     let token = |c: Cred| creds.token(c, REPO);
@@ -64,7 +74,28 @@ fn npm_matrix() -> Verdict {
 
     // Columns: anonymous, read-only, publish, delete, other repo, expired, revoked, other user,
     // owner, admin.
+    let admin_api = |method: &str, path: &str, c: Cred| {
+        let auth = token(c).map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        got(&http.send(method, path, &headers, None))
+    };
     let rows = vec![
+        row(
+            "PUT /{proxy}/{name}: publish to a proxy",
+            [405, 405, 405, 405, 405, 405, 405, 405, 405, 405],
+            |c| got(&publish(PROXY, token(c), &cell_name("proxied", c), "1.0.0")),
+        ),
+        row(
+            "GET /api/proxies: proxy states",
+            [401, 403, 403, 403, 403, 401, 401, 403, 403, 200],
+            |c| admin_api("GET", "/api/proxies", c),
+        ),
+        row(
+            "POST /api/proxies/purge: purge a proxy's cache",
+            [401, 403, 403, 403, 403, 401, 401, 403, 403, 200],
+            |c| admin_api("POST", &format!("/api/proxies/purge?repo={PROXY}"), c),
+        ),
         row(
             "PUT /{name}: publish a new package",
             [401, 403, 201, 403, 403, 401, 401, 201, 201, 201],
