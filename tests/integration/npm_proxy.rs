@@ -16,7 +16,7 @@ mod cli;
 const CORGI: &str = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
 
 /// Publishes `pkg` to the upstream's hosted `npm` repository.
-fn publish(rig: &ProxyRig, pkg: &Package) {
+pub(crate) fn publish(rig: &ProxyRig, pkg: &Package) {
     publish_to(&rig.upstream, &rig.token, pkg);
 }
 
