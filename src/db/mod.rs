@@ -30,6 +30,8 @@ pub struct RowCache {
     generation: u64,
     packages: HashMap<(String, String), entity::package::Model>,
     files: HashMap<(i64, String), (entity::file::Model, entity::blob::Model)>,
+    /// Owners (user id, login) of a package at a change stamp (every owner change bumps it).
+    owners: HashMap<i64, (i64, Vec<(i64, String)>)>,
     log_stamps: HashMap<(String, String), i64>,
 }
 
@@ -168,6 +170,35 @@ impl Db {
                     (row.repository.clone(), row.normalized_name.clone()),
                     row.clone(),
                 );
+            }
+        });
+    }
+
+    /// Remembered owners of a package at change stamp `stamp`.
+    pub fn cached_owners(&self, package_id: i64, stamp: i64) -> Option<Vec<(i64, String)>> {
+        self.with_rows(|r| {
+            r.owners
+                .get(&package_id)
+                .filter(|(s, _)| *s == stamp)
+                .map(|(_, o)| o.clone())
+        })
+        .flatten()
+    }
+
+    /// Remembers a package's owners read at `generation` for its change stamp `stamp`.
+    pub fn remember_owners(
+        &self,
+        generation: u64,
+        package_id: i64,
+        stamp: i64,
+        owners: &[(i64, String)],
+    ) {
+        self.with_rows(|r| {
+            if r.generation == generation {
+                if r.owners.len() >= ROW_CACHE_LIMIT {
+                    r.owners.clear();
+                }
+                r.owners.insert(package_id, (stamp, owners.to_vec()));
             }
         });
     }

@@ -128,14 +128,61 @@ pub async fn owners(db: &Db, package_id: i64) -> Result<Vec<(i64, String)>, AppE
         .owners)
 }
 
-/// The package's claim (spelling and owners), if the package exists.
+/// The package's claim (spelling and owners), if the package exists. On SQLite the owners are
+/// remembered per change stamp (every owner change bumps it).
 pub async fn claim(db: &Db, repo: &str, normalized: &str) -> Result<Option<Claim>, AppError> {
     let Some(pkg) = find(db, repo, normalized).await? else {
         return Ok(None);
     };
-    claim_in(&db.conn, pkg.id, pkg.name, pkg.change_stamp)
-        .await
-        .map(Some)
+    if let Some(owners) = db.cached_owners(pkg.id, pkg.change_stamp) {
+        return Ok(Some(Claim {
+            id: pkg.id,
+            name: pkg.name,
+            owners,
+            stamp: pkg.change_stamp,
+        }));
+    }
+    let generation = db.row_generation();
+    let claim = claim_in(&db.conn, pkg.id, pkg.name, pkg.change_stamp).await?;
+    db.remember_owners(generation, claim.id, claim.stamp, &claim.owners);
+    Ok(Some(claim))
+}
+
+/// Whether a version identity is taken: the package (when it exists) has the version, or the
+/// version was published and removed (a tombstone). One round trip.
+pub async fn identity_taken(
+    db: &Db,
+    repo: &str,
+    package_id: Option<i64>,
+    normalized_name: &str,
+    normalized_version: &str,
+) -> Result<bool, AppError> {
+    use sea_orm::sea_query::{Alias, Query};
+    let buried = Query::select()
+        .expr(Expr::val(1))
+        .from(tombstone::Entity)
+        .and_where(tombstone::Column::Repository.eq(repo))
+        .and_where(tombstone::Column::NormalizedName.eq(normalized_name))
+        .and_where(tombstone::Column::NormalizedVersion.eq(normalized_version))
+        .to_owned();
+    let mut taken = Expr::exists(buried);
+    if let Some(id) = package_id {
+        let present = Query::select()
+            .expr(Expr::val(1))
+            .from(version::Entity)
+            .and_where(version::Column::PackageId.eq(id))
+            .and_where(version::Column::NormalizedVersion.eq(normalized_version))
+            .to_owned();
+        taken = taken.or(Expr::exists(present));
+    }
+    let query = Query::select().expr_as(taken, Alias::new("taken")).to_owned();
+    let row = db.conn.query_one(&query).await?;
+    Ok(match row {
+        Some(r) => r
+            .try_get::<bool>("", "taken")
+            .or_else(|_| r.try_get::<i32>("", "taken").map(|n| n != 0))?,
+        None => false,
+    })
 }
 
 async fn claim_in<C: ConnectionTrait>(

@@ -132,17 +132,13 @@ impl Writer<'_> {
         let seen = packages::claim(self.db, self.repo, &id.normalized_name).await?;
         if let Some(existing) = &seen {
             claim(existing)?;
-            if packages::find_version(self.db, existing.id, &id.normalized_version)
-                .await?
-                .is_some()
-            {
-                return Err((refuse.duplicate)());
-            }
         }
-        // A removed version's identity stays taken (a tombstone), even after its package is gone.
-        if packages::tombstoned(
-            &self.db.conn,
+        // A version that exists, or existed: a removed version's identity stays taken (a
+        // tombstone), even after its package is gone.
+        if packages::identity_taken(
+            self.db,
             self.repo,
+            seen.as_ref().map(|c| c.id),
             &id.normalized_name,
             &id.normalized_version,
         )

@@ -98,17 +98,36 @@ fn unknown_config_keys_are_refused_naming_the_key() {
 }
 
 #[test]
-fn proxy_and_group_repositories_are_not_yet_supported() {
-    for kind in ["proxy", "group"] {
-        let repo =
-            format!("[[repository]]\nname = \"npm-{kind}\"\nformat = \"npm\"\ntype = \"{kind}\"\n");
+fn group_repositories_are_not_yet_supported_and_proxy_keys_are_checked_at_start_up() {
+    let cases = [
+        ("type = \"group\"\n", "not yet supported"),
+        ("type = \"proxy\"\n", "a proxy needs `upstream`"),
+        (
+            "type = \"proxy\"\nupstream = \"ftp://example.test/\"\n",
+            "must be an http or https URL",
+        ),
+        (
+            "type = \"proxy\"\nupstream = \"http://user:pw@example.test/\"\n",
+            "upstream_auth",
+        ),
+        (
+            "type = \"proxy\"\nupstream = \"http://127.0.0.1:9/\"\nmetadata_ttl = \"5 fortnights\"\n",
+            "metadata_ttl",
+        ),
+        (
+            "type = \"hosted\"\nupstream = \"http://127.0.0.1:9/\"\n",
+            "only applies to type = \"proxy\"",
+        ),
+    ];
+    for (keys, expected) in cases {
+        let repo = format!("[[repository]]\nname = \"npm-extra\"\nformat = \"npm\"\n{keys}");
         let text = start_fails(
             TestServer::builder().local_stack().extra_config(&repo),
-            kind,
+            keys,
         );
         assert!(
-            text.contains("not yet supported"),
-            "type = {kind:?} must be refused as not yet supported:\n{text}"
+            text.contains(expected),
+            "{keys:?} must be refused with {expected:?}:\n{text}"
         );
     }
 }
