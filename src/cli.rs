@@ -69,13 +69,17 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum CacheCommand {
     /// Forget a proxy's cached metadata (all of it, or one package's): the next request asks the
-    /// upstream. Cached files stay downloadable. Running servers drop their in-memory copies
-    /// within `metadata_ttl` (`POST /api/proxies/purge` drops the answering server's at once).
+    /// upstream. Cached files stay downloadable unless --files is given. Running servers drop
+    /// their in-memory copies within `metadata_ttl` (`POST /api/proxies/purge` drops the
+    /// answering server's at once).
     Purge {
         /// The proxy repository.
         repo: String,
         /// Only this package.
         package: Option<String>,
+        /// Also forget the cached files (fetched and verified again on the next download).
+        #[arg(long)]
+        files: bool,
     },
 }
 
@@ -305,7 +309,11 @@ async fn owner(config: Config, cmd: OwnerCommand) -> anyhow::Result<()> {
 }
 
 async fn cache(config: Config, cmd: CacheCommand) -> anyhow::Result<()> {
-    let CacheCommand::Purge { repo, package } = cmd;
+    let CacheCommand::Purge {
+        repo,
+        package,
+        files,
+    } = cmd;
     let r = config
         .repository
         .iter()
@@ -320,6 +328,10 @@ async fn cache(config: Config, cmd: CacheCommand) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     let removed = crate::services::proxy::purge(&db, &repo, normalized.as_deref()).await?;
     eprintln!("packgate: purged {removed} cached document(s) of {repo}");
+    if files {
+        let n = crate::services::proxy::purge_files(&db, &repo, normalized.as_deref()).await?;
+        eprintln!("packgate: forgot the cached files of {n} package(s) of {repo}");
+    }
     Ok(())
 }
 

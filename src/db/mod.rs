@@ -257,6 +257,7 @@ impl Db {
             r.generation += 1;
             r.packages.clear();
             r.files.clear();
+            r.owners.clear();
             r.log_stamps.clear();
         });
     }

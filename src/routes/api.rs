@@ -5,8 +5,8 @@
 //! an admin (a token with the publish scope for that repository).
 //!
 //! Proxy caches (admin scope): `GET /api/proxies` shows each proxy's upstream state and counters;
-//! `POST /api/proxies/purge?repo=R[&package=P]` forgets cached metadata (all, or one package's;
-//! cached files stay, as in `packgate cache purge`).
+//! `POST /api/proxies/purge?repo=R[&package=P][&files=true]` forgets cached metadata (all, or one
+//! package's) and, with `files=true`, the cached files too (as `packgate cache purge --files`).
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat};
@@ -90,9 +90,19 @@ async fn purge(req: HttpRequest, state: web::Data<AppState>) -> ApiResult {
         .ok_or_else(|| AppError::NotFound(format!("no proxy repository {repo:?}")))?;
     let package = get("package").map(|p| crate::routes::module(proxy.format).normalize_name(&p));
     let removed = proxy.purge(&state.db, package.as_deref()).await?;
-    tracing::info!(repo.name = %repo, package = ?package, documents = removed, "proxy cache purged");
-    Ok(HttpResponse::Ok()
-        .json(json!({"repo": repo, "package": package, "purged_documents": removed})))
+    let files = get("files").is_some_and(|v| v == "true");
+    let forgotten = if files {
+        crate::services::proxy::purge_files(&state.db, &repo, package.as_deref()).await?
+    } else {
+        0
+    };
+    tracing::info!(repo.name = %repo, package = ?package, documents = removed, packages_with_files = forgotten, "proxy cache purged");
+    Ok(HttpResponse::Ok().json(json!({
+        "repo": repo,
+        "package": package,
+        "purged_documents": removed,
+        "purged_file_packages": forgotten,
+    })))
 }
 
 struct Target {

@@ -857,9 +857,37 @@ pub async fn remove_versions(
 
 /// Removes a package with all its versions (each leaves a tombstone), files and properties.
 pub async fn remove_package(db: &Db, package_id: i64) -> Result<(), AppError> {
+    remove_package_rows(db, package_id, true).await
+}
+
+/// Forgets a proxy's cached package (its versions and files; blobs stay for whatever else
+/// references them). No tombstone: the upstream still decides what the name stands for.
+pub async fn forget_cached_package(db: &Db, package_id: i64) -> Result<(), AppError> {
+    remove_package_rows(db, package_id, false).await
+}
+
+/// The ids of a repository's packages, all or one (by normalized name).
+pub async fn package_ids(
+    db: &Db,
+    repo: &str,
+    normalized: Option<&str>,
+) -> Result<Vec<i64>, AppError> {
+    let mut q = package::Entity::find()
+        .select_only()
+        .column(package::Column::Id)
+        .filter(package::Column::Repository.eq(repo));
+    if let Some(n) = normalized {
+        q = q.filter(package::Column::NormalizedName.eq(n));
+    }
+    Ok(q.into_tuple().all(&db.conn).await?)
+}
+
+async fn remove_package_rows(db: &Db, package_id: i64, tombstones: bool) -> Result<(), AppError> {
     let _guard = db.write_lock().await;
     let txn = db.conn.begin().await?;
-    bury(&txn, package_id, None).await?;
+    if tombstones {
+        bury(&txn, package_id, None).await?;
+    }
     let ids: Vec<i64> = version::Entity::find()
         .select_only()
         .column(version::Column::Id)

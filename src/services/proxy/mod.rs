@@ -172,3 +172,18 @@ pub async fn purge(
     }
     Ok(q.exec(&db.conn).await?.rows_affected)
 }
+
+/// Forgets a proxy repository's cached files (all packages, or one): their versions and file rows
+/// go, so the next download fetches and verifies them again; blobs stay while anything else
+/// references them. Returns how many packages were forgotten.
+pub async fn purge_files(
+    db: &crate::db::Db,
+    repo: &str,
+    package: Option<&str>,
+) -> Result<u64, crate::error::AppError> {
+    let ids = crate::services::packages::package_ids(db, repo, package).await?;
+    for id in &ids {
+        crate::services::packages::forget_cached_package(db, *id).await?;
+    }
+    Ok(ids.len() as u64)
+}

@@ -75,6 +75,11 @@ pub fn proxy_repository(name: &str, format: &str, upstream: &str, settings: &str
 
 /// `POST /api/proxies/purge?repo=…&package=…` with an admin token on the proxy.
 pub fn purge(rig: &ProxyRig, package: &str) {
+    purge_with(rig, package, "");
+}
+
+/// [`purge`] with more query parameters (`&files=true`).
+pub fn purge_with(rig: &ProxyRig, package: &str, extra: &str) {
     let name = format!("purger-{}", super::random_id());
     rig.proxy.cli_ok(&["user", "add", &name, "--admin"], None);
     let token = rig.proxy.create_token(&name, &["--scope", "admin"]);
@@ -82,7 +87,7 @@ pub fn purge(rig: &ProxyRig, package: &str) {
     let resp = rig.proxy.http().send(
         "POST",
         &format!(
-            "/api/proxies/purge?repo={}&package={}",
+            "/api/proxies/purge?repo={}&package={}{extra}",
             rig.repo,
             super::url_encode(package)
         ),
