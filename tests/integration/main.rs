@@ -19,6 +19,7 @@ mod auth_limits;
 mod authz;
 mod cargo_cli;
 mod cargo_http;
+mod cargo_proxy;
 mod core;
 mod npm_cli;
 mod npm_hardening;

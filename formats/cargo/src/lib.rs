@@ -4,6 +4,7 @@ pub mod api;
 pub mod crate_file;
 pub mod index;
 pub mod names;
+pub mod proxy;
 pub mod publish;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,11 +1,15 @@
 //! Cargo sparse registry (cargo 1.70+): `config.json`, index files, downloads, and the web API
 //! (publish, yank/unyank, owners, search). See `docs/formats/cargo.md` for the URL table.
 //!
+//! Proxy repositories (`type = "proxy"`) are served by `proxy.rs`, whose routes are guarded to
+//! them.
+//!
 //! Crate names are looked up by their canonical form (ASCII lower-case, `_` folded to `-`); the
 //! spelling first published is kept. Owners are the shared package owners (`services::owners`).
 
 mod index;
 mod owners;
+mod proxy;
 mod publish;
 mod yank;
 
@@ -44,6 +48,8 @@ impl FormatModule for CargoModule {
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
+        // Proxy repositories first (guarded: hosted ones never match them).
+        proxy::routes(cfg);
         get_head(cfg, "/index/config.json", index::config_json);
         get_head(cfg, "/index/{tail:.+}", index::index_file);
         get_head(
@@ -69,6 +75,10 @@ impl FormatModule for CargoModule {
             )
             .route("/me", web::get().to(index::me))
             .default_service(web::to(not_found_route));
+    }
+
+    fn supports_proxy(&self) -> bool {
+        true
     }
 }
 

@@ -80,10 +80,31 @@ impl Proxy {
         sinks: &Sinks,
         req: FileRequest,
     ) -> Result<Option<Digests>, AppError> {
+        self.file_within(sinks, req, None).await
+    }
+
+    /// [`Proxy::file`] for a URL on the origin the upstream's own configuration names for its
+    /// files (cargo's `config.json` `dl`: the public crate registry serves `.crate` files from
+    /// another host than its index). Credentials still go to the upstream's origin only.
+    pub async fn file_declared(
+        self: &Arc<Self>,
+        sinks: &Sinks,
+        req: FileRequest,
+        declared: &url::Origin,
+    ) -> Result<Option<Digests>, AppError> {
+        self.file_within(sinks, req, Some(declared)).await
+    }
+
+    async fn file_within(
+        self: &Arc<Self>,
+        sinks: &Sinks,
+        req: FileRequest,
+        declared: Option<&url::Origin>,
+    ) -> Result<Option<Digests>, AppError> {
         if self.settings.offline {
             return Err(self.offline_error());
         }
-        if !self.on_origin(&req.url) {
+        if !self.on_origin(&req.url) && declared != Some(&req.url.origin()) {
             return Err(AppError::Upstream(format!(
                 "the upstream's metadata points {} at another origin ({}); packgate only fetches from {}",
                 req.file_name,

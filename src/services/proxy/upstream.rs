@@ -277,29 +277,51 @@ impl Client {
     }
 
     /// GETs a file: `Ok(None)` for 404/410, else the response whose body the caller streams
-    /// (each read bounded by `request_timeout`, the reqwest read timeout).
+    /// (each read bounded by `request_timeout`, the reqwest read timeout). A redirect to another
+    /// origin (a registry's CDN) is followed without credentials, at most 5 hops: the bytes are
+    /// checked against the declared digest whatever host served them.
     pub async fn file(&self, url: &url::Url) -> Result<Option<reqwest::Response>, UpstreamFailure> {
-        let send = self.request(url, HeaderMap::new()).send();
-        let res = match tokio::time::timeout(self.request_timeout, send).await {
-            Ok(r) => r.map_err(|e| self.failure(url, &e))?,
-            Err(_) => {
-                return Err(UpstreamFailure {
-                    message: format!(
-                        "upstream {} did not answer {} within {} s",
-                        self.label,
-                        url.path(),
-                        self.request_timeout.as_secs_f64()
-                    ),
-                    timeout: true,
-                    retry_after: None,
-                });
+        let mut current = url.clone();
+        for _ in 0..=5 {
+            let send = self.request(&current, HeaderMap::new()).send();
+            let res = match tokio::time::timeout(self.request_timeout, send).await {
+                Ok(r) => r.map_err(|e| self.failure(&current, &e))?,
+                Err(_) => {
+                    return Err(UpstreamFailure {
+                        message: format!(
+                            "upstream {} did not answer {} within {} s",
+                            self.label,
+                            current.path(),
+                            self.request_timeout.as_secs_f64()
+                        ),
+                        timeout: true,
+                        retry_after: None,
+                    });
+                }
+            };
+            let status = res.status();
+            if status.is_redirection()
+                && let Some(next) = res
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| current.join(l).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                current = next;
+                continue;
             }
-        };
-        match res.status().as_u16() {
-            200 => Ok(Some(res)),
-            404 | 410 => Ok(None),
-            _ => Err(self.bad_status(url, &res)),
+            return match status.as_u16() {
+                200 => Ok(Some(res)),
+                404 | 410 => Ok(None),
+                _ => Err(self.bad_status(&current, &res)),
+            };
         }
+        Err(UpstreamFailure::new(format!(
+            "upstream {} redirected {} more than 5 times",
+            self.label,
+            url.path()
+        )))
     }
 
     /// A failure while reading a file body.
