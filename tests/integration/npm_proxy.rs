@@ -316,6 +316,9 @@ fn a_tarball_that_does_not_match_its_integrity_is_refused_and_nothing_is_stored(
                 .tarball(),
         ),
         Fault::Truncate(20),
+        // A gzip bomb (16 MiB of zeros, about 16 KiB gzipped) in place of the tarball: refused by
+        // its digest, never inflated.
+        Fault::Swap(packgate_npm::testing::gzip(&vec![0u8; 16 << 20])),
     ] {
         rig.fault.set(path, fault.clone());
         let refused = tarball(&rig, "tampered", "1.0.0");
@@ -326,7 +329,7 @@ fn a_tarball_that_does_not_match_its_integrity_is_refused_and_nothing_is_stored(
             refused.text()
         );
     }
-    assert!(proxy_event(&rig, "digest_mismatch") >= 2);
+    assert!(proxy_event(&rig, "digest_mismatch") >= 3);
     rig.fault.clear();
     let good = tarball(&rig, "tampered", "1.0.0");
     good.expect(200);
