@@ -31,4 +31,5 @@ mod owners;
 mod owners_cli;
 mod rubygems_cli;
 mod rubygems_http;
+mod rubygems_proxy;
 mod scale;

@@ -5,6 +5,7 @@ pub mod compact;
 pub mod gem;
 pub mod marshal;
 pub mod names;
+pub mod proxy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod version;

@@ -95,6 +95,9 @@ pub(super) async fn versions_doc(ctx: &Ctx<'_>) -> Result<Rendered, AppError> {
 /// `GET /versions`.
 pub async fn versions(r: RepoRequest) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Ok(super::proxy::versions(&ctx).await?);
+    }
     ctx.label("versions");
     ctx.allow(Scope::Read).await?;
     let doc = versions_doc(&ctx).await?;
@@ -104,6 +107,9 @@ pub async fn versions(r: RepoRequest) -> GemResult {
 /// `GET /info/{name}`: 404 for unknown gems; `---\n` only for a gem whose versions are all yanked.
 pub async fn info(r: RepoRequest, name: web::Path<String>) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Ok(super::proxy::info(&ctx, &name).await?);
+    }
     ctx.label("info");
     ctx.allow(Scope::Read).await?;
     let missing = || AppError::NotFound(format!("This gem could not be found: {name}"));
@@ -122,6 +128,9 @@ pub async fn info(r: RepoRequest, name: web::Path<String>) -> GemResult {
 /// `GET /names`.
 pub async fn names(r: RepoRequest) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Ok(super::proxy::names(&ctx).await?);
+    }
     ctx.label("names");
     ctx.allow(Scope::Read).await?;
     let mut names: Vec<String> = packages::all_versions(&ctx.state.db, &ctx.repo.name)

@@ -20,6 +20,9 @@ fn not_found(what: &str) -> AppError {
 /// `GET /gems/{file}.gem`: the exact bytes pushed; yanked gems are gone (404), as upstream.
 pub async fn gem_file(r: RepoRequest, file: web::Path<String>) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Ok(super::proxy::gem_file(&ctx, &file).await?);
+    }
     ctx.label("gem");
     ctx.allow(Scope::Read).await?;
     let (_, v, _, b) = packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, &file)
@@ -41,6 +44,9 @@ pub async fn gem_file(r: RepoRequest, file: web::Path<String>) -> GemResult {
 /// `GET /quick/Marshal.4.8/{full name}.gemspec.rz`.
 pub async fn quick_spec(r: RepoRequest, file: web::Path<String>) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Ok(super::proxy::quick_spec(&ctx, &file).await?);
+    }
     ctx.label("quick_spec");
     ctx.allow(Scope::Read).await?;
     let full = file
@@ -63,6 +69,9 @@ pub async fn quick_spec(r: RepoRequest, file: web::Path<String>) -> GemResult {
 /// `GET /specs.4.8.gz`, `/latest_specs.4.8.gz`, `/prerelease_specs.4.8.gz`.
 pub async fn specs(r: RepoRequest, file: web::Path<String>) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Ok(super::proxy::specs(&ctx, &file).await?);
+    }
     let kind = match file.as_str() {
         "specs.4.8.gz" => Kind::All,
         "latest_specs.4.8.gz" => Kind::Latest,

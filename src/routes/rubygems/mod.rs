@@ -9,6 +9,7 @@
 mod compact;
 mod legacy;
 mod owners;
+mod proxy;
 mod push;
 
 use crate::error::AppError;
@@ -74,6 +75,10 @@ impl FormatModule for RubygemsModule {
             .route("/api/v1/api_key", web::post().to(push::api_key))
             .route("/api/v1/api_key", web::get().to(push::api_key))
             .default_service(web::to(not_found_route));
+    }
+
+    fn supports_proxy(&self) -> bool {
+        true
     }
 }
 

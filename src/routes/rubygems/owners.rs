@@ -41,6 +41,9 @@ pub async fn list(r: RepoRequest, path: web::Path<(String, String)>) -> GemResul
 /// `POST /api/v1/gems/{name}/owners` (`add = true`) and `DELETE` (`add = false`).
 async fn change(r: RepoRequest, payload: web::Payload, name: String, add: bool) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(&ctx).into());
+    }
     ctx.label("owners");
     let who = ctx.require(Scope::Publish).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());

@@ -53,6 +53,9 @@ async fn log_change(
 /// `POST /api/v1/gems`: the body is the `.gem`.
 pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(&ctx).into());
+    }
     ctx.label("push");
     let who = ctx.require(Scope::Publish).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
@@ -121,6 +124,9 @@ fn duplicate(full: &str) -> AppError {
 /// `DELETE /api/v1/gems/yank` with a form body `gem_name=&version=[&platform=]`.
 pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(&ctx).into());
+    }
     ctx.label("yank");
     let who = ctx.require(Scope::Delete).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());

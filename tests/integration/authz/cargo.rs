@@ -1,6 +1,6 @@
 //! Cargo: publish, yank, unyank and owner changes on `cargo`; the reads of `cargo-private`
-//! (config.json, index file, download, owners list, search). Tokens go raw in `Authorization`,
-//! as cargo sends them.
+//! (config.json, index file, download, owners list, search); a publish and a yank on the proxy
+//! `cargo-proxy` (405 for everyone). Tokens go raw in `Authorization`, as cargo sends them.
 
 use super::{Cred, Creds, Got, Verdict, cell_name, check, row};
 use crate::support::{Resp, TestServer};
@@ -9,6 +9,7 @@ use serde_json::json;
 
 const REPO: &str = "cargo";
 const PRIVATE: &str = "cargo-private";
+const PROXY: &str = "cargo-proxy";
 
 /// A request the way cargo sends it: the raw token, JSON accepted.
 fn send(
@@ -37,7 +38,15 @@ fn cargo_authorization_matrix_matches_the_policy() {
 
 /// Runs every cell of the cargo matrix; the server is gone when it returns.
 fn cargo_matrix() -> Verdict {
-    let server = &TestServer::start();
+    // The proxy's upstream never answers: its rows are refusals that must not need it.
+    let server = &TestServer::builder()
+        .extra_config(&crate::support::proxy::proxy_repository(
+            PROXY,
+            "cargo",
+            "http://127.0.0.1:9/",
+            "",
+        ))
+        .start();
     let creds = &Creds::new(server, REPO, PRIVATE);
     server.add_user("carol", None);
     let token = |c: Cred| creds.token(c, REPO);
@@ -76,6 +85,19 @@ fn cargo_matrix() -> Verdict {
     // Columns: anonymous, read-only, publish, delete, other repo, expired, revoked, other user,
     // owner, admin.
     let rows = vec![
+        row(
+            "PUT /{proxy}/api/v1/crates/new: publish to a proxy",
+            [405, 405, 405, 405, 405, 405, 405, 405, 405, 405],
+            |c| Got::of(&publish(PROXY, token(c), &cell_name("proxied", c), "1.0.0")),
+        ),
+        row(
+            "DELETE /{proxy}/api/v1/crates/{name}/{version}/yank: yank in a proxy",
+            [405, 405, 405, 405, 405, 405, 405, 405, 405, 405],
+            |c| {
+                let path = format!("/{PROXY}/api/v1/crates/{}/1.0.0/yank", cell_name("pyank", c));
+                Got::of(&send(server, "DELETE", &path, token(c), None))
+            },
+        ),
         row(
             "PUT /api/v1/crates/new: publish a new crate",
             [401, 403, 200, 403, 403, 401, 401, 200, 200, 200],
