@@ -131,7 +131,9 @@ impl Memo {
     fn put(&self, key: &str, entry: MemoEntry) {
         let weight = |e: &MemoEntry| key.len() + 64 + e.doc.as_ref().map_or(0, |d| d.body.len());
         let w = weight(&entry);
-        if w > self.max_bytes / 4 {
+        // Up to half the memo for one document: the public RubyGems `/versions` is tens of MB and
+        // is asked for by every bundler run.
+        if w > self.max_bytes / 2 {
             self.remove(key);
             return;
         }

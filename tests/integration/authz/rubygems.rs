@@ -1,6 +1,7 @@
 //! RubyGems: push, yank and `gem signin` (`api_key`, sent the column's token as every other gem
 //! request sends it) on `rubygems`; the reads of `rubygems-private` (compact index, legacy
-//! gemspec, download). Tokens go raw in `Authorization`, as `gem push` sends them.
+//! gemspec, download); a push to the proxy `rubygems-proxy` (405 for everyone). Tokens go raw in
+//! `Authorization`, as `gem push` sends them.
 
 use super::{Cred, Creds, Got, Verdict, cell_name, check, row};
 use crate::support::{Resp, TestServer};
@@ -8,6 +9,7 @@ use packgate_rubygems::testing::Gem;
 
 const REPO: &str = "rubygems";
 const PRIVATE: &str = "rubygems-private";
+const PROXY: &str = "rubygems-proxy";
 
 /// A request the way gem sends it: the raw token.
 fn send(
@@ -36,7 +38,15 @@ fn rubygems_authorization_matrix_matches_the_policy() {
 
 /// Runs every cell of the RubyGems matrix; the server is gone when it returns.
 fn rubygems_matrix() -> Verdict {
-    let server = &TestServer::start();
+    // The proxy's upstream never answers: its row is a refusal that must not need it.
+    let server = &TestServer::builder()
+        .extra_config(&crate::support::proxy::proxy_repository(
+            PROXY,
+            "rubygems",
+            "http://127.0.0.1:9/",
+            "",
+        ))
+        .start();
     let creds = &Creds::new(server, REPO, PRIVATE);
     let token = |c: Cred| creds.token(c, REPO);
     let push = |repo: &str, token: Option<&str>, gem: &Gem| {
@@ -61,6 +71,17 @@ fn rubygems_matrix() -> Verdict {
     // Columns: anonymous, read-only, publish, delete, other repo, expired, revoked, other user,
     // owner, admin.
     let rows = vec![
+        row(
+            "POST /{proxy}/api/v1/gems: push to a proxy",
+            [405, 405, 405, 405, 405, 405, 405, 405, 405, 405],
+            |c| {
+                Got::of(&push(
+                    PROXY,
+                    token(c),
+                    &Gem::new(&cell_name("proxied", c), "1.0.0"),
+                ))
+            },
+        ),
         row(
             "POST /api/v1/gems: push a new gem",
             [401, 403, 200, 403, 403, 401, 401, 200, 200, 200],
