@@ -175,7 +175,9 @@ pub async fn identity_taken(
             .to_owned();
         taken = taken.or(Expr::exists(present));
     }
-    let query = Query::select().expr_as(taken, Alias::new("taken")).to_owned();
+    let query = Query::select()
+        .expr_as(taken, Alias::new("taken"))
+        .to_owned();
     let row = db.conn.query_one(&query).await?;
     Ok(match row {
         Some(r) => r

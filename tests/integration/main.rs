@@ -27,6 +27,7 @@ mod npm_http;
 mod npm_proxy;
 mod nuget_cli;
 mod nuget_http;
+mod nuget_proxy;
 mod owners;
 mod owners_cli;
 mod rubygems_cli;

@@ -560,11 +560,19 @@ fn purging_the_cache_makes_the_next_request_ask_the_upstream() {
     packument(&rig, "purged").expect(200);
     assert_eq!(rig.fault.count("/npm/purged"), 2);
     let kept = tarball(&rig, "purged", "1.0.0");
-    assert_eq!(kept.header("x-packgate-cache"), Some("hit"), "files stay by default");
+    assert_eq!(
+        kept.header("x-packgate-cache"),
+        Some("hit"),
+        "files stay by default"
+    );
     crate::support::proxy::purge_with(&rig, "purged", "&files=true");
     let again = tarball(&rig, "purged", "1.0.0");
     again.expect(200);
-    assert_eq!(again.header("x-packgate-cache"), Some("miss"), "fetched and checked again");
+    assert_eq!(
+        again.header("x-packgate-cache"),
+        Some("miss"),
+        "fetched and checked again"
+    );
     assert_eq!(rig.fault.count("/npm/purged/-/purged-1.0.0.tgz"), 2);
     let out = rig.proxy.cli(&["cache", "purge", &rig.repo], None);
     assert!(

@@ -182,10 +182,14 @@ fn two_proxy_instances_filling_one_cache_at_once_store_each_file_once_and_both_s
     }
     let rig = crate::support::proxy::ProxyRig::start("npm", "npm", "");
     let second = rig.proxy.start_second();
-    let pkg = Package::new("shared-cache", "1.0.0").file("data.bin", crate::support::random_bytes(200_000, 3));
+    let pkg = Package::new("shared-cache", "1.0.0")
+        .file("data.bin", crate::support::random_bytes(200_000, 3));
     crate::npm_proxy::publish(&rig, &pkg);
     let blobs_before = rig.proxy.blob_count();
-    rig.fault.set("/npm/shared-cache/-/", crate::support::fault_proxy::Fault::Delay(std::time::Duration::from_millis(300)));
+    rig.fault.set(
+        "/npm/shared-cache/-/",
+        crate::support::fault_proxy::Fault::Delay(std::time::Duration::from_millis(300)),
+    );
     let path = format!("/{}/shared-cache/-/shared-cache-1.0.0.tgz", rig.repo);
     let bodies: Vec<crate::support::Resp> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..20)
@@ -195,14 +199,22 @@ fn two_proxy_instances_filling_one_cache_at_once_store_each_file_once_and_both_s
                 s.spawn(move || server.http().get(&path))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
     for r in &bodies {
         r.expect(200);
         assert_eq!(r.body, pkg.tarball());
     }
-    let fetched = rig.fault.count("/npm/shared-cache/-/shared-cache-1.0.0.tgz");
-    assert!((1..=2).contains(&fetched), "one fetch per instance at most, got {fetched}");
+    let fetched = rig
+        .fault
+        .count("/npm/shared-cache/-/shared-cache-1.0.0.tgz");
+    assert!(
+        (1..=2).contains(&fetched),
+        "one fetch per instance at most, got {fetched}"
+    );
     if let (Some(before), Some(after)) = (blobs_before, rig.proxy.blob_count()) {
         assert_eq!(after, before + 1, "the tarball is stored once");
     }

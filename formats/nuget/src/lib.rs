@@ -4,6 +4,7 @@ pub mod documents;
 pub mod names;
 pub mod nuspec;
 pub mod package;
+pub mod proxy;
 pub mod range;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -356,6 +356,7 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
         },
         file_name,
         metadata: line.line,
+        check: None,
     };
     // The public crate registry serves `.crate` files from another host than its index: the
     // origin its own config.json names in `dl` is allowed too (the bytes are checked against

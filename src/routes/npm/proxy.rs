@@ -339,6 +339,7 @@ pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRespon
         },
         file_name: file.to_string(),
         metadata: t.manifest,
+        check: None,
     };
     let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(not_found());

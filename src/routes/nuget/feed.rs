@@ -3,7 +3,8 @@
 //! and cached by the package's change stamp.
 
 use super::{
-    Entry, NugetResult, allow, entries, nupkg_name, nuspec_name, snupkg_name, url_version, v3_url,
+    Entry, NugetResult, allow, entries, nupkg_name, nuspec_name, proxy, snupkg_name, url_version,
+    v3_url,
 };
 use crate::error::AppError;
 use crate::routes::common::ctx::{Ctx, RepoRequest};
@@ -25,6 +26,9 @@ fn not_found(what: &str) -> AppError {
 /// reads it without credentials.
 pub async fn service_index(r: RepoRequest) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return proxy::finish(proxy::service_index(&ctx).await);
+    }
     ctx.label("service_index");
     let body = packgate_nuget::service_index(&v3_url(&ctx));
     let tag = etag::of_bytes(&body);
@@ -64,6 +68,9 @@ where
 /// `GET {flat}/{id}/index.json`: every version, listed or not, lower-case and normalized.
 pub async fn flat_versions(r: RepoRequest, id: web::Path<String>) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return proxy::finish(proxy::flat_versions(&ctx, &id).await);
+    }
     ctx.label("flat_versions");
     allow(&ctx, Scope::Read).await?;
     package_doc(&ctx, &id, "flat", |desc| {
@@ -77,6 +84,10 @@ pub async fn flat_versions(r: RepoRequest, id: web::Path<String>) -> NugetResult
 /// `{id}.{version}.snupkg`, with the id and version in any case and any equivalent version spelling.
 pub async fn flat_file(r: RepoRequest, path: web::Path<(String, String, String)>) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        let (id, version, file) = path.into_inner();
+        return proxy::finish(proxy::flat_file(&ctx, &id, &version, &file).await);
+    }
     ctx.label("download");
     allow(&ctx, Scope::Read).await?;
     let (id, version, file) = path.into_inner();
@@ -158,6 +169,9 @@ fn reg_entries<'a>(
 /// `GET {reg}/{id}/index.json`: pages inlined below 128 versions, linked above.
 pub async fn registration_index(r: RepoRequest, id: web::Path<String>) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return proxy::finish(proxy::registration_index(&ctx, &id).await);
+    }
     ctx.label("registration");
     allow(&ctx, Scope::Read).await?;
     let v3 = v3_url(&ctx);
@@ -178,6 +192,10 @@ pub async fn registration_page(
     path: web::Path<(String, String, String)>,
 ) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        let (id, lower, upper) = path.into_inner();
+        return proxy::finish(proxy::registration_page(&ctx, &id, &lower, &upper).await);
+    }
     ctx.label("registration_page");
     allow(&ctx, Scope::Read).await?;
     let (id, lower, upper) = path.into_inner();
@@ -200,6 +218,10 @@ pub async fn registration_page(
 /// `GET {reg}/{id}/{version}.json`: one version's leaf.
 pub async fn registration_leaf(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        let (id, leaf) = path.into_inner();
+        return proxy::finish(proxy::registration_leaf(&ctx, &id, &leaf).await);
+    }
     ctx.label("registration_leaf");
     allow(&ctx, Scope::Read).await?;
     let (id, leaf) = path.into_inner();

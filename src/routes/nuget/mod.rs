@@ -1,6 +1,8 @@
 //! NuGet v3 (nuget.exe, `dotnet`, Visual Studio): the service index, the flat container,
 //! registrations, search and autocomplete, push, delete (unlist), relist, deprecation and symbol
 //! packages. Every resource lives under `{repo}/v3/`. See `docs/formats/nuget.md` for the URL table.
+//! The same routes serve proxy repositories (`proxy.rs`): each read handler hands a proxy's
+//! request over at its top, and the writes refuse it.
 //!
 //! Ids are case-insensitive: the package's normalized name is the lower-case id, and its name keeps
 //! the spelling of the first push. A version row's `version` is the full version (normalized, with
@@ -12,6 +14,7 @@
 //! specific reason phrase (see [`Nuget`]); the body says more for other tools.
 
 mod feed;
+mod proxy;
 mod publish;
 mod search;
 
@@ -76,6 +79,10 @@ impl From<packgate_nuget::PackageError> for AppError {
 impl FormatModule for NugetModule {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Nuget
+    }
+
+    fn supports_proxy(&self) -> bool {
+        true
     }
 
     fn normalize_name(&self, name: &str) -> String {

@@ -105,6 +105,9 @@ async fn receive_package(
     ctx: &Ctx<'_>,
     payload: web::Payload,
 ) -> Result<(Principal, NamedTempFile, Digests, ReadPackage), AppError> {
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(ctx));
+    }
     let who = allow(ctx, Scope::Publish).await?.ok_or_else(|| {
         AppError::Unauthorized("push needs an API key".into()).with_reason("An API key is required")
     })?;
@@ -255,6 +258,9 @@ async fn owned_target(
     ctx: &Ctx<'_>,
     path: &(String, String),
 ) -> Result<(packages::Package, packages::Version), AppError> {
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(ctx));
+    }
     let who = allow(ctx, Scope::Delete).await?.ok_or_else(|| {
         AppError::Unauthorized("an API key is required".into())
             .with_reason("An API key is required")

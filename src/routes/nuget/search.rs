@@ -160,6 +160,9 @@ fn json(body: Vec<u8>) -> HttpResponse {
 /// `GET {repo}/v3/query?q=&skip=&take=&prerelease=&semVerLevel=&packageType=`.
 pub async fn query(r: RepoRequest) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return super::proxy::finish(super::proxy::query(&ctx).await);
+    }
     ctx.label("search");
     allow(&ctx, Scope::Read).await?;
     let p = params(ctx.req);
@@ -202,6 +205,9 @@ pub async fn query(r: RepoRequest) -> NugetResult {
 /// `GET {repo}/v3/autocomplete?q=…` (ids) or `?id=…` (the versions of one id).
 pub async fn autocomplete(r: RepoRequest) -> NugetResult {
     let ctx = r.ctx();
+    if ctx.repo.proxy.is_some() {
+        return super::proxy::finish(super::proxy::autocomplete(&ctx).await);
+    }
     ctx.label("autocomplete");
     allow(&ctx, Scope::Read).await?;
     let p = params(ctx.req);

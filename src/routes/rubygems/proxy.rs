@@ -594,6 +594,7 @@ async fn upstream_file(
         },
         file_name: file.to_string(),
         metadata,
+        check: None,
     };
     let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(file_missing(file));

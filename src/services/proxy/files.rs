@@ -47,6 +47,10 @@ impl Expected {
     }
 }
 
+/// A format's own check of a fetched file before it is stored (a NuGet `.nupkg` must be a
+/// readable package of the id and version asked for), run off the async workers.
+pub type FileCheck = Box<dyn Fn(&std::path::Path) -> Result<(), String> + Send + Sync>;
+
 /// A file to fetch.
 pub struct FileRequest {
     /// Where the upstream has it (must be on the upstream's origin).
@@ -59,6 +63,8 @@ pub struct FileRequest {
     pub file_name: String,
     /// Metadata recorded with a version the cache creates (JSON text).
     pub metadata: String,
+    /// The format's check of the bytes before they are stored (`None`: the digest is the check).
+    pub check: Option<FileCheck>,
 }
 
 /// What a file fetch needs from the server.
@@ -140,9 +146,12 @@ impl Proxy {
         }
     }
 
-    async fn fetch_file(&self, sinks: &Sinks, req: FileRequest) -> Result<Digests, AppError> {
+    async fn fetch_file(&self, sinks: &Sinks, mut req: FileRequest) -> Result<Digests, AppError> {
         let url = &req.url;
-        let res = match self.client.file(url).await {
+        // Without a declared digest nothing vouches for bytes from another host: redirects to
+        // another origin are followed only when the digest will be checked.
+        let cross_origin = req.expected != Expected::FirstSeen;
+        let res = match self.client.file(url, cross_origin).await {
             Ok(Some(res)) => res,
             Ok(None) => {
                 self.health.success();
@@ -195,6 +204,26 @@ impl Proxy {
                 req.file_name,
                 req.expected.describe()
             )));
+        }
+        if let Some(check) = req.check.take() {
+            let path = tmp.path().to_path_buf();
+            let verdict = tokio::task::spawn_blocking(move || check(&path))
+                .await
+                .map_err(AppError::internal)?;
+            if let Err(why) = verdict {
+                super::Stats::bump(&self.stats.digest_mismatches);
+                tracing::error!(
+                    repo.name = %self.repo,
+                    upstream = %self.client.label(),
+                    file.name = %req.file_name,
+                    error = %why,
+                    "upstream file failed the format's check; nothing was stored"
+                );
+                return Err(AppError::Upstream(format!(
+                    "the upstream's {} is not what it should be ({why}); nothing was stored",
+                    req.file_name
+                )));
+            }
         }
         publish::cache_file(
             &sinks.db,

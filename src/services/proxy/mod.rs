@@ -17,7 +17,7 @@ mod health;
 mod upstream;
 
 pub use documents::{CacheState, DocRequest, Served};
-pub use files::{Expected, FileRequest, Sinks};
+pub use files::{Expected, FileCheck, FileRequest, Sinks};
 pub use health::HealthState;
 
 use crate::config::ProxySettings;

@@ -278,9 +278,14 @@ impl Client {
 
     /// GETs a file: `Ok(None)` for 404/410, else the response whose body the caller streams
     /// (each read bounded by `request_timeout`, the reqwest read timeout). A redirect to another
-    /// origin (a registry's CDN) is followed without credentials, at most 5 hops: the bytes are
-    /// checked against the declared digest whatever host served them.
-    pub async fn file(&self, url: &url::Url) -> Result<Option<reqwest::Response>, UpstreamFailure> {
+    /// origin (a registry's CDN) is followed without credentials, at most 5 hops, when
+    /// `cross_origin` (the bytes are checked against the declared digest whatever host served
+    /// them); otherwise it is a 502.
+    pub async fn file(
+        &self,
+        url: &url::Url,
+        cross_origin: bool,
+    ) -> Result<Option<reqwest::Response>, UpstreamFailure> {
         let mut current = url.clone();
         for _ in 0..=5 {
             let send = self.request(&current, HeaderMap::new()).send();
@@ -300,7 +305,8 @@ impl Client {
                 }
             };
             let status = res.status();
-            if status.is_redirection()
+            if cross_origin
+                && status.is_redirection()
                 && let Some(next) = res
                     .headers()
                     .get(reqwest::header::LOCATION)

@@ -94,7 +94,10 @@ fn cargo_matrix() -> Verdict {
             "DELETE /{proxy}/api/v1/crates/{name}/{version}/yank: yank in a proxy",
             [405, 405, 405, 405, 405, 405, 405, 405, 405, 405],
             |c| {
-                let path = format!("/{PROXY}/api/v1/crates/{}/1.0.0/yank", cell_name("pyank", c));
+                let path = format!(
+                    "/{PROXY}/api/v1/crates/{}/1.0.0/yank",
+                    cell_name("pyank", c)
+                );
                 Got::of(&send(server, "DELETE", &path, token(c), None))
             },
         ),

@@ -1,6 +1,7 @@
 //! NuGet: push, symbol push, delete (unlist), relist and deprecation (`PUT` and `DELETE`) on
-//! `nuget`; the reads of `nuget-private` (flat container, registration, search). Tokens go in
-//! `X-NuGet-ApiKey`, as `nuget push -ApiKey` sends them.
+//! `nuget`; the reads of `nuget-private` (flat container, registration, search); a push to the
+//! proxy `nuget-proxy` (405 for everyone). Tokens go in `X-NuGet-ApiKey`, as `nuget push -ApiKey`
+//! sends them.
 
 use super::{Cred, Creds, Got, Verdict, cell_name, check, row};
 use crate::support::TestServer;
@@ -10,6 +11,7 @@ use serde_json::json;
 
 const REPO: &str = "nuget";
 const PRIVATE: &str = "nuget-private";
+const PROXY: &str = "nuget-proxy";
 
 /// How a token travels: `X-NuGet-ApiKey`, or nothing.
 fn key(token: Option<&str>) -> Auth<'_> {
@@ -23,9 +25,18 @@ fn nuget_authorization_matrix_matches_the_policy() {
 
 /// Runs every cell of the NuGet matrix; the server is gone when it returns.
 fn nuget_matrix() -> Verdict {
-    let server = &TestServer::start();
+    // The proxy's upstream never answers: its row is a refusal that must not need it.
+    let server = &TestServer::builder()
+        .extra_config(&crate::support::proxy::proxy_repository(
+            PROXY,
+            "nuget",
+            "http://127.0.0.1:9/",
+            "",
+        ))
+        .start();
     let creds = &Creds::new(server, REPO, PRIVATE);
     let feed = &Feed::new(server, REPO);
+    let proxy_feed = &Feed::new(server, PROXY);
     let private = &Feed::new(server, PRIVATE);
     let token = |c: Cred| key(creds.token(c, REPO));
     let owner = Auth::ApiKey(&creds.owner);
@@ -49,6 +60,14 @@ fn nuget_matrix() -> Verdict {
     // Columns: anonymous, read-only, publish, delete, other repo, expired, revoked, other user,
     // owner, admin.
     let rows = vec![
+        row(
+            "PUT /{proxy}/v3/package: push to a proxy",
+            [405, 405, 405, 405, 405, 405, 405, 405, 405, 405],
+            |c| {
+                let pkg = Nupkg::new(&cell_name("proxied", c), "1.0.0");
+                Got::of(&proxy_feed.push(token(c), &pkg.bytes()))
+            },
+        ),
         row(
             "PUT /v3/package: push a new package",
             [401, 403, 201, 403, 403, 401, 401, 201, 201, 201],
