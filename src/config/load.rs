@@ -312,12 +312,21 @@ mod tests {
         let p = write(
             dir.path(),
             "p.toml",
-            "[[repository]]\nname = \"up\"\nformat = \"npm\"\ntype = \"proxy\"\n",
+            "[[repository]]\nname = \"up\"\nformat = \"npm\"\ntype = \"group\"\n",
         );
         let err = load_with_env(&[p], &[], &FlagOverrides::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("not yet supported"), "{err}");
+        let q = write(
+            dir.path(),
+            "q.toml",
+            "[[repository]]\nname = \"up\"\nformat = \"npm\"\ntype = \"proxy\"\n",
+        );
+        let err = load_with_env(&[q], &[], &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs `upstream`"), "{err}");
     }
 
     #[test]
