@@ -8,7 +8,11 @@
 
 use crate::support::Resp;
 use crate::support::fault_proxy::Fault;
-use crate::support::proxy::ProxyRig;
+use crate::support::proxy::{
+    ProxyRig, STALE_SETTINGS, concurrent_bodies, expect_one_conditional_revalidation,
+    expect_refused_file, expect_stale_copy, outlive_ttl, proxy_event, upstream_failures,
+    utc_seconds,
+};
 use packgate_cargo::testing::{Crate, frame, index_path, parse_index, sha256_hex};
 use serde_json::Value;
 use std::time::Duration;
@@ -83,19 +87,6 @@ fn expect_detail(resp: &Resp, status: u16) -> String {
     detail.to_owned()
 }
 
-/// The value of `packgate_proxy_events_total{repo=…,event=…}` in `/metrics`.
-fn proxy_event(rig: &ProxyRig, event: &str) -> u64 {
-    let text = rig.proxy.metrics().text();
-    let needle = format!(
-        "packgate_proxy_events_total{{repo=\"{}\",event=\"{event}\"}} ",
-        rig.repo
-    );
-    text.lines()
-        .find_map(|l| l.strip_prefix(&needle))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {needle} in /metrics:\n{text}"))
-}
-
 /// `line` (one JSON object, no newline) with `extra` (`"k":v,…`) added before its closing brace.
 fn with_fields(line: &str, extra: &str) -> String {
     let body = line
@@ -106,28 +97,8 @@ fn with_fields(line: &str, extra: &str) -> String {
 
 /// An RFC 3339 UTC timestamp `secs_ago` seconds before now, as `pubtime` is written.
 fn pubtime(secs_ago: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let t = now - secs_ago;
-    let (days, rest) = (t / 86_400, t % 86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let now = packgate::services::time::now_millis();
+    utc_seconds(now - secs_ago as i64 * 1000)
 }
 
 #[test]
@@ -246,24 +217,11 @@ fn after_the_ttl_one_conditional_request_revalidates_and_a_304_keeps_the_bytes()
     publish(&rig, &Crate::new("pg-revalidated", "1.0.0"));
     let first = index(&rig, "pg-revalidated");
     first.expect(200);
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     let second = index(&rig, "pg-revalidated");
-    second.expect(200);
-    assert_eq!(second.header("x-packgate-cache"), Some("revalidated"));
-    assert_eq!(second.body, first.body);
     let path = upstream_index("pg-revalidated");
-    let seen: Vec<_> = rig
-        .fault
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == path)
-        .collect();
-    assert_eq!(seen.len(), 2, "one fetch, then one revalidation");
-    assert!(
-        seen[1].header("if-none-match").is_some() || seen[1].header("if-modified-since").is_some(),
-        "the revalidation is conditional: {:?}",
-        seen[1].headers
-    );
+    let validators = ["if-none-match", "if-modified-since"];
+    expect_one_conditional_revalidation(&rig, &path, (&first, &second), &validators);
     index(&rig, "pg-revalidated").expect(200);
     assert_eq!(rig.fault.count(&path), 2, "inside the renewed window");
     publish(&rig, &Crate::new("pg-revalidated", "1.1.0"));
@@ -285,34 +243,10 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
     let file = publish(&rig, &krate);
     rig.fault
         .set("/cargo/", Fault::Delay(Duration::from_millis(300)));
-    let bodies: Vec<Vec<u8>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50)
-            .map(|_| s.spawn(|| index(&rig, "pg-crowded")))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                let r = h.join().expect("request thread");
-                r.expect(200);
-                r.body
-            })
-            .collect()
-    });
+    let bodies: Vec<Vec<u8>> = concurrent_bodies(50, || index(&rig, "pg-crowded"));
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "identical bodies");
     assert_eq!(rig.fault.count(&upstream_index("pg-crowded")), 1);
-    let files: Vec<Vec<u8>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50)
-            .map(|_| s.spawn(|| download(&rig, "pg-crowded", "1.0.0")))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                let r = h.join().expect("request thread");
-                r.expect(200);
-                r.body
-            })
-            .collect()
-    });
+    let files: Vec<Vec<u8>> = concurrent_bodies(50, || download(&rig, "pg-crowded", "1.0.0"));
     assert!(
         files.iter().all(|f| *f == file),
         "every client got the .crate"
@@ -326,30 +260,18 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
 
 #[test]
 fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
-    let rig = rig("metadata_ttl = \"1s\"\nrequest_timeout = \"2s\"");
+    let rig = rig(STALE_SETTINGS);
     publish(&rig, &Crate::new("pg-steady", "1.0.0"));
     let mut last_good = index(&rig, "pg-steady");
     last_good.expect(200);
-    for (round, (fault, uncached_status)) in [
-        (Fault::Status(500), 502),
-        (Fault::Truncate(10), 502),
-        (Fault::Reset(10), 502),
-        (Fault::Delay(Duration::from_secs(4)), 504),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (round, (fault, uncached_status)) in upstream_failures().into_iter().enumerate() {
         // A new upstream version, so that the revalidation gets a body to break (not a 304).
         publish(&rig, &Crate::new("pg-steady", &format!("1.1.{round}")));
         let cold = format!("pg-cold-{round}");
         let cold_file = publish(&rig, &Crate::new(&cold, "1.0.0"));
-        std::thread::sleep(Duration::from_millis(1200));
+        outlive_ttl();
         rig.fault.set("/cargo/", fault.clone());
-        let stale = index(&rig, "pg-steady");
-        stale.expect(200);
-        assert_eq!(stale.header("x-packgate-cache"), Some("stale"), "{fault:?}");
-        assert!(stale.header("age").is_some(), "{fault:?}: Age");
-        assert_eq!(stale.body, last_good.body, "{fault:?}: the last good copy");
+        expect_stale_copy(&index(&rig, "pg-steady"), &last_good, &fault);
         let msg = expect_detail(&index(&rig, &cold), uncached_status);
         assert!(msg.contains("upstream"), "{fault:?}: {msg}");
         let msg = expect_detail(&download(&rig, &cold, "1.0.0"), uncached_status);
@@ -360,7 +282,7 @@ fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
         assert!(last_good.text().contains(&format!("1.1.{round}")));
         assert_eq!(download(&rig, &cold, "1.0.0").body, cold_file);
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     rig.fault.down();
     let stale = index(&rig, "pg-steady");
     stale.expect(200);
@@ -464,13 +386,7 @@ fn a_crate_that_does_not_match_its_cksum_is_refused_and_nothing_is_stored() {
         Fault::Truncate(20),
     ] {
         rig.fault.set(&path, fault.clone());
-        let refused = download(&rig, "pg-tampered", "1.0.0");
-        assert!(
-            [502, 504].contains(&refused.status),
-            "{fault:?}: {} {}",
-            refused.status,
-            refused.text()
-        );
+        expect_refused_file(&download(&rig, "pg-tampered", "1.0.0"), &fault);
     }
     assert!(proxy_event(&rig, "digest_mismatch") >= 2);
     let blobs = rig.proxy.blob_count();
@@ -559,15 +475,7 @@ fn an_offline_proxy_contacts_nobody_and_names_itself_for_uncached_crates() {
     index(&rig, "pg-kept").expect(200);
     download(&rig, "pg-kept", "1.0.0").expect(200);
     // The same deployment restarted with `offline = true`.
-    let config = &rig.proxy.stack.config_files[0];
-    let text = std::fs::read_to_string(config).expect("config");
-    std::fs::write(
-        config,
-        text.replace("type = \"proxy\"", "type = \"proxy\"\noffline = true"),
-    )
-    .expect("rewrite config");
-    let offline = rig.proxy.start_second();
-    rig.fault.reset_counts();
+    let offline = rig.restart_offline();
     let http = offline.http();
     let doc = http.get(&format!("/{}/index/{}", rig.repo, index_path("pg-kept")));
     doc.expect(200);

@@ -5,7 +5,10 @@
 //! through a proxy are in `npm_proxy/cli.rs`.
 
 use crate::support::fault_proxy::Fault;
-use crate::support::proxy::ProxyRig;
+use crate::support::proxy::{
+    ProxyRig, STALE_SETTINGS, concurrent_bodies, expect_one_conditional_revalidation,
+    expect_refused_file, expect_stale_copy, outlive_ttl, proxy_event, upstream_failures,
+};
 use crate::support::{Resp, TestServer};
 use packgate_npm::testing::{Package, escape_name, integrity, sha1_hex};
 use serde_json::Value;
@@ -58,19 +61,6 @@ fn tarball(rig: &ProxyRig, name: &str, version: &str) -> Resp {
         .get(&format!("/{}/{name}/-/{base}-{version}.tgz", rig.repo))
 }
 
-/// The value of `packgate_proxy_events_total{repo=…,event=…}` in `/metrics`.
-fn proxy_event(rig: &ProxyRig, event: &str) -> u64 {
-    let text = rig.proxy.metrics().text();
-    let needle = format!(
-        "packgate_proxy_events_total{{repo=\"{}\",event=\"{event}\"}} ",
-        rig.repo
-    );
-    text.lines()
-        .find_map(|l| l.strip_prefix(&needle))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {needle} in /metrics:\n{text}"))
-}
-
 #[test]
 fn a_packument_is_fetched_once_and_served_from_the_cache_inside_the_ttl() {
     let rig = ProxyRig::start("npm", "npm", "");
@@ -114,24 +104,10 @@ fn after_the_ttl_one_conditional_request_revalidates_and_a_304_keeps_the_bytes()
     publish(&rig, &Package::new("revalidated", "1.0.0"));
     let first = packument(&rig, "revalidated");
     first.expect(200);
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     let second = packument(&rig, "revalidated");
-    second.expect(200);
-    assert_eq!(second.header("x-packgate-cache"), Some("revalidated"));
-    assert_eq!(second.body, first.body);
     let path = upstream_path("revalidated");
-    let seen: Vec<_> = rig
-        .fault
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == path)
-        .collect();
-    assert_eq!(seen.len(), 2, "one fetch, then one revalidation");
-    assert!(
-        seen[1].header("if-none-match").is_some(),
-        "the revalidation is conditional: {:?}",
-        seen[1].headers
-    );
+    expect_one_conditional_revalidation(&rig, &path, (&first, &second), &["if-none-match"]);
     // Inside the renewed window: no request.
     packument(&rig, "revalidated").expect(200);
     assert_eq!(rig.fault.count(&path), 2);
@@ -150,37 +126,13 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
     publish(&rig, &pkg);
     rig.fault
         .set("/npm/", Fault::Delay(Duration::from_millis(300)));
-    let bodies: Vec<Vec<u8>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50)
-            .map(|_| s.spawn(|| packument(&rig, "crowded")))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                let r = h.join().expect("request thread");
-                r.expect(200);
-                r.body
-            })
-            .collect()
-    });
+    let bodies: Vec<Vec<u8>> = concurrent_bodies(50, || packument(&rig, "crowded"));
     assert!(
         bodies.windows(2).all(|w| w[0] == w[1]),
         "identical packuments"
     );
     assert_eq!(rig.fault.count("/npm/crowded"), 1);
-    let files: Vec<Vec<u8>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50)
-            .map(|_| s.spawn(|| tarball(&rig, "crowded", "1.0.0")))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                let r = h.join().expect("request thread");
-                r.expect(200);
-                r.body
-            })
-            .collect()
-    });
+    let files: Vec<Vec<u8>> = concurrent_bodies(50, || tarball(&rig, "crowded", "1.0.0"));
     assert!(
         files.iter().all(|f| *f == pkg.tarball()),
         "every client got the tarball"
@@ -190,36 +142,17 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
 
 #[test]
 fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
-    let rig = ProxyRig::start(
-        "npm",
-        "npm",
-        "metadata_ttl = \"1s\"\nrequest_timeout = \"2s\"",
-    );
+    let rig = ProxyRig::start("npm", "npm", STALE_SETTINGS);
     publish(&rig, &Package::new("steady", "1.0.0"));
     let mut last_good = packument(&rig, "steady");
     last_good.expect(200);
-    for (round, (fault, uncached_status)) in [
-        (Fault::Status(500), 502),
-        (Fault::Truncate(10), 502),
-        (Fault::Reset(10), 502),
-        (Fault::Delay(Duration::from_secs(4)), 504),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (round, (fault, uncached_status)) in upstream_failures().into_iter().enumerate() {
         // A new upstream version, so that the revalidation gets a body to break (not a 304).
         publish(&rig, &Package::new("steady", &format!("1.1.{round}")));
         publish(&rig, &Package::new(&format!("cold-{round}"), "1.0.0"));
-        std::thread::sleep(Duration::from_millis(1200));
+        outlive_ttl();
         rig.fault.set("/npm/", fault.clone());
-        let stale = packument(&rig, "steady");
-        stale.expect(200);
-        assert_eq!(stale.header("x-packgate-cache"), Some("stale"), "{fault:?}");
-        assert!(
-            stale.header("age").is_some(),
-            "{fault:?}: a stale copy says its Age"
-        );
-        assert_eq!(stale.body, last_good.body, "{fault:?}: the last good copy");
+        expect_stale_copy(&packument(&rig, "steady"), &last_good, &fault);
         let cold = packument(&rig, &format!("cold-{round}"));
         let msg = cold.expect_error(uncached_status);
         assert!(msg.contains("upstream"), "{fault:?}: {msg}");
@@ -229,7 +162,7 @@ fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
         last_good.expect(200);
         assert!(last_good.text().contains(&format!("1.1.{round}")));
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     rig.fault.down();
     let stale = packument(&rig, "steady");
     stale.expect(200);
@@ -321,13 +254,7 @@ fn a_tarball_that_does_not_match_its_integrity_is_refused_and_nothing_is_stored(
         Fault::Swap(packgate_npm::testing::gzip(&vec![0u8; 16 << 20])),
     ] {
         rig.fault.set(path, fault.clone());
-        let refused = tarball(&rig, "tampered", "1.0.0");
-        assert!(
-            [502, 504].contains(&refused.status),
-            "{fault:?}: {} {}",
-            refused.status,
-            refused.text()
-        );
+        expect_refused_file(&tarball(&rig, "tampered", "1.0.0"), &fault);
     }
     assert!(proxy_event(&rig, "digest_mismatch") >= 3);
     rig.fault.clear();
@@ -405,15 +332,7 @@ fn an_offline_proxy_contacts_nobody_and_names_itself_for_uncached_packages() {
     packument(&rig, "kept").expect(200);
     tarball(&rig, "kept", "1.0.0").expect(200);
     // The same deployment restarted with `offline = true`.
-    let config = &rig.proxy.stack.config_files[0];
-    let text = std::fs::read_to_string(config).expect("config");
-    std::fs::write(
-        config,
-        text.replace("type = \"proxy\"", "type = \"proxy\"\noffline = true"),
-    )
-    .expect("rewrite config");
-    let offline = rig.proxy.start_second();
-    rig.fault.reset_counts();
+    let offline = rig.restart_offline();
     let http = offline.http();
     let doc = http.get_with(&format!("/{}/kept", rig.repo), &[("accept", CORGI)]);
     doc.expect(200);

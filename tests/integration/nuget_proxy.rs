@@ -7,7 +7,10 @@
 
 use crate::support::fault_proxy::Fault;
 use crate::support::nuget_http::{Auth, Feed, Framing, NuResp};
-use crate::support::proxy::ProxyRig;
+use crate::support::proxy::{
+    ProxyRig, STALE_SETTINGS, concurrent_bodies, expect_one_conditional_revalidation,
+    expect_stale_copy, outlive_ttl, proxy_event, upstream_failures,
+};
 use crate::support::{Resp, random_bytes};
 use packgate_nuget::testing::Nupkg;
 use serde_json::{Value, json};
@@ -107,19 +110,6 @@ fn listed(resp: &Resp) -> Vec<String> {
         .collect()
 }
 
-/// The value of `packgate_proxy_events_total{repo=…,event=…}` in `/metrics`.
-fn proxy_event(rig: &ProxyRig, event: &str) -> u64 {
-    let text = rig.proxy.metrics().text();
-    let needle = format!(
-        "packgate_proxy_events_total{{repo=\"{}\",event=\"{event}\"}} ",
-        rig.repo
-    );
-    text.lines()
-        .find_map(|l| l.strip_prefix(&needle))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {needle} in /metrics:\n{text}"))
-}
-
 #[test]
 fn a_flat_version_list_is_passed_through_byte_for_byte_and_served_from_the_cache() {
     let rig = ProxyRig::start("nuget", UP, "");
@@ -170,23 +160,10 @@ fn after_the_ttl_one_conditional_request_revalidates_and_a_304_keeps_the_bytes()
     let path = flat_index("acme.revalidated");
     let first = get(&rig, &path);
     first.expect(200);
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     let second = get(&rig, &path);
-    second.expect(200);
-    assert_eq!(second.header("x-packgate-cache"), Some("revalidated"));
-    assert_eq!(second.body, first.body);
-    let seen: Vec<_> = rig
-        .fault
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == up_path(&path))
-        .collect();
-    assert_eq!(seen.len(), 2, "one fetch, then one revalidation");
-    assert!(
-        seen[1].header("if-none-match").is_some(),
-        "the revalidation is conditional: {:?}",
-        seen[1].headers
-    );
+    let up = up_path(&path);
+    expect_one_conditional_revalidation(&rig, &up, (&first, &second), &["if-none-match"]);
     get(&rig, &path).expect(200);
     assert_eq!(rig.fault.count(&up_path(&path)), 2, "inside the new window");
     publish(&rig, &Nupkg::new("Acme.Revalidated", "1.1.0"));
@@ -201,19 +178,7 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
     publish(&rig, &pkg);
     rig.fault
         .set(&up_path(""), Fault::Delay(Duration::from_millis(300)));
-    let many = |rest: String| -> Vec<Vec<u8>> {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..50).map(|_| s.spawn(|| get(&rig, &rest))).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    let r = h.join().expect("request thread");
-                    r.expect(200);
-                    r.body
-                })
-                .collect()
-        })
-    };
+    let many = |rest: String| concurrent_bodies(50, || get(&rig, &rest));
     let lists = many(flat_index("acme.crowded"));
     assert!(lists.windows(2).all(|w| w[0] == w[1]), "identical lists");
     assert_eq!(rig.fault.count(&up_path("index.json")), 1);
@@ -231,41 +196,22 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
 
 #[test]
 fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
-    let rig = ProxyRig::start(
-        "nuget",
-        UP,
-        "metadata_ttl = \"1s\"\nrequest_timeout = \"2s\"",
-    );
+    let rig = ProxyRig::start("nuget", UP, STALE_SETTINGS);
     publish(&rig, &Nupkg::new("Acme.Steady", "1.0.0"));
     let steady = flat_index("acme.steady");
     let mut last_good = get(&rig, &steady);
     last_good.expect(200);
-    for (round, (fault, status, reason)) in [
-        (Fault::Status(500), 502, "The upstream feed failed"),
-        (Fault::Truncate(10), 502, "The upstream feed failed"),
-        (Fault::Reset(10), 502, "The upstream feed failed"),
-        (
-            Fault::Delay(Duration::from_secs(4)),
-            504,
-            "The upstream feed did not answer in time",
-        ),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (round, (fault, status)) in upstream_failures().into_iter().enumerate() {
+        let reason = match status {
+            504 => "The upstream feed did not answer in time",
+            _ => "The upstream feed failed",
+        };
         // A new upstream version, so that the revalidation gets a body to break (not a 304).
         publish(&rig, &Nupkg::new("Acme.Steady", &format!("1.1.{round}")));
         publish(&rig, &Nupkg::new(&format!("Acme.Cold{round}"), "1.0.0"));
-        std::thread::sleep(Duration::from_millis(1200));
+        outlive_ttl();
         rig.fault.set(&up_path("flatcontainer/"), fault.clone());
-        let stale = get(&rig, &steady);
-        stale.expect(200);
-        assert_eq!(stale.header("x-packgate-cache"), Some("stale"), "{fault:?}");
-        assert!(
-            stale.header("age").is_some(),
-            "{fault:?}: Age of a stale copy"
-        );
-        assert_eq!(stale.body, last_good.body, "{fault:?}: the last good copy");
+        expect_stale_copy(&get(&rig, &steady), &last_good, &fault);
         let cold = get_raw(&rig, &flat_index(&format!("acme.cold{round}")));
         let msg = cold.expect_refusal(status, reason);
         assert!(msg.contains("upstream"), "{fault:?}: {msg}");
@@ -273,7 +219,7 @@ fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
         last_good = get(&rig, &steady);
         assert!(listed(&last_good).contains(&format!("1.1.{round}")));
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     rig.fault.down();
     let stale = get(&rig, &steady);
     stale.expect(200);
@@ -421,15 +367,7 @@ fn an_offline_proxy_contacts_nobody_and_names_itself_for_uncached_packages() {
         get(&rig, &rest).expect(200);
     }
     // The same deployment restarted with `offline = true`.
-    let config = &rig.proxy.stack.config_files[0];
-    let text = std::fs::read_to_string(config).expect("config");
-    std::fs::write(
-        config,
-        text.replace("type = \"proxy\"", "type = \"proxy\"\noffline = true"),
-    )
-    .expect("rewrite config");
-    let offline = rig.proxy.start_second();
-    rig.fault.reset_counts();
+    let offline = rig.restart_offline();
     let feed = Feed::new(&offline, &rig.repo);
     feed.get(&feed.path("index.json"), Auth::None).expect(200);
     let list = feed.get(&feed.path(&flat_index("acme.kept")), Auth::None);

@@ -6,9 +6,14 @@
 //! writes, hostile answers); the real Bundler and gem clients are in `rubygems_proxy/cli.rs`.
 
 use crate::support::fault_proxy::Fault;
-use crate::support::proxy::ProxyRig;
+use crate::support::proxy::{
+    ProxyRig, STALE_SETTINGS, concurrent_bodies, expect_one_conditional_revalidation,
+    expect_refused_file, expect_stale_copy, outlive_ttl, proxy_event, upstream_failures,
+    utc_seconds,
+};
 use crate::support::{Resp, TestServer};
-use packgate_rubygems::proxy::{info_entries, parse_timestamp};
+use packgate::services::time::parse_rfc3339;
+use packgate_rubygems::proxy::info_entries;
 use packgate_rubygems::testing::{
     Gem, md5_hex, parse_versions, repr_digest, sha256_hex, versions_state,
 };
@@ -89,19 +94,6 @@ fn gem_error(resp: &Resp, status: u16) -> String {
     text
 }
 
-/// The value of `packgate_proxy_events_total{repo=…,event=…}` in `/metrics`.
-fn proxy_event(rig: &ProxyRig, event: &str) -> u64 {
-    let text = rig.proxy.metrics().text();
-    let needle = format!(
-        "packgate_proxy_events_total{{repo=\"{}\",event=\"{event}\"}} ",
-        rig.repo
-    );
-    text.lines()
-        .find_map(|l| l.strip_prefix(&needle))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {needle} in /metrics:\n{text}"))
-}
-
 /// Bundler's view of a served `versions`: per gem, live versions and the last line's MD5.
 fn state_of(body: &str) -> std::collections::BTreeMap<String, (Vec<String>, String)> {
     versions_state(&parse_versions(body))
@@ -175,23 +167,10 @@ fn after_the_ttl_one_conditional_request_revalidates_and_a_304_keeps_the_bytes()
     push(&rig, &Gem::new("pg_fresh", "1.0.0"));
     let first = get(&rig, "versions");
     first.expect(200);
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     let second = get(&rig, "versions");
-    second.expect(200);
-    assert_eq!(second.header("x-packgate-cache"), Some("revalidated"));
-    assert_eq!(second.body, first.body);
-    let seen: Vec<_> = rig
-        .fault
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/rubygems/versions")
-        .collect();
-    assert_eq!(seen.len(), 2, "one fetch, then one revalidation");
-    assert!(
-        seen[1].header("if-none-match").is_some(),
-        "the revalidation is conditional: {:?}",
-        seen[1].headers
-    );
+    let path = "/rubygems/versions";
+    expect_one_conditional_revalidation(&rig, path, (&first, &second), &["if-none-match"]);
     get(&rig, "versions").expect(200);
     assert_eq!(
         rig.fault.count("/rubygems/versions"),
@@ -307,19 +286,7 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
     let file = push(&rig, &gem);
     rig.fault
         .set("/rubygems/", Fault::Delay(Duration::from_millis(300)));
-    let run = |path: String| -> Vec<Vec<u8>> {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..50).map(|_| s.spawn(|| get(&rig, &path))).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    let r = h.join().expect("request thread");
-                    r.expect(200);
-                    r.body
-                })
-                .collect()
-        })
-    };
+    let run = |path: String| concurrent_bodies(50, || get(&rig, &path));
     let infos = run("info/pg_crowded".into());
     assert!(infos.windows(2).all(|w| w[0] == w[1]), "identical info");
     assert_eq!(rig.fault.count("/rubygems/info/pg_crowded"), 1);
@@ -334,33 +301,17 @@ fn fifty_concurrent_cold_requests_cause_one_upstream_request_each() {
 
 #[test]
 fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
-    let rig = ProxyRig::start(
-        "rubygems",
-        "rubygems",
-        "metadata_ttl = \"1s\"\nrequest_timeout = \"2s\"",
-    );
+    let rig = ProxyRig::start("rubygems", "rubygems", STALE_SETTINGS);
     push(&rig, &Gem::new("pg_steady", "1.0.0"));
     let mut last_good = get(&rig, "info/pg_steady");
     last_good.expect(200);
-    for (round, (fault, uncached_status)) in [
-        (Fault::Status(500), 502),
-        (Fault::Truncate(10), 502),
-        (Fault::Reset(10), 502),
-        (Fault::Delay(Duration::from_secs(4)), 504),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (round, (fault, uncached_status)) in upstream_failures().into_iter().enumerate() {
         // A new upstream version, so that the revalidation gets a body to break (not a 304).
         push(&rig, &Gem::new("pg_steady", &format!("1.1.{round}")));
         push(&rig, &Gem::new(&format!("pg_cold{round}"), "1.0.0"));
-        std::thread::sleep(Duration::from_millis(1200));
+        outlive_ttl();
         rig.fault.set("/rubygems/", fault.clone());
-        let stale = get(&rig, "info/pg_steady");
-        stale.expect(200);
-        assert_eq!(stale.header("x-packgate-cache"), Some("stale"), "{fault:?}");
-        assert!(stale.header("age").is_some(), "{fault:?}: Age");
-        assert_eq!(stale.body, last_good.body, "{fault:?}: the last good copy");
+        expect_stale_copy(&get(&rig, "info/pg_steady"), &last_good, &fault);
         let cold = get(&rig, &format!("info/pg_cold{round}"));
         let msg = gem_error(&cold, uncached_status);
         assert!(msg.contains("upstream"), "{fault:?}: {msg}");
@@ -376,7 +327,7 @@ fn a_failing_upstream_gets_the_stale_copy_or_a_gateway_error_never_a_404() {
         last_good.expect(200);
         assert!(last_good.text().contains(&format!("1.1.{round} ")));
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    outlive_ttl();
     rig.fault.down();
     let stale = get(&rig, "info/pg_steady");
     stale.expect(200);
@@ -440,13 +391,7 @@ fn a_gem_that_does_not_match_its_info_checksum_is_refused_and_nothing_is_stored(
         Fault::Truncate(20),
     ] {
         rig.fault.set(&path, fault.clone());
-        let refused = get(&rig, &format!("gems/{}", gem.file_name()));
-        assert!(
-            [502, 504].contains(&refused.status),
-            "{fault:?}: {} {}",
-            refused.status,
-            refused.text()
-        );
+        expect_refused_file(&get(&rig, &format!("gems/{}", gem.file_name())), &fault);
     }
     assert!(proxy_event(&rig, "digest_mismatch") >= 2);
     rig.fault.clear();
@@ -546,15 +491,7 @@ fn an_offline_proxy_contacts_nobody_and_names_itself_for_uncached_gems() {
         get(&rig, &path).expect(200);
     }
     // The same deployment restarted with `offline = true`.
-    let config = &rig.proxy.stack.config_files[0];
-    let text = std::fs::read_to_string(config).expect("config");
-    std::fs::write(
-        config,
-        text.replace("type = \"proxy\"", "type = \"proxy\"\noffline = true"),
-    )
-    .expect("rewrite config");
-    let offline = rig.proxy.start_second();
-    rig.fault.reset_counts();
+    let offline = rig.restart_offline();
     let http = offline.http();
     let at = |path: &str| http.get(&format!("/{}/{path}", rig.repo));
     let info = at("info/pg_kept");
@@ -607,28 +544,6 @@ fn with_md5(versions: &str, name: &str, md5: &str) -> String {
         .collect()
 }
 
-fn iso(ms: i64) -> String {
-    let secs = ms / 1000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[test]
 fn a_cooldown_hides_young_info_lines_and_versions_carries_the_filtered_md5() {
     let rig = ProxyRig::start(
@@ -647,8 +562,8 @@ fn a_cooldown_hides_young_info_lines_and_versions_carries_the_filtered_md5() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis() as i64;
-    let recent = iso(now - 10 * 60_000);
-    assert!(parse_timestamp(&recent).is_some_and(|t| (now - t) < 11 * 60_000));
+    let recent = utc_seconds(now - 10 * 60_000);
+    assert!(parse_rfc3339(&recent).is_some_and(|t| (now - t) < 11 * 60_000));
     let cool = with_created_at(
         &upstream(&rig, "info/pg_cool").body,
         &[

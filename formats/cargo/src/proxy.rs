@@ -10,36 +10,11 @@
 use serde::Deserialize;
 use std::borrow::Cow;
 
-/// The cooldown in force for one crate.
-#[derive(Debug, Clone, Copy)]
-pub struct Cooldown {
-    /// Now, in ms since the epoch.
-    pub now_ms: i64,
-    /// Versions published less than this long ago are hidden.
-    pub min_age_ms: i64,
-    /// Whether a version without a (readable) `pubtime` is kept.
-    pub allow_unknown: bool,
-}
-
-impl Cooldown {
-    /// Whether a version published at `published` (ms; `None`: unknown) is served.
-    pub fn allows(&self, published: Option<i64>) -> bool {
-        match published {
-            Some(t) => self.now_ms - t >= self.min_age_ms,
-            None => self.allow_unknown,
-        }
-    }
-
-    /// Whether the index line `line` (one JSON object) is served; a line that is not JSON has no
-    /// known publish time.
-    fn allows_line(&self, line: &[u8]) -> bool {
-        let published = serde_json::from_slice::<LineFields>(line)
-            .ok()
-            .and_then(|l| l.pubtime)
-            .as_deref()
-            .and_then(parse_pubtime);
-        self.allows(published)
-    }
+/// The raw `pubtime` of an index line (one JSON object); `None` when it has none or is not JSON.
+fn pubtime_of(line: &[u8]) -> Option<String> {
+    serde_json::from_slice::<LineFields>(line)
+        .ok()
+        .and_then(|l| l.pubtime)
 }
 
 /// The fields of an index line a proxy reads (everything else is passed through unread).
@@ -63,8 +38,8 @@ pub struct UpstreamLine {
     pub vers: String,
     /// SHA-256 of the `.crate`, lower-case hex.
     pub cksum: String,
-    /// `pubtime` in ms since the epoch, when the line has a readable one.
-    pub pubtime: Option<i64>,
+    /// `pubtime` as the line writes it, when it has one.
+    pub pubtime: Option<String>,
     /// Whether the version is yanked (yanked versions stay downloadable).
     pub yanked: bool,
     /// The line itself, without its newline (recorded with the cached `.crate`).
@@ -138,7 +113,7 @@ pub fn find_version(index: &[u8], name: &str, vers: &str) -> Option<UpstreamLine
             return None;
         }
         Some(UpstreamLine {
-            pubtime: fields.pubtime.as_deref().and_then(parse_pubtime),
+            pubtime: fields.pubtime,
             name: fields.name,
             vers: fields.vers,
             cksum: fields.cksum.to_ascii_lowercase(),
@@ -148,13 +123,14 @@ pub fn find_version(index: &[u8], name: &str, vers: &str) -> Option<UpstreamLine
     })
 }
 
-/// The index file with the lines the cooldown hides left out; every kept line (blank ones
-/// included) is byte-identical, newline and all. Borrowed (the upstream's exact bytes) when no
-/// line is left out.
-pub fn filter_index<'a>(body: &'a [u8], cooldown: &Cooldown) -> Cow<'a, [u8]> {
+/// The index file with the lines `keep` refuses left out; `keep` gets each line's raw `pubtime`
+/// (`None`: the line has none, or is not JSON) and gives the cooldown's verdict. Every kept line
+/// (blank ones included) is byte-identical, newline and all. Borrowed (the upstream's exact
+/// bytes) when no line is left out.
+pub fn filter_index<'a>(body: &'a [u8], keep: &dyn Fn(Option<&str>) -> bool) -> Cow<'a, [u8]> {
     let keep = |raw: &[u8]| {
         let line = trim_newline(raw);
-        is_blank(line) || cooldown.allows_line(line)
+        is_blank(line) || keep(pubtime_of(line).as_deref())
     };
     if lines(body).all(keep) {
         return Cow::Borrowed(body);
@@ -244,49 +220,6 @@ pub fn download_url(dl: &str, name: &str, vers: &str, cksum: &str) -> String {
 /// upstream path.
 pub fn index_name(name: &str) -> Option<String> {
     crate::names::is_plausible_name(name).then(|| name.to_ascii_lowercase())
-}
-
-/// Parses a `pubtime` (`2024-05-01T12:30:00Z`, as the public registry writes it; fractional
-/// seconds and numeric offsets are read too) to ms since the epoch.
-pub fn parse_pubtime(s: &str) -> Option<i64> {
-    let (date, rest) = s.trim().split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let mo: i64 = d.next()?.parse().ok()?;
-    let da: i64 = d.next()?.parse().ok()?;
-    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else {
-        let at = rest.rfind(['+', '-'])?;
-        let (c, off) = rest.split_at(at);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        let mins = oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?;
-        (c, sign * mins * 60_000)
-    };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut t = hms.splitn(3, ':');
-    let h: i64 = t.next()?.parse().ok()?;
-    let mi: i64 = t.next()?.parse().ok()?;
-    let se: i64 = t.next()?.parse().ok()?;
-    let ms: i64 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(3).collect();
-        format!("{digits:0<3}").parse().ok()?
-    };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset_ms)
 }
 
 #[cfg(test)]

@@ -5,27 +5,6 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
-/// The cooldown in force for one package.
-#[derive(Debug, Clone, Copy)]
-pub struct Cooldown {
-    /// Now, in ms since the epoch.
-    pub now_ms: i64,
-    /// Versions published less than this long ago are hidden.
-    pub min_age_ms: i64,
-    /// Whether a version without a publish time is kept.
-    pub allow_unknown: bool,
-}
-
-impl Cooldown {
-    /// Whether a version published at `published` (ms; `None`: unknown) is served.
-    pub fn allows(&self, published: Option<i64>) -> bool {
-        match published {
-            Some(t) => self.now_ms - t >= self.min_age_ms,
-            None => self.allow_unknown,
-        }
-    }
-}
-
 /// The tarball a file name stands for in an upstream packument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamTarball {
@@ -90,8 +69,8 @@ pub fn find_tarball(packument: &[u8], file: &str) -> Option<UpstreamTarball> {
     })
 }
 
-/// Publish times (ms since the epoch) of the versions a full packument's `time` lists.
-pub fn publish_times(full_packument: &[u8]) -> std::collections::HashMap<String, i64> {
+/// Publish times of the versions a full packument's `time` lists, as the upstream wrote them.
+pub fn publish_times(full_packument: &[u8]) -> std::collections::HashMap<String, String> {
     let Ok(doc) = serde_json::from_slice::<Value>(full_packument) else {
         return Default::default();
     };
@@ -100,64 +79,21 @@ pub fn publish_times(full_packument: &[u8]) -> std::collections::HashMap<String,
     };
     time.iter()
         .filter(|(k, _)| k.as_str() != "created" && k.as_str() != "modified")
-        .filter_map(|(k, v)| Some((k.clone(), parse_timestamp(v.as_str()?)?)))
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
         .collect()
-}
-
-/// Parses `2024-05-01T12:30:00.123Z` (RFC 3339, `Z` or a numeric offset) to ms since the epoch.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, rest) = s.split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let mo: i64 = d.next()?.parse().ok()?;
-    let da: i64 = d.next()?.parse().ok()?;
-    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else {
-        let at = rest.rfind(['+', '-'])?;
-        let (c, off) = rest.split_at(at);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        let mins = oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?;
-        (c, sign * mins * 60_000)
-    };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut t = hms.splitn(3, ':');
-    let h: i64 = t.next()?.parse().ok()?;
-    let mi: i64 = t.next()?.parse().ok()?;
-    let se: i64 = t.next()?.parse().ok()?;
-    let ms: i64 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(3).collect();
-        format!("{digits:0<3}").parse().ok()?
-    };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset_ms)
 }
 
 /// The packument as the proxy serves it: every `versions[*].dist.tarball` becomes
 /// `{registry}/{name}/-/{file}` (npm fetches tarballs from there; `integrity`, `shasum` and
-/// `signatures` stay as the upstream signed them). With a cooldown, versions too young by
-/// `times` (from the full packument; the abbreviated one has none) are left out, also from
-/// `time`, and `dist-tags` that named one are moved (`latest` to the newest kept stable version)
+/// `signatures` stay as the upstream signed them). With `keep` (the cooldown's verdict on a
+/// version, judged by the full packument's `time`: the abbreviated one has none), the versions it
+/// refuses are left out, also from `time`, and `dist-tags` that named one are moved (`latest` to the newest kept stable version)
 /// or dropped. Unchanged bytes are returned as they came when nothing needs rewriting.
 pub fn rewrite_packument(
     body: &[u8],
     name: &str,
     registry: &str,
-    cooldown: Option<(&Cooldown, &std::collections::HashMap<String, i64>)>,
+    keep: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<Vec<u8>, String> {
     let mut doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("the packument is not JSON: {e}"))?;
@@ -167,13 +103,13 @@ pub fn rewrite_packument(
     let base = format!("{}/{}/-/", registry.trim_end_matches('/'), name);
     let mut hidden: Vec<String> = Vec::new();
     if let Some(versions) = obj.get_mut("versions").and_then(Value::as_object_mut) {
-        if let Some((c, times)) = cooldown {
+        if let Some(keep) = keep {
             versions.retain(|v, _| {
-                let keep = c.allows(times.get(v).copied());
-                if !keep {
+                let kept = keep(v);
+                if !kept {
                     hidden.push(v.clone());
                 }
-                keep
+                kept
             });
         }
         for manifest in versions.values_mut() {
@@ -235,7 +171,6 @@ fn retag(tags: &mut Map<String, Value>, hidden: &[String], kept: &[semver::Versi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn doc() -> Vec<u8> {
         serde_json::json!({
@@ -267,14 +202,12 @@ mod tests {
 
     #[test]
     fn a_cooldown_hides_young_versions_and_moves_latest() {
+        // On 2024-06-03 with a 3-day cooldown: 2.0.0 and 3.0.0-rc.1 are young.
         let times = publish_times(&doc());
-        let c = Cooldown {
-            now_ms: parse_timestamp("2024-06-03T00:00:00Z").unwrap(),
-            min_age_ms: 3 * 86_400_000,
-            allow_unknown: true,
-        };
-        let out =
-            rewrite_packument(&doc(), "@acme/widget", "http://gw/n", Some((&c, &times))).unwrap();
+        assert_eq!(times["2.0.0"], "2024-06-01T00:00:00.000Z");
+        assert!(!times.contains_key("created"));
+        let keep = |v: &str| times.get(v).is_some_and(|t| t.as_str() < "2024-05-31");
+        let out = rewrite_packument(&doc(), "@acme/widget", "http://gw/n", Some(&keep)).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         let versions: Vec<&String> = v["versions"].as_object().unwrap().keys().collect();
         assert_eq!(versions, ["1.0.0"]);
@@ -286,13 +219,10 @@ mod tests {
 
     #[test]
     fn unknown_publish_times_follow_the_setting() {
-        let empty = HashMap::new();
-        let deny = Cooldown {
-            now_ms: 0,
-            min_age_ms: 1,
-            allow_unknown: false,
-        };
-        let out = rewrite_packument(&doc(), "w", "http://gw/n", Some((&deny, &empty))).unwrap();
+        // A cooldown refusing unknown times, with a packument whose `time` lists nothing.
+        let times = std::collections::HashMap::<String, String>::new();
+        let keep = |v: &str| times.contains_key(v);
+        let out = rewrite_packument(&doc(), "w", "http://gw/n", Some(&keep)).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert!(v["versions"].as_object().unwrap().is_empty());
         assert!(v["dist-tags"].as_object().unwrap().is_empty());
@@ -305,17 +235,5 @@ mod tests {
         assert_eq!(t.sha512, Some(vec![0, 0, 0]));
         assert_eq!(t.shasum.as_deref(), Some("abc"));
         assert!(find_tarball(&doc(), "widget-9.tgz").is_none());
-    }
-
-    #[test]
-    fn timestamps_parse_in_utc_and_with_offsets() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_timestamp("1970-01-01T00:00:01.5Z"), Some(1500));
-        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00"), Some(0));
-        assert_eq!(
-            parse_timestamp("2024-02-29T00:00:00.000Z"),
-            Some(1_709_164_800_000)
-        );
-        assert_eq!(parse_timestamp("yesterday"), None);
     }
 }

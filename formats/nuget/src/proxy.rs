@@ -245,9 +245,9 @@ pub fn filter_flat(body: &[u8], hide: &dyn Fn(&str) -> bool) -> Result<Vec<u8>, 
 pub struct RegItem {
     /// Lower-case normalized version.
     pub version: String,
-    /// `published` in ms since the epoch; `None` when absent, unparsable, or a 1900 date (the
-    /// public gallery's mark of an unlisted version).
-    pub published_ms: Option<i64>,
+    /// `published` as the registration writes it; `None` when absent or a date before 1901 (the
+    /// public gallery's 1900-01-01 marks an unlisted version: its publish time is unknown).
+    pub published: Option<String>,
     /// The upstream URL of the version's leaf (`@id`).
     pub leaf_url: Option<String>,
 }
@@ -272,10 +272,11 @@ fn item_of(item: &Value) -> Option<RegItem> {
         .get("published")
         .or_else(|| item.get("published"))
         .and_then(Value::as_str)
-        .and_then(published_ms);
+        .filter(|p| !is_unlisted_mark(p))
+        .map(str::to_string);
     Some(RegItem {
         version: lower_version(version),
-        published_ms: published,
+        published,
         leaf_url: item.get("@id").and_then(Value::as_str).map(str::to_string),
     })
 }
@@ -583,93 +584,30 @@ pub fn rewrite_search(body: &[u8], links: &Links<'_>) -> Result<Vec<u8>, String>
     Ok(to_vec(&doc))
 }
 
-/// The cooldown in force for one package.
-#[derive(Debug, Clone, Copy)]
-pub struct Cooldown {
-    /// Now, in ms since the epoch.
-    pub now_ms: i64,
-    /// Versions published less than this long ago are hidden.
-    pub min_age_ms: i64,
-    /// Whether a version without a known publish time is kept.
-    pub allow_unknown: bool,
+/// The versions of `all` (lower-case normalized) and of the registration `items` that `keep`
+/// refuses; `keep` gets the `published` the registration lists for a version (`None`: unknown,
+/// also for a version it does not list) and gives the cooldown's verdict.
+pub fn hidden_versions<'a>(
+    all: impl IntoIterator<Item = &'a str>,
+    items: &'a [RegItem],
+    keep: &dyn Fn(Option<&str>) -> bool,
+) -> HashSet<String> {
+    let times: HashMap<&str, Option<&str>> = items
+        .iter()
+        .map(|i| (i.version.as_str(), i.published.as_deref()))
+        .collect();
+    all.into_iter()
+        .chain(items.iter().map(|i| i.version.as_str()))
+        .filter(|v| !keep(times.get(v).copied().flatten()))
+        .map(str::to_string)
+        .collect()
 }
 
-impl Cooldown {
-    /// Whether a version published at `published` (ms; `None`: unknown) is served.
-    pub fn allows(&self, published: Option<i64>) -> bool {
-        match published {
-            Some(t) => self.now_ms - t >= self.min_age_ms,
-            None => self.allow_unknown,
-        }
-    }
-
-    /// The versions of `all` (lower-case normalized) the cooldown hides, given the publish times
-    /// the registration lists (a version it does not list has an unknown time).
-    pub fn hidden<'a>(
-        &self,
-        all: impl IntoIterator<Item = &'a str>,
-        items: &'a [RegItem],
-    ) -> HashSet<String> {
-        let times: HashMap<&str, Option<i64>> = items
-            .iter()
-            .map(|i| (i.version.as_str(), i.published_ms))
-            .collect();
-        all.into_iter()
-            .chain(items.iter().map(|i| i.version.as_str()))
-            .filter(|v| !self.allows(times.get(v).copied().flatten()))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-/// Milliseconds since the epoch of a registration `published` time; `None` when it does not
-/// parse or lies before 1901 (the public gallery writes 1900-01-01 for unlisted versions: their
-/// real publish time is unknown).
-pub fn published_ms(s: &str) -> Option<i64> {
-    const YEAR_1901_MS: i64 = -2_177_452_800_000;
-    parse_timestamp(s).filter(|t| *t >= YEAR_1901_MS)
-}
-
-/// Parses `2024-05-01T12:30:00.1234567+00:00` (RFC 3339, `Z` or a numeric offset, any fraction)
-/// to ms since the epoch.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, rest) = s.split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let mo: i64 = d.next()?.parse().ok()?;
-    let da: i64 = d.next()?.parse().ok()?;
-    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else {
-        let at = rest.rfind(['+', '-'])?;
-        let (c, off) = rest.split_at(at);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off[1..].split_once(':')?;
-        let mins = oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?;
-        (c, sign * mins * 60_000)
-    };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut t = hms.splitn(3, ':');
-    let h: i64 = t.next()?.parse().ok()?;
-    let mi: i64 = t.next()?.parse().ok()?;
-    let se: i64 = t.next()?.parse().ok()?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let ms: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset_ms)
+/// Whether a registration `published` is dated before 1901 (by its year: the public gallery writes
+/// `1900-01-01T00:00:00+00:00` for unlisted versions).
+fn is_unlisted_mark(published: &str) -> bool {
+    let year = published.trim().split('-').next().unwrap_or_default();
+    year.parse::<i64>().is_ok_and(|y| y < 1901)
 }
 
 #[cfg(test)]

@@ -15,27 +15,6 @@ use std::collections::HashMap;
 use crate::compact::{md5_hex, versions_line};
 use crate::gem::{GemDependency, GemSpec};
 
-/// The cooldown in force for one gem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cooldown {
-    /// Now, in ms since the epoch.
-    pub now_ms: i64,
-    /// Versions created less than this long ago are hidden.
-    pub min_age_ms: i64,
-    /// Whether a line without `created_at:` is kept.
-    pub allow_unknown: bool,
-}
-
-impl Cooldown {
-    /// Whether a version created at `created` (ms; `None`: unknown) is served.
-    pub fn allows(&self, created: Option<i64>) -> bool {
-        match created {
-            Some(t) => self.now_ms - t >= self.min_age_ms,
-            None => self.allow_unknown,
-        }
-    }
-}
-
 /// One line of an upstream `info/NAME`, as far as a proxy needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfoEntry {
@@ -44,8 +23,9 @@ pub struct InfoEntry {
     /// Lower-case hex SHA-256 of the `.gem` from `checksum:` (hex, or the 44-character base64 form
     /// Bundler also accepts), when the line has one.
     pub sha256: Option<String>,
-    /// `created_at:` in ms since the epoch (format v2), when present and readable.
-    pub created_at_ms: Option<i64>,
+    /// `created_at:` as the line writes it (format v2: RFC 3339 or Ruby's `Time#to_s`), when
+    /// present.
+    pub created_at: Option<String>,
 }
 
 /// An `info/NAME` with the lines a cooldown hides left out.
@@ -226,12 +206,12 @@ fn entry_of(line: &str) -> Option<InfoEntry> {
     let mut e = InfoEntry {
         key: key.to_owned(),
         sha256: None,
-        created_at_ms: None,
+        created_at: None,
     };
     for (k, v) in requirements(line) {
         match k {
             "checksum" => e.sha256 = sha256_hex(v),
-            "created_at" => e.created_at_ms = parse_timestamp(v),
+            "created_at" => e.created_at = Some(v.to_owned()),
             _ => {}
         }
     }
@@ -267,9 +247,10 @@ pub fn info_entries(info: &[u8]) -> Vec<InfoEntry> {
     info_lines(info).filter_map(entry_of).collect()
 }
 
-/// `info/NAME` without the lines `cooldown` hides; `None` when it hides none (the upstream body is
-/// then served as it is). Kept lines, the header and the `---` line stay byte for byte.
-pub fn filter_info(info: &[u8], cooldown: &Cooldown) -> Option<FilteredInfo> {
+/// `info/NAME` without the lines `keep` refuses (`keep` gets each line's raw `created_at:`, `None`
+/// when it has none, and gives the cooldown's verdict); `None` when it hides none (the upstream
+/// body is then served as it is). Kept lines, the header and the `---` line stay byte for byte.
+pub fn filter_info(info: &[u8], keep: &dyn Fn(Option<&str>) -> bool) -> Option<FilteredInfo> {
     let (lines, Some(start)) = split_lines(info) else {
         return None;
     };
@@ -279,7 +260,7 @@ pub fn filter_info(info: &[u8], cooldown: &Cooldown) -> Option<FilteredInfo> {
     for raw in &lines[start..] {
         let entry = std::str::from_utf8(trim_eol(raw)).ok().and_then(entry_of);
         match entry {
-            Some(e) if !cooldown.allows(e.created_at_ms) => hidden.push(e.key),
+            Some(e) if !keep(e.created_at.as_deref()) => hidden.push(e.key),
             Some(e) => {
                 kept.push(e.key);
                 body.extend_from_slice(raw);
@@ -408,58 +389,6 @@ pub fn spec_from_info(name: &str, info: &[u8], key: &str) -> Option<GemSpec> {
         }
     }
     Some(spec)
-}
-
-/// Parses a `created_at:` value: RFC 3339 (`2024-05-01T12:30:00Z`, fractions and numeric offsets
-/// allowed) or Ruby's `Time#to_s` (`2024-05-01 12:30:00 UTC`), to ms since the epoch.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let s = s
-        .strip_suffix(" UTC")
-        .map(|c| format!("{c}Z"))
-        .unwrap_or_else(|| s.to_owned());
-    let s = s.replacen(" +", "+", 1).replacen(" -", "-", 1);
-    let (date, rest) = s.split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let mo: i64 = d.next()?.parse().ok()?;
-    let da: i64 = d.next()?.parse().ok()?;
-    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-        (c, 0)
-    } else {
-        let at = rest.rfind(['+', '-'])?;
-        let (c, off) = rest.split_at(at);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let digits = off[1..].replace(':', "");
-        if digits.len() != 4 {
-            return None;
-        }
-        let mins = digits[..2].parse::<i64>().ok()? * 60 + digits[2..].parse::<i64>().ok()?;
-        (c, sign * mins * 60_000)
-    };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut t = hms.splitn(3, ':');
-    let h: i64 = t.next()?.parse().ok()?;
-    let mi: i64 = t.next()?.parse().ok()?;
-    let se: i64 = t.next()?.parse().ok()?;
-    let ms: i64 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(3).collect();
-        format!("{digits:0<3}").parse().ok()?
-    };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset_ms)
 }
 
 #[cfg(test)]

@@ -16,22 +16,21 @@
 use super::CargoResult;
 use crate::error::AppError;
 use crate::routes::common::ctx::{Ctx, RepoRequest};
-use crate::routes::common::{blob, etag};
+use crate::routes::common::proxy::{cache_headers, serve_file, serve_hit};
+use crate::routes::common::{self, etag};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::packages;
-use crate::services::proxy::{CacheState, DocRequest, Expected, FileRequest, Proxy, Served};
+use crate::services::proxy::{CacheState, Cooldown, DocRequest, Expected, FileRequest, Served};
 use crate::services::publish::Identity;
-use crate::services::time::now_millis;
+use crate::services::time::{now_millis, parse_rfc3339};
 use crate::state::RepoCtx;
 use actix_web::guard::{self, GuardContext};
-use actix_web::http::header::{AGE, HeaderName, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use packgate_cargo::proxy::{
-    Cooldown, UpstreamConfig, UpstreamLine, download_url, filter_index, find_version, index_name,
+    UpstreamConfig, UpstreamLine, download_url, filter_index, find_version, index_name,
     parse_config,
 };
-use std::sync::Arc;
 
 /// Longest search query forwarded (cargo's own are a few dozen bytes).
 const MAX_SEARCH_QUERY: usize = 1024;
@@ -76,32 +75,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The proxy of this repository (the guard lets only proxies in).
-fn proxy<'a>(ctx: &Ctx<'a>) -> Result<&'a Arc<Proxy>, AppError> {
-    ctx.repo
-        .proxy
-        .as_ref()
-        .ok_or_else(|| AppError::internal("cargo proxy handler on a hosted repository"))
-}
-
-fn upstream_label(ctx: &Ctx<'_>) -> String {
-    ctx.repo
-        .proxy
-        .as_ref()
-        .map(|p| p.settings.upstream.origin().ascii_serialization())
-        .unwrap_or_default()
-}
-
 /// Any write to a proxy: 405 in cargo's error shape.
 async fn refuse_write(r: RepoRequest) -> CargoResult {
     let ctx = r.ctx();
-    ctx.label("proxy_write");
-    Err(AppError::NotAllowed(format!(
-        "repository {:?} is a read-only proxy of {}: publish, yank and manage owners in a hosted repository",
-        ctx.repo.name,
-        upstream_label(&ctx)
-    ))
-    .into())
+    Err(common::proxy::read_only(&ctx, "publish, yank and manage owners").into())
 }
 
 /// `GET /api/v1/crates/{name}/owners` on a proxy: owners live upstream.
@@ -112,7 +89,7 @@ async fn owners(r: RepoRequest) -> CargoResult {
     Err(AppError::NotFound(format!(
         "repository {:?} is a proxy of {}: it keeps no crate owners; ask the upstream registry",
         ctx.repo.name,
-        upstream_label(&ctx)
+        common::proxy::upstream_label(&ctx)
     ))
     .into())
 }
@@ -128,7 +105,7 @@ async fn upstream_index(
     name: &str,
     revalidate: bool,
 ) -> Result<Option<Served>, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let key = format!("index:{name}");
     proxy
         .document(
@@ -149,7 +126,7 @@ async fn upstream_index(
 
 /// The upstream's `config.json` through the cache (where its downloads and search live).
 async fn upstream_config(ctx: &Ctx<'_>) -> Result<UpstreamConfig, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let served = proxy
         .document(
             &ctx.state.db,
@@ -168,38 +145,24 @@ async fn upstream_config(ctx: &Ctx<'_>) -> Result<UpstreamConfig, AppError> {
         .ok_or_else(|| {
             AppError::Upstream(format!(
                 "upstream {} has no config.json: `upstream` must be a sparse index URL (without `sparse+`)",
-                upstream_label(ctx)
+                common::proxy::upstream_label(ctx)
             ))
         })?;
-    parse_config(&served.doc.body)
-        .map_err(|e| AppError::Upstream(format!("upstream {}: {e}", upstream_label(ctx))))
+    parse_config(&served.doc.body).map_err(|e| {
+        AppError::Upstream(format!(
+            "upstream {}: {e}",
+            common::proxy::upstream_label(ctx)
+        ))
+    })
 }
 
 /// The cooldown for crate `name`, or `None` when none applies.
 fn cooldown(ctx: &Ctx<'_>, name: &str) -> Result<Option<Cooldown>, AppError> {
-    let proxy = proxy(ctx)?;
-    if !proxy.settings.cooldown_applies(name) {
-        return Ok(None);
-    }
-    Ok(Some(Cooldown {
-        now_ms: now_millis(),
-        min_age_ms: proxy.settings.min_age.as_millis() as i64,
-        allow_unknown: proxy.settings.min_age_unknown == crate::config::MinAgeUnknown::Allow,
-    }))
-}
-
-/// Adds `X-Packgate-Cache` (and `Age` for stale or offline copies).
-fn cache_headers(res: &mut HttpResponse, served: &Served) {
-    let h = res.headers_mut();
-    h.insert(
-        HeaderName::from_static("x-packgate-cache"),
-        HeaderValue::from_static(served.state.as_str()),
-    );
-    if matches!(served.state, CacheState::Stale | CacheState::Offline)
-        && let Ok(v) = HeaderValue::from_str(&served.age_secs().to_string())
-    {
-        h.insert(AGE, v);
-    }
+    Ok(Cooldown::of(
+        &common::proxy::of(ctx)?.settings,
+        name,
+        now_millis(),
+    ))
 }
 
 /// The index file as served: the upstream's bytes, or (with a cooldown) without the lines it
@@ -224,7 +187,7 @@ fn rendered(ctx: &Ctx<'_>, name: &str, served: &Served) -> Result<Rendered, AppE
     if let Some(r) = ctx.state.cache.get(&key, 0) {
         return Ok(r);
     }
-    let r = match filter_index(&doc.body, &c) {
+    let r = match filter_index(&doc.body, &|pubtime| c.allows_raw(pubtime)) {
         std::borrow::Cow::Borrowed(_) => passthrough(),
         std::borrow::Cow::Owned(body) => Rendered {
             etag: etag::of_bytes(&body),
@@ -290,7 +253,7 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
     let ctx = r.ctx();
     ctx.label("download");
     ctx.allow(Scope::Read).await?;
-    let proxy = proxy(&ctx)?;
+    let proxy = common::proxy::of(&ctx)?;
     let (name, version) = path.into_inner();
     let missing =
         || AppError::NotFound(format!("crate `{name}` version `{version}` does not exist"));
@@ -305,25 +268,16 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
         )
         .await?
     {
-        proxy
-            .stats
-            .hits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut res =
-            blob::serve(ctx.req, ctx.state, &b.sha256, b.size, "application/x-tar").await?;
-        res.headers_mut().insert(
-            HeaderName::from_static("x-packgate-cache"),
-            HeaderValue::from_static("hit"),
-        );
-        return Ok(res);
+        return Ok(serve_hit(&ctx, proxy, &b.sha256, b.size, "application/x-tar").await?);
     }
     let line = find_line(&ctx, &index, &name, &version)
         .await?
         .ok_or_else(missing)?;
+    let published = line.pubtime.as_deref().and_then(parse_rfc3339);
     if let Some(c) = cooldown(&ctx, &index)?
-        && !c.allows(line.pubtime)
+        && !c.allows(published)
     {
-        let why = if line.pubtime.is_some() {
+        let why = if published.is_some() {
             "was published upstream less than"
         } else {
             "has no publish time upstream, and this repository denies those under"
@@ -368,12 +322,14 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
     else {
         return Err(missing().into());
     };
-    let mut res = blob::serve(ctx.req, ctx.state, &d.sha256, d.size, "application/x-tar").await?;
-    res.headers_mut().insert(
-        HeaderName::from_static("x-packgate-cache"),
-        HeaderValue::from_static("miss"),
-    );
-    Ok(res)
+    Ok(serve_file(
+        &ctx,
+        &d.sha256,
+        d.size,
+        "application/x-tar",
+        CacheState::Miss,
+    )
+    .await?)
 }
 
 /// `GET /api/v1/crates?q=&per_page=` on a proxy: forwarded to the upstream's `api` (answers
@@ -382,19 +338,12 @@ async fn search(r: RepoRequest) -> CargoResult {
     let ctx = r.ctx();
     ctx.label("search");
     ctx.allow(Scope::Read).await?;
-    let proxy = proxy(&ctx)?;
-    let query = ctx.req.query_string();
-    if query.len() > MAX_SEARCH_QUERY {
-        return Err(AppError::Invalid(format!(
-            "search query longer than {MAX_SEARCH_QUERY} bytes"
-        ))
-        .into());
-    }
+    let query = common::proxy::forwardable_query(&ctx, MAX_SEARCH_QUERY, "search query")?;
     let config = upstream_config(&ctx).await?;
     let api = config.api.ok_or_else(|| {
         AppError::Upstream(format!(
             "upstream {}'s config.json names no `api`: it offers no search",
-            upstream_label(&ctx)
+            common::proxy::upstream_label(&ctx)
         ))
     })?;
     let raw = format!("{}/api/v1/crates", api.trim_end_matches('/'));
@@ -404,26 +353,10 @@ async fn search(r: RepoRequest) -> CargoResult {
     // upstream's own config.json that names it; no credentials are sent there.
     url.set_query(Some(query));
     let key = format!("search:{query}");
-    let served = proxy
-        .document(
-            &ctx.state.db,
-            DocRequest {
-                key: &key,
-                package: "",
-                url,
-                accept: Some("application/json"),
-                missing: &[],
-                validate: packgate_cargo::proxy::validate_search,
-                revalidate: false,
-                persist: false,
-            },
-        )
+    let validate = packgate_cargo::proxy::validate_search;
+    let served = common::proxy::forward(&ctx, &key, url, validate)
         .await?
         .ok_or_else(not_found)?;
-    let mut res = HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(("cache-control", "no-cache"))
-        .body(served.doc.body.clone());
-    cache_headers(&mut res, &served);
-    Ok(res)
+    let body = served.doc.body.clone();
+    Ok(common::proxy::forwarded("application/json", body, &served))
 }

@@ -5,4 +5,5 @@ pub mod blob;
 pub mod ctx;
 pub mod doc;
 pub mod etag;
+pub mod proxy;
 pub mod query;

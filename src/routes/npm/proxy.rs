@@ -6,17 +6,17 @@
 
 use super::{Ctx, not_found};
 use crate::error::AppError;
-use crate::routes::common::{blob, etag};
+use crate::routes::common::proxy::{cache_headers, serve_file, serve_hit};
+use crate::routes::common::{self, etag};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::packages;
-use crate::services::proxy::{CacheState, DocRequest, Expected, FileRequest, Proxy, Served};
+use crate::services::proxy::{CacheState, Cooldown, DocRequest, Expected, FileRequest, Served};
 use crate::services::publish::Identity;
 use crate::services::time::now_millis;
 use actix_web::HttpResponse;
 use actix_web::http::header::{HeaderValue, VARY};
-use packgate_npm::proxy::{Cooldown, find_tarball, publish_times, rewrite_packument};
-use std::sync::Arc;
+use packgate_npm::proxy::{find_tarball, publish_times, rewrite_packument};
 
 /// npm 10/11 sends this `Accept` for installs (the abbreviated "corgi" packument first).
 const ACCEPT_ABBREVIATED: &str =
@@ -25,27 +25,9 @@ const ACCEPT_ABBREVIATED: &str =
 /// Longest search query forwarded (npm's own queries are a few dozen bytes).
 const MAX_SEARCH_QUERY: usize = 1024;
 
-/// The proxy of this repository (the dispatcher calls these handlers for proxies only).
-fn proxy<'a>(ctx: &Ctx<'a>) -> Result<&'a Arc<Proxy>, AppError> {
-    ctx.repo
-        .proxy
-        .as_ref()
-        .ok_or_else(|| AppError::internal("npm proxy handler on a hosted repository"))
-}
-
 /// The 405 for every write to a proxy.
 pub fn refuse_write(ctx: &Ctx<'_>) -> AppError {
-    ctx.label("proxy_write");
-    let upstream = ctx
-        .repo
-        .proxy
-        .as_ref()
-        .map(|p| p.settings.upstream.origin().ascii_serialization())
-        .unwrap_or_default();
-    AppError::NotAllowed(format!(
-        "repository {:?} is a read-only proxy of {upstream}: publish, tag and unpublish in a hosted repository",
-        ctx.repo.name
-    ))
+    common::proxy::read_only(ctx, "publish, tag and unpublish")
 }
 
 /// The upstream path of a package: `@scope%2fname` as npm 10/11 sends it (lower-case `%2f`),
@@ -70,7 +52,7 @@ async fn upstream_packument(
     abbreviated: bool,
     revalidate: bool,
 ) -> Result<Option<Served>, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let key = format!(
         "packument:{}:{name}",
         if abbreviated { "abbreviated" } else { "full" }
@@ -96,17 +78,33 @@ async fn upstream_packument(
         .await
 }
 
+/// A cooldown with the publish times it judges by (the full packument's `time`).
+struct Cool {
+    cooldown: Cooldown,
+    times: std::collections::HashMap<String, String>,
+    /// Digest of the full packument the times come from.
+    digest: String,
+}
+
+impl Cool {
+    /// Whether version `v` is served.
+    fn keeps(&self, v: &str) -> bool {
+        self.cooldown
+            .allows_raw(self.times.get(v).map(String::as_str))
+    }
+}
+
 /// The cooldown for `name`, with the publish times it needs (from the full packument), or `None`
 /// when none applies.
 async fn cooldown(
     ctx: &Ctx<'_>,
     name: &str,
     full: Option<&Served>,
-) -> Result<Option<(Cooldown, std::collections::HashMap<String, i64>, String)>, AppError> {
-    let proxy = proxy(ctx)?;
-    if !proxy.settings.cooldown_applies(name) {
+) -> Result<Option<Cool>, AppError> {
+    let proxy = common::proxy::of(ctx)?;
+    let Some(cooldown) = Cooldown::of(&proxy.settings, name, now_millis()) else {
         return Ok(None);
-    }
+    };
     let fetched;
     let full = match full {
         Some(f) => f,
@@ -118,16 +116,11 @@ async fn cooldown(
             }
         }
     };
-    let c = Cooldown {
-        now_ms: now_millis(),
-        min_age_ms: proxy.settings.min_age.as_millis() as i64,
-        allow_unknown: proxy.settings.min_age_unknown == crate::config::MinAgeUnknown::Allow,
-    };
-    Ok(Some((
-        c,
-        publish_times(&full.doc.body),
-        full.doc.digest.clone(),
-    )))
+    Ok(Some(Cool {
+        cooldown,
+        times: publish_times(&full.doc.body),
+        digest: full.doc.digest.clone(),
+    }))
 }
 
 /// The packument as served: rewritten (and filtered by the cooldown), cached in memory by the
@@ -146,7 +139,7 @@ async fn rendered(
     // The cooldown's verdicts change as versions age: its renderings last a minute.
     let cool_key = cool
         .as_ref()
-        .map(|(c, _, digest)| format!("{digest}\0{}", c.now_ms / 60_000))
+        .map(|c| format!("{}\0{}", c.digest, c.cooldown.now_ms / 60_000))
         .unwrap_or_default();
     let key = format!(
         "npm-proxy\0{}\0{name}\0{abbreviated}\0{registry}\0{}\0{cool_key}",
@@ -155,11 +148,12 @@ async fn rendered(
     if let Some(doc) = ctx.state.cache.get(&key, 0) {
         return Ok(Some((doc, served)));
     }
+    let keep = cool.as_ref().map(|c| move |v: &str| c.keeps(v));
     let body = rewrite_packument(
         &served.doc.body,
         name,
         &registry,
-        cool.as_ref().map(|(c, times, _)| (c, times)),
+        keep.as_ref().map(|k| k as &dyn Fn(&str) -> bool),
     )
     .map_err(|e| AppError::Upstream(format!("the upstream's packument of {name}: {e}")))?;
     let doc = Rendered {
@@ -169,20 +163,6 @@ async fn rendered(
     };
     ctx.state.cache.put(key, 0, doc.clone());
     Ok(Some((doc, served)))
-}
-
-/// Adds `X-Packgate-Cache` (and `Age` for stale or offline copies).
-fn cache_headers(res: &mut HttpResponse, served: &Served) {
-    let h = res.headers_mut();
-    h.insert(
-        actix_web::http::header::HeaderName::from_static("x-packgate-cache"),
-        HeaderValue::from_static(served.state.as_str()),
-    );
-    if matches!(served.state, CacheState::Stale | CacheState::Offline)
-        && let Ok(v) = HeaderValue::from_str(&served.age_secs().to_string())
-    {
-        h.insert(actix_web::http::header::AGE, v);
-    }
 }
 
 /// `GET /{name}` on a proxy.
@@ -269,27 +249,11 @@ pub async fn dist_tags(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppErr
 pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpResponse, AppError> {
     ctx.label("tarball");
     ctx.allow(Scope::Read).await?;
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, name).await?
         && let Some((_, b)) = packages::find_file(&ctx.state.db, pkg.id, file).await?
     {
-        proxy
-            .stats
-            .hits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut res = blob::serve(
-            ctx.req,
-            ctx.state,
-            &b.sha256,
-            b.size,
-            "application/octet-stream",
-        )
-        .await?;
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("x-packgate-cache"),
-            HeaderValue::from_static("hit"),
-        );
-        return Ok(res);
+        return serve_hit(ctx, proxy, &b.sha256, b.size, "application/octet-stream").await;
     }
     // The abbreviated packument is what npm fetched just before; a version it does not list
     // (published upstream since) makes the proxy ask the upstream once more.
@@ -308,14 +272,11 @@ pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRespon
             "{file} is not a tarball of {name} in the upstream registry"
         )));
     };
-    if let Some((c, times, _)) = cooldown(ctx, name, None).await?
-        && !c.allows(times.get(&t.version).copied())
+    if let Some(c) = cooldown(ctx, name, None).await?
+        && !c.keeps(&t.version)
     {
-        return Err(AppError::Forbidden(format!(
-            "{name}@{} is younger than this repository's min_age cooldown ({} s); it is served once it is older",
-            t.version,
-            proxy.settings.min_age.as_secs()
-        )));
+        let what = format!("{name}@{}", t.version);
+        return Err(common::proxy::too_young(proxy, &what));
     }
     let expected = match (t.sha512, t.shasum) {
         (Some(raw), _) => Expected::Sha512(raw),
@@ -344,19 +305,14 @@ pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRespon
     let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(not_found());
     };
-    let mut res = blob::serve(
-        ctx.req,
-        ctx.state,
+    serve_file(
+        ctx,
         &d.sha256,
         d.size,
         "application/octet-stream",
+        CacheState::Miss,
     )
-    .await?;
-    res.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static("x-packgate-cache"),
-        HeaderValue::from_static("miss"),
-    );
-    Ok(res)
+    .await
 }
 
 /// `GET /-/v1/search` on a proxy: forwarded to the upstream (answers kept a short while in this
@@ -364,38 +320,15 @@ pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRespon
 pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("search");
     ctx.allow(Scope::Read).await?;
-    let proxy = proxy(ctx)?;
-    let query = ctx.req.query_string();
-    if query.len() > MAX_SEARCH_QUERY {
-        return Err(AppError::Invalid(format!(
-            "search query longer than {MAX_SEARCH_QUERY} bytes"
-        )));
-    }
+    let proxy = common::proxy::of(ctx)?;
+    let query = common::proxy::forwardable_query(ctx, MAX_SEARCH_QUERY, "search query")?;
     let mut url = proxy.upstream_url("-/v1/search")?;
     url.set_query(Some(query));
     let key = format!("search:{query}");
-    let Some(served) = proxy
-        .document(
-            &ctx.state.db,
-            DocRequest {
-                key: &key,
-                package: "",
-                url,
-                accept: Some("application/json"),
-                missing: &[],
-                validate: packgate_npm::proxy::validate_packument,
-                revalidate: false,
-                persist: false,
-            },
-        )
-        .await?
-    else {
+    let validate = packgate_npm::proxy::validate_packument;
+    let Some(served) = common::proxy::forward(ctx, &key, url, validate).await? else {
         return Err(not_found());
     };
-    let mut res = HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(("cache-control", "no-cache"))
-        .body(served.doc.body.clone());
-    cache_headers(&mut res, &served);
-    Ok(res)
+    let body = served.doc.body.clone();
+    Ok(common::proxy::forwarded("application/json", body, &served))
 }

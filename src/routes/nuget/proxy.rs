@@ -14,48 +14,29 @@ pub use search::{autocomplete, query};
 use super::{allow, nupkg_name, nuspec_name, url_version, v3_url};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
-use crate::routes::common::{blob, doc, etag};
+use crate::routes::common::proxy::{cache_headers, serve_file, serve_hit};
+use crate::routes::common::{self, doc, etag};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::packages;
-use crate::services::proxy::{CacheState, Expected, FileRequest, Proxy, Served};
+use crate::services::proxy::{CacheState, Expected, FileRequest, Served};
 use crate::services::publish::Identity;
 use actix_web::HttpResponse;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use packgate_nuget::proxy::{
     Links, RegDoc, RegItem, UpstreamResources, flat_versions_of, lower_version,
 };
 use std::collections::HashSet;
-use std::sync::Arc;
 use upstream::{
-    all_items, cooldown, fetch, find_item, flat_doc, join, need, origin, page_doc,
+    all_items, cooldown, fetch, find_item, flat_doc, hidden, join, need, origin, page_doc,
     registration_doc, upstream,
 };
 
 const JSON: &str = "application/json; charset=utf-8";
 
-/// The proxy of this repository (handlers call these functions for proxies only).
-fn proxy<'a>(ctx: &Ctx<'a>) -> Result<&'a Arc<Proxy>, AppError> {
-    ctx.repo
-        .proxy
-        .as_ref()
-        .ok_or_else(|| AppError::internal("NuGet proxy handler on a hosted repository"))
-}
-
 /// The 405 for every write to a proxy (push, symbols, delete, relist, deprecation).
 pub fn refuse_write(ctx: &Ctx<'_>) -> AppError {
-    ctx.label("proxy_write");
-    let upstream = ctx
-        .repo
-        .proxy
-        .as_ref()
-        .map(|p| p.settings.upstream.origin().ascii_serialization())
-        .unwrap_or_default();
-    AppError::NotAllowed(format!(
-        "repository {:?} is a read-only proxy of {upstream}: push, delete and relist in a hosted repository",
-        ctx.repo.name
-    ))
-    .with_reason("This feed is a read-only proxy")
+    common::proxy::read_only(ctx, "push, delete and relist")
+        .with_reason("This feed is a read-only proxy")
 }
 
 /// Gives an error a reason phrase saying what happened (NuGet prints only the status line).
@@ -131,23 +112,9 @@ fn links<'a>(v3: &'a str, origin: &'a str, up: &'a UpstreamResources) -> Links<'
     }
 }
 
-/// Adds `X-Packgate-Cache` (and `Age` for stale or offline copies).
-fn cache_headers(res: &mut HttpResponse, state: CacheState, age_secs: u64) {
-    let h = res.headers_mut();
-    h.insert(
-        HeaderName::from_static("x-packgate-cache"),
-        HeaderValue::from_static(state.as_str()),
-    );
-    if matches!(state, CacheState::Stale | CacheState::Offline)
-        && let Ok(v) = HeaderValue::from_str(&age_secs.to_string())
-    {
-        h.insert(actix_web::http::header::AGE, v);
-    }
-}
-
 fn respond(ctx: &Ctx<'_>, doc: Rendered, served: &Served) -> HttpResponse {
     let mut res = doc::respond(ctx.req, doc, JSON, served.doc.fetched_at);
-    cache_headers(&mut res, served.state, served.age_secs());
+    cache_headers(&mut res, served);
     res
 }
 
@@ -186,7 +153,7 @@ pub async fn flat_versions(ctx: &Ctx<'_>, id: &str) -> Result<HttpResponse, AppE
                 flat_versions_of(&served.doc.body).map_err(|e| bad_upstream("version list", e))?;
             let lower: Vec<String> = listed.iter().map(|v| lower_version(v)).collect();
             let items = all_items(ctx, &up, &lid).await?;
-            c.hidden(lower.iter().map(String::as_str), &items)
+            hidden(&c, lower.iter().map(String::as_str), &items)
         }
     };
     let gzip = served.doc.body.starts_with(&[0x1f, 0x8b]);
@@ -234,23 +201,11 @@ pub async fn flat_file(
     } else {
         return Err(missing());
     };
-    let proxy = proxy(ctx)?;
-    let serve = |sha256: String, size: u64, state: &'static str| async move {
-        let mut res = blob::serve(ctx.req, ctx.state, &sha256, size, content_type).await?;
-        res.headers_mut().insert(
-            HeaderName::from_static("x-packgate-cache"),
-            HeaderValue::from_static(state),
-        );
-        Ok::<_, AppError>(res)
-    };
+    let proxy = common::proxy::of(ctx)?;
     if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, &lid).await?
         && let Some((_, b)) = packages::find_file(&ctx.state.db, pkg.id, &stored).await?
     {
-        proxy
-            .stats
-            .hits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return serve(b.sha256, b.size, "hit").await;
+        return serve_hit(ctx, proxy, &b.sha256, b.size, content_type).await;
     }
     let up = upstream(ctx).await?;
     // The version list is what the client read just before; a version it does not have
@@ -273,7 +228,7 @@ pub async fn flat_file(
     }
     if let Some(c) = cooldown(ctx, &lid)? {
         let item = find_item(ctx, &up, &lid, &lver).await?;
-        if !c.allows(item.and_then(|i| i.published_ms)) {
+        if !c.allows_raw(item.as_ref().and_then(|i| i.published.as_deref())) {
             return Err(AppError::Forbidden(format!(
                 "{lid} {lver} is younger than this repository's min_age cooldown ({} s), or its publish time is unknown; it is served once it is older",
                 proxy.settings.min_age.as_secs()
@@ -305,7 +260,7 @@ pub async fn flat_file(
     let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(missing());
     };
-    serve(d.sha256, d.size, "miss").await
+    serve_file(ctx, &d.sha256, d.size, content_type, CacheState::Miss).await
 }
 
 /// `GET {reg}/{id}/index.json` on a proxy: the upstream's index with its URLs pointed here and
@@ -324,10 +279,10 @@ pub async fn registration_index(ctx: &Ctx<'_>, id: &str) -> Result<HttpResponse,
             let pages = packgate_nuget::proxy::registration_pages(&served.doc.body)
                 .map_err(|e| bad_upstream("registration", e))?;
             let items: Vec<RegItem> = pages.into_iter().flat_map(|p| p.items).collect();
-            c.hidden([], &items)
+            hidden(&c, [], &items)
         }
     };
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let (v3, origin) = (v3_url(ctx), origin(proxy));
     let doc = rendered(
         ctx,
@@ -391,10 +346,10 @@ pub async fn registration_page(
         Some(c) => {
             let items = packgate_nuget::proxy::page_items(&served.doc.body)
                 .map_err(|e| bad_upstream("registration page", e))?;
-            c.hidden([], &items)
+            hidden(&c, [], &items)
         }
     };
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let (v3, origin) = (v3_url(ctx), origin(proxy));
     let what = format!("registration-page:{lid}:{lower}:{upper}");
     let doc = rendered(ctx, &what, &served, &hidden, || {
@@ -431,7 +386,7 @@ pub async fn registration_leaf(
         return Err(missing());
     };
     if let Some(c) = cooldown(ctx, &lid)?
-        && !c.allows(item.published_ms)
+        && !c.allows_raw(item.published.as_deref())
     {
         return Err(missing());
     }
@@ -444,7 +399,7 @@ pub async fn registration_leaf(
     let Some(served) = fetch(ctx, &key, &lid, url, validate, false).await? else {
         return Err(missing());
     };
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let (v3, origin) = (v3_url(ctx), origin(proxy));
     let doc = rendered(ctx, &key, &served, &HashSet::new(), || {
         let links = links(&v3, &origin, &up);

@@ -17,18 +17,21 @@
 //! - Writes (push, yank, owners) are refused: a proxy is read-only.
 
 use crate::error::AppError;
-use crate::routes::common::blob::{self, parse_range};
+use crate::routes::common;
+use crate::routes::common::blob::parse_range;
 use crate::routes::common::ctx::Ctx;
 use crate::routes::common::etag;
+use crate::routes::common::proxy::{cache_headers, serve_file, serve_hit};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
 use crate::services::packages;
-use crate::services::proxy::{CacheState, DocRequest, Expected, FileRequest, Proxy, Served};
+use crate::services::proxy::{
+    CacheState, Cooldown, DocRequest, Expected, FileRequest, Proxy, Served,
+};
 use crate::services::publish::Identity;
 use crate::services::time::now_millis;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AGE, HeaderName, HeaderValue};
 use bytes::Bytes;
 use packgate_rubygems::proxy as codec;
 use std::collections::{BTreeMap, HashMap};
@@ -41,27 +44,9 @@ const MAX_FILTERED: usize = 10_000;
 /// Upstream statuses that mean "no such document".
 const MISSING: &[u16] = &[404, 410];
 
-/// The proxy of this repository (the handlers call this module for proxies only).
-fn proxy<'a>(ctx: &Ctx<'a>) -> Result<&'a Arc<Proxy>, AppError> {
-    ctx.repo
-        .proxy
-        .as_ref()
-        .ok_or_else(|| AppError::internal("rubygems proxy handler on a hosted repository"))
-}
-
 /// The 405 for every write to a proxy (`gem push`, `gem yank`, `gem owner --add/--remove`).
 pub fn refuse_write(ctx: &Ctx<'_>) -> AppError {
-    ctx.label("proxy_write");
-    let upstream = ctx
-        .repo
-        .proxy
-        .as_ref()
-        .map(|p| p.settings.upstream.origin().ascii_serialization())
-        .unwrap_or_default();
-    AppError::NotAllowed(format!(
-        "repository {:?} is a read-only proxy of {upstream}: push, yank and manage owners in a hosted repository",
-        ctx.repo.name
-    ))
+    common::proxy::read_only(ctx, "push, yank and manage owners")
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,7 +115,7 @@ async fn document(
     validate: fn(&[u8]) -> Result<(), String>,
     revalidate: bool,
 ) -> Result<Option<Served>, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     proxy
         .document(
             &ctx.state.db,
@@ -179,15 +164,13 @@ async fn upstream_info(
 
 /// The cooldown for gem `name`, with "now" rounded down to the minute so that `versions` and
 /// `info/NAME` rendered in the same minute agree on every verdict; `None` when none applies.
-fn cooldown(proxy: &Proxy, name: &str) -> Option<codec::Cooldown> {
-    proxy
-        .settings
-        .cooldown_applies(name)
-        .then(|| codec::Cooldown {
-            now_ms: now_millis() / 60_000 * 60_000,
-            min_age_ms: proxy.settings.min_age.as_millis() as i64,
-            allow_unknown: proxy.settings.min_age_unknown == crate::config::MinAgeUnknown::Allow,
-        })
+fn cooldown(proxy: &Proxy, name: &str) -> Option<Cooldown> {
+    Cooldown::of(&proxy.settings, name, now_millis() / 60_000 * 60_000)
+}
+
+/// `info/NAME` without the lines cooldown `c` hides (see `codec::filter_info`).
+fn filter_info(info: &[u8], c: &Cooldown) -> Option<codec::FilteredInfo> {
+    codec::filter_info(info, &|created| c.allows_raw(created))
 }
 
 /// A compact-index rendering of `body`: ETag = quoted MD5, `Repr-Digest` = SHA-256.
@@ -211,18 +194,6 @@ fn passthrough(ctx: &Ctx<'_>, what: &str, served: &Served) -> Rendered {
     let doc = compact(served.doc.body.clone());
     ctx.state.cache.put(key, 0, doc.clone());
     doc
-}
-
-/// Adds `X-Packgate-Cache` (and `Age` for stale or offline copies).
-fn cache_headers(res: &mut HttpResponse, state: CacheState, age_secs: u64) {
-    let h = res.headers_mut();
-    h.insert(
-        HeaderName::from_static("x-packgate-cache"),
-        HeaderValue::from_static(state.as_str()),
-    );
-    if matches!(state, CacheState::Stale | CacheState::Offline) {
-        h.insert(AGE, HeaderValue::from(age_secs));
-    }
 }
 
 /// Answers a compact-index document: 304 on a matching ETag; with `ranges` (the upstream's bytes
@@ -262,7 +233,7 @@ fn respond(ctx: &Ctx<'_>, doc: &Rendered, ranges: bool, served: &Served) -> Http
             _ => b.body(doc.body.clone()),
         }
     };
-    cache_headers(&mut res, served.state, served.age_secs());
+    cache_headers(&mut res, served);
     res
 }
 
@@ -296,7 +267,7 @@ fn filtered_versions(
     mem: &Memory,
     served: &Served,
 ) -> Result<Option<Rendered>, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     if proxy.settings.min_age.is_zero() {
         return Ok(None);
     }
@@ -307,7 +278,7 @@ fn filtered_versions(
             let Some(c) = cooldown(proxy, name) else {
                 return false;
             };
-            match codec::filter_info(&gem.body, &c) {
+            match filter_info(&gem.body, &c) {
                 Some(f) => {
                     out.push(f.versions_override(name, &gem.md5));
                     true
@@ -347,7 +318,11 @@ fn filtered_versions(
 /// last line), from the `versions` last served, or fetched through the cache when that is older
 /// than `metadata_ttl`. Best effort: `None` when `versions` cannot be had.
 async fn listed_md5(ctx: &Ctx<'_>, mem: &Memory, name: &str) -> Option<String> {
-    let ttl = proxy(ctx).ok()?.settings.metadata_ttl.as_millis() as i64;
+    let ttl = common::proxy::of(ctx)
+        .ok()?
+        .settings
+        .metadata_ttl
+        .as_millis() as i64;
     let seen = lock(&mem.versions).clone();
     let seen = match seen {
         Some(s) if now_millis() - s.seen_at.load(Ordering::Relaxed) < ttl => s,
@@ -367,7 +342,7 @@ fn gem_missing(name: &str) -> AppError {
 pub async fn info(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("info");
     ctx.allow(Scope::Read).await?;
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     if !codec::is_plain_name(name) {
         return Err(gem_missing(name));
     }
@@ -385,7 +360,7 @@ pub async fn info(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
             .await?
             .ok_or_else(|| gem_missing(name))?;
     }
-    let filtered = cooldown(proxy, name).and_then(|c| codec::filter_info(&served.doc.body, &c));
+    let filtered = cooldown(proxy, name).and_then(|c| filter_info(&served.doc.body, &c));
     {
         // What `versions` needs to carry this gem's filtered MD5 (see `filtered_versions`).
         let mut remembered = lock(&mem.filtered);
@@ -459,7 +434,7 @@ pub async fn specs(ctx: &Ctx<'_>, file: &str) -> Result<HttpResponse, AppError> 
         "application/octet-stream",
         served.doc.fetched_at,
     );
-    cache_headers(&mut res, served.state, served.age_secs());
+    cache_headers(&mut res, &served);
     Ok(res)
 }
 
@@ -520,22 +495,12 @@ async fn upstream_file(
     file: &str,
     kind: FileKind,
 ) -> Result<HttpResponse, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     // Cached files stay downloadable by their exact path, also after the upstream dropped them.
     if let Some((_, _, _, b)) =
         packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, file).await?
     {
-        proxy.stats.hits.fetch_add(1, Ordering::Relaxed);
-        let mut res = blob::serve(
-            ctx.req,
-            ctx.state,
-            &b.sha256,
-            b.size,
-            "application/octet-stream",
-        )
-        .await?;
-        cache_headers(&mut res, CacheState::Hit, 0);
-        return Ok(res);
+        return serve_hit(ctx, proxy, &b.sha256, b.size, "application/octet-stream").await;
     }
     let (suffix, upstream_dir) = match kind {
         FileKind::Gem => (".gem", "gems"),
@@ -551,13 +516,12 @@ async fn upstream_file(
         )));
     };
     if let Some(c) = cooldown(proxy, &name)
-        && !c.allows(entry.created_at_ms)
+        && !c.allows_raw(entry.created_at.as_deref())
     {
-        return Err(AppError::Forbidden(format!(
-            "{name} {} is younger than this repository's min_age cooldown ({} s); it is served once it is older",
-            entry.key,
-            proxy.settings.min_age.as_secs()
-        )));
+        return Err(common::proxy::too_young(
+            proxy,
+            &format!("{name} {}", entry.key),
+        ));
     }
     let expected = match kind {
         FileKind::QuickSpec => Expected::FirstSeen,
@@ -599,14 +563,12 @@ async fn upstream_file(
     let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(file_missing(file));
     };
-    let mut res = blob::serve(
-        ctx.req,
-        ctx.state,
+    serve_file(
+        ctx,
         &d.sha256,
         d.size,
         "application/octet-stream",
+        CacheState::Miss,
     )
-    .await?;
-    cache_headers(&mut res, CacheState::Miss, 0);
-    Ok(res)
+    .await
 }

@@ -10,12 +10,14 @@
 //! the one write path. Documents are kept byte for byte as the upstream sent them (table
 //! `proxy_documents`); formats rewrite or filter them when serving.
 
+mod cooldown;
 mod documents;
 mod files;
 mod flight;
 mod health;
 mod upstream;
 
+pub use cooldown::Cooldown;
 pub use documents::{CacheState, DocRequest, Served};
 pub use files::{Expected, FileCheck, FileRequest, Sinks};
 pub use health::HealthState;

@@ -2,11 +2,12 @@
 //! request's query string, answers kept a short while in this instance's memory only.
 
 use super::upstream::{need, origin, upstream};
-use super::{JSON, allow, bad_upstream, cache_headers, links, not_found, proxy, v3_url};
+use super::{JSON, allow, bad_upstream, links, not_found, v3_url};
 use crate::error::AppError;
 use crate::routes::common::ctx::Ctx;
+use crate::routes::common::proxy as common_proxy;
 use crate::services::auth::Scope;
-use crate::services::proxy::{DocRequest, Served};
+use crate::services::proxy::Served;
 use actix_web::HttpResponse;
 
 /// Longest search or autocomplete query forwarded (NuGet's own are a few dozen bytes).
@@ -20,42 +21,19 @@ async fn forward(
     resource: Option<&str>,
     name: &str,
 ) -> Result<Served, AppError> {
-    let proxy = proxy(ctx)?;
-    let query = ctx.req.query_string();
-    if query.len() > MAX_QUERY {
-        return Err(AppError::Invalid(format!(
-            "query longer than {MAX_QUERY} bytes"
-        )));
-    }
+    let query = common_proxy::forwardable_query(ctx, MAX_QUERY, "query")?;
     let mut url = url::Url::parse(need(ctx, resource, name)?)
         .map_err(|e| bad_upstream(name, e.to_string()))?;
     url.set_query(Some(query).filter(|q| !q.is_empty()));
     let key = format!("{what}:{query}");
-    proxy
-        .document(
-            &ctx.state.db,
-            DocRequest {
-                key: &key,
-                package: "",
-                url,
-                accept: Some("application/json"),
-                missing: &[],
-                validate: packgate_nuget::proxy::validate_document,
-                revalidate: false,
-                persist: false,
-            },
-        )
+    let validate = packgate_nuget::proxy::validate_document;
+    common_proxy::forward(ctx, &key, url, validate)
         .await?
         .ok_or_else(|| not_found(what))
 }
 
 fn json_answer(body: impl Into<bytes::Bytes>, served: &Served) -> HttpResponse {
-    let mut res = HttpResponse::Ok()
-        .content_type(JSON)
-        .insert_header(("cache-control", "no-cache"))
-        .body(body.into());
-    cache_headers(&mut res, served.state, served.age_secs());
-    res
+    common_proxy::forwarded(JSON, body.into(), served)
 }
 
 /// `GET {repo}/v3/query` on a proxy: forwarded; each hit's registration URLs point here.
@@ -64,7 +42,7 @@ pub async fn query(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     allow(ctx, Scope::Read).await?;
     let up = upstream(ctx).await?;
     let served = forward(ctx, "search", up.search.as_deref(), "SearchQueryService").await?;
-    let proxy = proxy(ctx)?;
+    let proxy = common_proxy::of(ctx)?;
     let (v3, origin) = (v3_url(ctx), origin(proxy));
     let body = packgate_nuget::proxy::rewrite_search(&served.doc.body, &links(&v3, &origin, &up))
         .map_err(|e| bad_upstream("search answer", e))?;

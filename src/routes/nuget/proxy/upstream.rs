@@ -2,12 +2,13 @@
 //! (on its origin only), its flat lists, registrations, external pages and leaves through the
 //! proxy cache, the registration item of one version, and the cooldown's publish times.
 
-use super::{bad_upstream, proxy};
+use super::bad_upstream;
 use crate::error::AppError;
+use crate::routes::common;
 use crate::routes::common::ctx::Ctx;
-use crate::services::proxy::{CacheState, DocRequest, Proxy, Served};
+use crate::services::proxy::{CacheState, Cooldown, DocRequest, Proxy, Served};
 use crate::services::time::now_millis;
-use packgate_nuget::proxy::{Cooldown, RegItem, UpstreamResources};
+use packgate_nuget::proxy::{RegItem, UpstreamResources};
 use std::sync::Arc;
 
 /// The upstream's service index: `upstream` itself when it names a `.json` document, else
@@ -30,7 +31,7 @@ pub(super) fn origin(proxy: &Proxy) -> String {
 
 /// The upstream's resources, from its service index through the cache (parsed once per body).
 pub(super) async fn upstream(ctx: &Ctx<'_>) -> Result<Arc<UpstreamResources>, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     let url = service_index_url(proxy)?;
     let served = proxy
         .document(
@@ -90,7 +91,7 @@ pub(super) async fn fetch(
     validate: fn(&[u8]) -> Result<(), String>,
     revalidate: bool,
 ) -> Result<Option<Served>, AppError> {
-    let proxy = proxy(ctx)?;
+    let proxy = common::proxy::of(ctx)?;
     if !proxy.on_origin(&url) {
         return Err(AppError::Upstream(format!(
             "the upstream's registration points at another origin ({}); packgate only fetches from {}",
@@ -209,15 +210,20 @@ pub(super) async fn find_item(
 
 /// The cooldown for package `lid`, when one applies.
 pub(super) fn cooldown(ctx: &Ctx<'_>, lid: &str) -> Result<Option<Cooldown>, AppError> {
-    let proxy = proxy(ctx)?;
-    if !proxy.settings.cooldown_applies(lid) {
-        return Ok(None);
-    }
-    Ok(Some(Cooldown {
-        now_ms: now_millis(),
-        min_age_ms: proxy.settings.min_age.as_millis() as i64,
-        allow_unknown: proxy.settings.min_age_unknown == crate::config::MinAgeUnknown::Allow,
-    }))
+    Ok(Cooldown::of(
+        &common::proxy::of(ctx)?.settings,
+        lid,
+        now_millis(),
+    ))
+}
+
+/// The versions of `all` and of `items` cooldown `c` hides.
+pub(super) fn hidden<'a>(
+    c: &Cooldown,
+    all: impl IntoIterator<Item = &'a str>,
+    items: &'a [RegItem],
+) -> std::collections::HashSet<String> {
+    packgate_nuget::proxy::hidden_versions(all, items, &|published| c.allows_raw(published))
 }
 
 /// Every registration item of `lid` (inlined and on external pages).
