@@ -22,10 +22,18 @@ Subcommands
            single-version packages from .nupkg files to a NuGet v3 feed (multipart PUT, as
            NuGet sends it) from W concurrent workers, and report the push rate
   count    number of versions in a packument
+  npm-tree specs NAME@VERSION of every package in an npm lockfile (for `npm pack`), or, with
+           --pack-json, check the packed tarballs against the lockfile's integrity and write
+           tree.tsv (name, version, file, integrity, bytes; no URLs)
+  npm-publish-tree  publish the tarballs of a tree.tsv with the real npm client (`npm publish
+           FILE.tgz --registry ... --ignore-scripts`), each package's versions in ascending order
+           (so `latest` ends on the highest), W packages at a time
+  install-check  what an `npm install` left: packages in its lockfile, the express version
+  reqdelta requests per route and proxy events between two /metrics dumps, as JSON
   wrkparse turn wrk --latency output into JSON
   cpu      CPU seconds (user+sys) of a process and its direct children
   metrics  sum/count of packgate_http_request_duration_seconds per route, as JSON
-  table    render results.json as the markdown report
+  table    render results.tsv as the markdown report (several: one section per stack, side by side)
 """
 
 import argparse
@@ -38,6 +46,7 @@ import json
 import os
 import re
 import struct
+import subprocess
 import sys
 import tarfile
 import threading
@@ -756,6 +765,163 @@ def cmd_count(a):
         print(len(json.load(f).get("versions", {})))
 
 
+# ------------------------------------------------------------------------------ npm trees (proxy)
+
+def lock_packages(path):
+    """(name, version, integrity) of every installed package in an npm lockfile (v2/v3)."""
+    d = json.load(open(path))
+    out = set()
+    for key, v in d.get("packages", {}).items():
+        if not key or "node_modules/" not in key or v.get("link") or v.get("inBundle"):
+            continue  # links and bundled packages come with another package, not from the registry
+        name = v.get("name") or key[key.rindex("node_modules/") + len("node_modules/"):]
+        out.add((name, v["version"], v.get("integrity")))
+    return sorted(out)
+
+
+def cmd_npm_tree(a):
+    pkgs = lock_packages(a.lock)
+    if not a.pack_json:
+        print(" ".join(f"{n}@{v}" for n, v, _ in pkgs))
+        return
+    want = {(n, v): i for n, v, i in pkgs}
+    packed = json.load(open(a.pack_json))
+    rows, bad = [], []
+    for x in packed:
+        path = os.path.join(a.dir, x["filename"])
+        with open(path, "rb") as f:
+            b = f.read()
+        integrity = "sha512-" + base64.b64encode(hashlib.sha512(b).digest()).decode()
+        if want.get((x["name"], x["version"])) not in (None, integrity):
+            bad.append(f"{x['name']}@{x['version']}")
+        rows.append((x["name"], x["version"], x["filename"], integrity, len(b)))
+    missing = sorted(set(want) - {(r[0], r[1]) for r in rows})
+    if bad or missing:
+        raise SystemExit(f"npm-tree: tarballs differing from the lockfile's integrity: {bad}; not packed: {missing}")
+    with open(os.path.join(a.dir, "tree.tsv"), "w") as f:
+        for r in sorted(rows):
+            f.write("\t".join(str(c) for c in r) + "\n")
+    print(json.dumps({"packages": len(rows), "bytes": sum(r[4] for r in rows)}))
+
+
+def version_key(v):
+    """semver order: numeric core, a release after its prereleases, prerelease fields compared
+    numerically when numeric."""
+    core, _, pre = v.split("+")[0].partition("-")
+    nums = tuple(int(x) if x.isdigit() else 0 for x in core.split("."))
+    if not pre:
+        return nums, (1,)
+    return nums, (0,) + tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in pre.split("."))
+
+
+def read_tree(d):
+    rows = []
+    for line in open(os.path.join(d, "tree.tsv")):
+        name, version, fname, integrity, size = line.rstrip("\n").split("\t")
+        rows.append({"name": name, "version": version, "file": os.path.join(d, fname),
+                     "integrity": integrity, "bytes": int(size)})
+    return rows
+
+
+def tgz_manifest(path):
+    with tarfile.open(path, "r:gz") as tf:
+        for m in tf.getmembers():
+            if m.isfile() and m.name.count("/") == 1 and m.name.endswith("/package.json"):
+                return json.load(tf.extractfile(m))
+    raise SystemExit(f"{path}: no package.json at the top of the tarball")
+
+
+def cmd_npm_publish_tree(a):
+    rows = read_tree(a.dir)
+    for r in rows:
+        pc = tgz_manifest(r["file"]).get("publishConfig") or {}
+        if any("registry" in k for k in pc):  # npm could send it somewhere else than --registry
+            raise SystemExit(f"npm-publish-tree: {r['name']}@{r['version']} declares publishConfig "
+                             f"{sorted(pc)}; refusing to publish it with npm")
+    groups = {}
+    for r in rows:
+        groups.setdefault(r["name"], []).append(r)
+    jobs = [sorted(g, key=lambda r: version_key(r["version"])) for _, g in sorted(groups.items())]
+    u = urllib.parse.urlsplit(a.registry)
+    os.makedirs(a.work, exist_ok=True)
+    npmrc = os.path.join(a.work, "npmrc")
+    with open(npmrc, "w") as f:  # the token for this registry only
+        f.write(f"//{u.netloc}{u.path}:_authToken={a.token}\n")
+    env = dict(os.environ, NPM_CONFIG_UPDATE_NOTIFIER="false")
+    lock = threading.Lock()
+    nxt = [0]
+    done, errors = [0], []
+
+    def worker(w):
+        cache = os.path.join(a.work, f"cache-{w}")
+        while True:
+            with lock:
+                if nxt[0] >= len(jobs) or errors:
+                    return
+                job = jobs[nxt[0]]
+                nxt[0] += 1
+            for r in job:
+                cmd = ["npm", "publish", r["file"], "--registry", a.registry, "--userconfig", npmrc,
+                       "--cache", cache, "--ignore-scripts", "--loglevel=error", "--no-audit", "--no-fund"]
+                if "-" in r["version"].split("+")[0]:
+                    cmd += ["--tag", "bench-prerelease"]  # npm wants a tag for prereleases
+                p = subprocess.run(cmd, env=env, cwd=a.work, capture_output=True, text=True)
+                with lock:
+                    if p.returncode != 0:
+                        errors.append(f"{r['name']}@{r['version']}: exit {p.returncode}: "
+                                      + (p.stderr.strip() or p.stdout.strip())[-400:])
+                        return
+                    done[0] += 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(a.workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    secs = time.perf_counter() - t0
+    for e in errors:
+        print("npm-publish-tree: " + e, file=sys.stderr)
+    print(json.dumps({"published": done[0], "packages": len(rows), "names": len(jobs),
+                      "workers": a.workers, "seconds": round(secs, 2), "errors": errors[:3]}))
+    if errors:
+        raise SystemExit(1)
+
+
+def cmd_install_check(a):
+    lock = os.path.join(a.dir, "package-lock.json")
+    pkgs = lock_packages(lock)
+    resolved = [v.get("resolved", "") for k, v in json.load(open(lock)).get("packages", {}).items() if k]
+    elsewhere = sum(1 for u in resolved if u and not u.startswith(a.registry))
+    try:
+        express = json.load(open(os.path.join(a.dir, "node_modules", "express", "package.json")))["version"]
+    except OSError:
+        express = None
+    print(json.dumps({"packages": len(pkgs), "express": express, "resolved_elsewhere": elsewhere}))
+
+
+def metrics_counts(path):
+    """Request counts per route and proxy events per event from a /metrics dump."""
+    routes, events = {}, {}
+    for line in open(path):
+        m = re.match(r'packgate_http_request_duration_seconds_count\{.*route="([^"]+)".*\} ([\d.e+-]+)', line)
+        if m:
+            routes[m.group(1)] = routes.get(m.group(1), 0) + int(float(m.group(2)))
+        m = re.match(r'packgate_proxy_events_total\{.*event="([^"]+)".*\} ([\d.e+-]+)', line)
+        if m:
+            events[m.group(1)] = events.get(m.group(1), 0) + int(float(m.group(2)))
+    return routes, events
+
+
+def cmd_reqdelta(a):
+    r0, e0 = metrics_counts(a.before)
+    r1, e1 = metrics_counts(a.after)
+    # the bench's own /metrics GETs are not counted
+    routes = {k: v - r0.get(k, 0) for k, v in r1.items() if v - r0.get(k, 0) and k != "metrics"}
+    events = {k: v - e0.get(k, 0) for k, v in e1.items() if v - e0.get(k, 0)}
+    print(json.dumps({"requests": sum(routes.values()), "routes": routes, "proxy_events": events}))
+
+
 # -------------------------------------------------------------------------------------- measuring
 
 def to_ms(s):
@@ -870,7 +1036,9 @@ def load_results(path):
     return r
 
 
-TARGET_NAMES = {"packgate": "packgate", "verdaccio": "Verdaccio", "nginx": "nginx"}
+TARGET_NAMES = {"packgate": "packgate", "verdaccio": "Verdaccio", "nginx": "nginx", "proxy": "packgate proxy"}
+STACK_NAMES = {"sqlite": "SQLite + filesystem blobs", "pg-s3": "PostgreSQL + S3"}
+PART_LISTS = ("npm+cargo", "npm+cargo+rubygems", "npm+cargo+rubygems+nuget", "npm+cargo+rubygems+nuget+proxy")
 
 
 def ratio(p, q):
@@ -901,7 +1069,8 @@ def reads_table(r, tests, targets):
     return L
 
 
-def cpu_table(r, tests, targets, bytes_per_response=False):
+def cpu_table(r, tests, targets, bytes_per_response=False, names=None):
+    names = names or TARGET_NAMES
     L = ["| test | target | server CPU s | wrk CPU s | other processes CPU s | server CPU per request | "
          + ("bytes per response (wrk) | " if bytes_per_response else "")
          + "server mean service time (packgate /metrics) |",
@@ -918,7 +1087,7 @@ def cpu_table(r, tests, targets, bytes_per_response=False):
             if bytes_per_response:
                 bpr = (f"{x['read_bytes'] / x['requests']:,.0f} | " if x.get("read_bytes") and x.get("requests")
                        else "— | ")
-            L.append(f"| {t['label']} | {TARGET_NAMES[tgt]} | {x.get('server_cpu', '—')} | {x.get('wrk_cpu', '—')} | "
+            L.append(f"| {t['label']} | {names[tgt]} | {x.get('server_cpu', '—')} | {x.get('wrk_cpu', '—')} | "
                      f"{x.get('other_cpu', '—')} | {per} | {bpr}" + (f"{svc:.3f} ms" if svc is not None else "") + " |")
     return L
 
@@ -1014,8 +1183,175 @@ def nuget_section(r):
     return L
 
 
-def cmd_table(a):
-    r = load_results(a.results)
+def median(xs):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def verdict(value, bound, higher_is_better=False):
+    if value is None:
+        return "—"
+    ok = value >= bound if higher_is_better else value <= bound
+    return "met" if ok else "**not met**"
+
+
+PROXY_NAMES = {"packgate": "packgate, hosted", "proxy": "packgate proxy, hit", "nginx": "nginx"}
+
+
+def install_summary(r):
+    """(median direct s, median proxy s, ratio, successful rounds per mode) of the cold installs."""
+    rounds = r.get("pinstall", {}).get("rounds", {}).get("_list", [])
+    tree = r.get("pinstall", {}).get("tree", {})
+    def ok(x):
+        return x["exit"] == 0 and (not tree or x["packages"] == tree.get("packages")) and not x.get("resolved_elsewhere")
+    d = [x["seconds"] for x in rounds if x["mode"] == "direct" and ok(x)]
+    p = [x["seconds"] for x in rounds if x["mode"] == "proxy" and ok(x)]
+    md, mp = median(d), median(p)
+    return md, mp, (mp / md if md and mp else None), len(d), len(p)
+
+
+def proxy_section(r):
+    L = ["## npm proxy repository", ""]
+    tests = r["ptests"]
+    if tests:
+        L.append("The upstream is this run's packgate: its hosted `npm` repository (**hosted**). The **proxy** is "
+                 "a second packgate whose only repository, `npmjs` (`type = \"proxy\"`, `metadata_ttl = \"1h\"`), "
+                 "proxies it. The proxy's cache is warmed first (one GET of each document and file through it) "
+                 "and checked: the next GETs answer `X-Packgate-Cache: hit`, the tarball bytes equal the "
+                 "hosted ones and every `dist.tarball` points at the proxy; so every measured proxy request is "
+                 "a cache hit (the upstream requests counted during each proxy run are listed below). nginx "
+                 "serves the hosted bytes as static files. Load average (1/5/15 min) when the reads started: "
+                 f"{r.get('pload', '?')}.")
+        L.append("")
+        tg = ("packgate", "proxy", "nginx")
+        L.append("| test | " + " | ".join(f"{PROXY_NAMES[t]} req/s | p50 ms | p99 ms" for t in tg) + " |")
+        L.append("|---|" + "---:|---:|---:|" * len(tg))
+        for t in tests:
+            cells = []
+            for tgt in tg:
+                x = r["wrk"].get(t["id"], {}).get(tgt)
+                if x is None:
+                    cells += ["—", "—", "—"]
+                    continue
+                flag = ""
+                if x.get("non2xx") or x.get("socket_errors"):
+                    flag = f" ⚠ {x.get('non2xx', 0)} non-2xx, {x.get('socket_errors', 0)} socket errors"
+                cells += [fmt_rps(x["rps"]) + flag, fmt_ms(x["p50_ms"]), fmt_ms(x["p99_ms"])]
+            L.append(f"| {t['label']} | " + " | ".join(cells) + " |")
+        L.append("")
+        L.append("| test | proxy ÷ hosted (req/s) | proxy hit cost: hosted req/s ÷ proxy req/s (aim ≤ 1.2x) | "
+                 "server CPU per request, proxy ÷ hosted | hosted ÷ nginx | proxy ÷ nginx |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for t in tests:
+            w = r["wrk"].get(t["id"], {})
+            rps = {k: (w.get(k) or {}).get("rps") for k in tg}
+            cost = rps["packgate"] / rps["proxy"] if rps["packgate"] and rps["proxy"] else None
+            def per(k):
+                x = w.get(k) or {}
+                return x["server_cpu"] / x["requests"] if x.get("requests") and x.get("server_cpu") else None
+            cpu = per("proxy") / per("packgate") if per("proxy") and per("packgate") else None
+            L.append(f"| {t['label']} | {ratio(rps['proxy'], rps['packgate'])} | "
+                     + (f"{cost:.2f}x ({verdict(cost, 1.2)})" if cost else "—") + " | "
+                     + (f"{cpu:.2f}x" if cpu else "—") + f" | {ratio(rps['packgate'], rps['nginx'])} | "
+                     f"{ratio(rps['proxy'], rps['nginx'])} |")
+        L.append("")
+        ups = []
+        for t in tests:
+            x = r["wrk"].get(t["id"], {}).get("proxy") or {}
+            if "upstream" in x:
+                ev = x.get("proxy", {}).get("proxy_events", {})
+                ups.append(f"{t['label'].split(',')[0]}: {x['upstream']['requests']:,} upstream requests "
+                           f"(proxy events: " + (", ".join(f"{k} {v:,}" for k, v in sorted(ev.items())) or "none") + ")")
+        if ups:
+            L.append("During the proxy runs: " + "; ".join(ups) + ".")
+            L.append("")
+        L.append("Sizes: " + ", ".join(f"{k} {v:,} B" for k, v in r.get("psizes", {}).items()) + ".")
+        L.append("")
+        L.append("### CPU split during each proxy-part run (CPU-seconds over the run; 2 cores = 2 s per second)")
+        L.append("")
+        L += cpu_table(r, tests, tg, bytes_per_response=True, names=PROXY_NAMES)
+        L.append("")
+
+    pi = r.get("pinstall")
+    if pi is not None or tests:
+        L.append("### Cold `npm install express@4`: through a fresh proxy against straight from the upstream")
+        L.append("")
+    if pi is not None and pi.get("skipped"):
+        L.append(f"Skipped: {pi['skipped']}")
+        L.append("")
+    elif pi:
+        tree = pi.get("tree", {})
+        pub = pi.get("publish", {})
+        L.append(f"The express@4 tree (express {tree.get('express', '?')}, {tree.get('packages', '?')} packages, "
+                 f"{tree.get('bytes', 0):,} B of tarballs; the registry's own tarballs, {tree.get('source', '?')}, "
+                 "checked against the lockfile's integrity) was published to the hosted repository with "
+                 f"`npm publish FILE.tgz --ignore-scripts` ({pub.get('published', '?')} publishes in "
+                 f"{pub.get('seconds', '?')} s, {pub.get('workers', '?')} at a time). Each round: `npm install "
+                 "express@4 --no-audit --no-fund --ignore-scripts` into an empty project with an empty npm cache, "
+                 "straight from the hosted repository, then through a proxy started fresh for the round "
+                 "(new data dir" + (", database and key prefix" if r.get("stack") == "pg-s3" else "")
+                 + "; its start-up is not timed). Wall-clock seconds of the `npm` process:")
+        L.append("")
+        L.append("| round | straight from the upstream s | through a cold proxy s | upstream requests in the proxy round | proxy peak RSS (VmHWM) |")
+        L.append("|---:|---:|---:|---|---:|")
+        rounds = pi.get("rounds", {}).get("_list", [])
+        def cell(x):
+            if not x:
+                return "—"
+            bad = []
+            if x["exit"] != 0:
+                bad.append(f"exit {x['exit']}")
+            if tree and x["packages"] != tree.get("packages"):
+                bad.append(f"{x['packages']} packages")
+            if x.get("resolved_elsewhere"):
+                bad.append(f"{x['resolved_elsewhere']} URLs elsewhere")
+            return f"{x['seconds']:.2f}" + (f" ⚠ {', '.join(bad)}" if bad else "")
+        for i in sorted({x["round"] for x in rounds}):
+            d = next((x for x in rounds if x["round"] == i and x["mode"] == "direct"), None)
+            p = next((x for x in rounds if x["round"] == i and x["mode"] == "proxy"), None)
+            up = ", ".join(f"{k} {v}" for k, v in sorted((p or {}).get("upstream", {}).get("routes", {}).items())) or "—"
+            L.append(f"| {i} | {cell(d)} | {cell(p)} | {up} | {fmt_mib((p or {}).get('proxy_hwm_kib'))} |")
+        md, mp, rat, nd, np_ = install_summary(r)
+        L.append(f"| **median** | {md:.2f} | {mp:.2f} | | |" if md and mp else "| **median** | — | — | | |")
+        L.append("")
+        L.append("Cold install through the proxy ÷ straight from the upstream (medians): "
+                 + (f"**{rat:.2f}x** (aim ≤ 1.3x: {verdict(rat, 1.3)})" if rat else "—")
+                 + f"; rounds that installed the whole tree: {nd} straight, {np_} through the proxy.")
+        L.append("")
+
+    g = r.get("pbig")
+    if g is not None or tests:
+        L.append("### Memory: a 1 GiB tarball through a cold proxy to two clients at once (VmRSS every 0.2 s)")
+        L.append("")
+    if g is not None and g.get("skipped"):
+        L.append(f"Skipped: {g['skipped']}")
+        L.append("")
+    elif g and g.get("result"):
+        x = g["result"]
+        L.append(f"A fresh upstream packgate holds one tarball of {x['tgz_bytes']:,} B (random bytes, published "
+                 "as in the npm part's streaming test); a fresh proxy of it (`max_upload = 2 GiB`, the largest "
+                 "file it fetches) is asked for it by two `curl` clients at the same moment.")
+        L.append("")
+        L.append("| proxy VmRSS idle | right before | max during the fetch | **peak delta** | at the end | VmHWM | both clients done after |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|")
+        L.append(f"| {fmt_mib(g.get('idle'))} | {fmt_mib(x['before'])} | {fmt_mib(x['max_rss'])} ({x['samples']} samples) | "
+                 f"**{fmt_mib(x['max_rss'] - x['before'])}** | {fmt_mib(g.get('end'))} | {fmt_mib(g.get('hwm'))} | "
+                 f"{x['seconds']:.1f} s |")
+        L.append("")
+        L.append("| client | HTTP | X-Packgate-Cache | bytes | seconds | curl exit | bytes intact |")
+        L.append("|---:|---:|---|---:|---:|---:|---|")
+        for i, c in enumerate(x["clients"], 1):
+            L.append(f"| {i} | {c['http'] or '—'} | {c['cache'] or '—'} | {c['bytes']:,} | "
+                     + (f"{c['seconds']:.1f}" if c.get("seconds") is not None else "—")
+                     + f" | {c.get('curl_exit', '—')} | {'yes' if c['intact'] else '**no**'} |")
+        L.append("")
+    return L
+
+
+def prepare(r):
     r.setdefault("wrk", {})
     r.setdefault("publish", {})
     r["notes"] = r.get("notes", {}).get("_list", [])
@@ -1024,11 +1360,20 @@ def cmd_table(a):
     r["rtests"] = r.get("rtests", {}).get("_list", [])
     r["rerender"] = r.get("rerender", {}).get("_list", [])
     r["ntests"] = r.get("ntests", {}).get("_list", [])
+    r["ptests"] = r.get("ptests", {}).get("_list", [])
+    return r
+
+
+def render_one(r):
     npm = bool(r["tests"])
     L = []
-    full = r.get("parts", "npm+cargo") in ("npm+cargo", "npm+cargo+rubygems", "npm+cargo+rubygems+nuget")
-    L.append(f"# packgate benchmark, {r['date']}" + ("" if full else f" ({r['parts']} part only)"))
+    full = r.get("parts", "npm+cargo") in PART_LISTS
+    L.append(f"# packgate benchmark, {r['date']}" + ("" if full else f" ({r['parts']} part only)")
+             + (f", {STACK_NAMES.get(r['stack'], r['stack'])}" if r.get("stack") else ""))
     L.append("")
+    if r.get("stack_label"):
+        L.append(f"Stack: {r['stack_label']}.")
+        L.append("")
     versions = f"packgate {r['packgate_version']} (release build, git {r['git']}), "
     if r.get("verdaccio_version"):
         versions += f"Verdaccio {r['verdaccio_version']} on Node {r['node_version']}, "
@@ -1091,16 +1436,20 @@ def cmd_table(a):
                      for mode in ("seq", "conc") for tgt in ("packgate", "verdaccio")
                      if r["publish"].get(mode, {}).get(tgt)) + ".")
         L.append("")
+    if r["ptests"] or r.get("pinstall") or r.get("pbig"):
+        L += proxy_section(r)
     L.append("## Memory")
     L.append("")
     m = r["memory"]
-    cols = [t for t in ("packgate", "verdaccio") if t in m]
-    L.append("| | " + " | ".join(TARGET_NAMES[t] for t in cols) + " |")
+    cols = [t for t in ("packgate", "verdaccio", "proxy") if t in m]
+    L.append("| | " + " | ".join(TARGET_NAMES[t] + (" (proxy part)" if t == "proxy" else "") for t in cols) + " |")
     L.append("|---|" + "---:|" * len(cols))
     seeded = "RSS after seeding" + (" (incl. the 50 MiB publish)" if npm else "")
     for label, key in (("idle RSS right after start (VmRSS)", "idle"), (seeded, "after_seed"),
+                       ("RSS after warming its cache (proxy)", "after_warm"),
                        ("peak RSS after all loads (VmHWM)", "peak"), ("RSS at the end (VmRSS)", "end")):
-        L.append(f"| {label} | " + " | ".join(fmt_mib(m[t].get(key)) for t in cols) + " |")
+        if any(key in m[t] for t in cols):
+            L.append(f"| {label} | " + " | ".join(fmt_mib(m[t].get(key)) for t in cols) + " |")
     L.append("")
     g = r.get("big")
     if npm or g:
@@ -1138,6 +1487,80 @@ def cmd_table(a):
         for n in r["notes"]:
             L.append(f"- {n}")
         L.append("")
+    return L
+
+
+def side_by_side(stacks):
+    """One table: every wrk test's packgate req/s and ratio to nginx on each stack, then the
+    publishes, the proxy's cold installs and 1 GiB test, and peak memory."""
+    names = [n for n, _ in stacks]
+    L = ["## Stacks side by side", "",
+         "packgate ÷ nginx (nginx serving the same bytes, measured in the same stack's run) for every wrk "
+         "test; the sections below have everything else.", "",
+         "| part | test | server | " + " | ".join(f"{STACK_NAMES.get(n, n)} req/s | ÷ nginx" for n in names) + " |",
+         "|---|---|---|" + "---:|---:|" * len(names)]
+    for key, part, servers in (("tests", "npm", ("packgate",)), ("ctests", "cargo", ("packgate",)),
+                               ("rtests", "rubygems", ("packgate",)), ("ntests", "nuget", ("packgate",)),
+                               ("ptests", "proxy", ("packgate", "proxy"))):
+        seen = []
+        for _, r in stacks:
+            for t in r[key]:
+                if t["id"] not in [x["id"] for x in seen]:
+                    seen.append(t)
+        for t in seen:
+            for srv in servers:
+                cells = []
+                for _, r in stacks:
+                    w = r["wrk"].get(t["id"], {})
+                    x, n = w.get(srv), w.get("nginx")
+                    cells += [fmt_rps(x["rps"]) if x else "—", ratio(x and x["rps"], n and n["rps"])]
+                who = PROXY_NAMES[srv] if key == "ptests" else TARGET_NAMES[srv]
+                L.append(f"| {part} | {t['label']} | {who} | " + " | ".join(cells) + " |")
+    L.append("")
+    L.append("| | " + " | ".join(STACK_NAMES.get(n, n) for n in names) + " |")
+    L.append("|---|" + "---:|" * len(names))
+    rows = []
+    for mode, label in (("seq", "npm publishes/s, sequential"), ("conc", "npm publishes/s, 8 concurrent")):
+        vals = [(r["publish"].get(mode, {}).get("packgate") or {}).get("per_sec") for _, r in stacks]
+        if any(v is not None for v in vals):
+            rows.append((label, [f"{v:,.1f}" if v is not None else "—" for v in vals]))
+    if any(r.get("pinstall") for _, r in stacks):
+        vals = []
+        for _, r in stacks:
+            md, mp, rat, _, _ = install_summary(r)
+            vals.append(f"{mp:.2f} s ÷ {md:.2f} s = {rat:.2f}x ({verdict(rat, 1.3)})" if rat else "—")
+        rows.append(("cold `npm install express@4`, proxy ÷ upstream (medians; aim ≤ 1.3x)", vals))
+    if any(r.get("pbig") for _, r in stacks):
+        vals = []
+        for _, r in stacks:
+            x = (r.get("pbig") or {}).get("result")
+            vals.append(fmt_mib(x["max_rss"] - x["before"]) if x else "—")
+        rows.append(("proxy RSS peak delta, 1 GiB through a cold proxy to 2 clients", vals))
+    vals = [fmt_mib(r.get("memory", {}).get("packgate", {}).get("peak")) for _, r in stacks]
+    rows.append(("packgate peak RSS after the loads (VmHWM)", vals))
+    for label, vals in rows:
+        L.append(f"| {label} | " + " | ".join(vals) + " |")
+    L.append("")
+    return L
+
+
+def cmd_table(a):
+    r = load_results(a.results)
+    if "stacks" not in r:
+        L = render_one(prepare(r))
+    else:
+        stacks = [(n, prepare(x)) for n, x in r["stacks"].items()]
+        first = stacks[0][1]
+        full = first.get("parts", "npm+cargo") in PART_LISTS
+        L = [f"# packgate benchmark, {first['date']}" + ("" if full else f" ({first['parts']} part only)")
+             + ", on " + " and on ".join(STACK_NAMES.get(n, n) for n, _ in stacks), "",
+             "Each stack ran in turn in the same invocation of `bench/run.sh` (`BENCH_STACK=both`), with "
+             "the same binary, the same loads and its own nginx; each section below is that stack's full "
+             "report.", ""]
+        L += side_by_side(stacks)
+        for n, x in stacks:
+            for line in render_one(x):
+                L.append("#" + line if line.startswith("#") else line)
     text = "\n".join(L)
     with open(a.out, "w") as f:
         f.write(text)
@@ -1223,6 +1646,26 @@ def main():
     s = sub.add_parser("count")
     s.add_argument("file")
     s.set_defaults(f=cmd_count)
+    s = sub.add_parser("npm-tree")
+    s.add_argument("--lock", required=True, help="package-lock.json of an install")
+    s.add_argument("--pack-json", help="the output of `npm pack --json` for those packages")
+    s.add_argument("--dir", default=".", help="where the packed tarballs are (tree.tsv is written there)")
+    s.set_defaults(f=cmd_npm_tree)
+    s = sub.add_parser("npm-publish-tree")
+    s.add_argument("--dir", required=True, help="a directory holding tree.tsv and its tarballs")
+    s.add_argument("--registry", required=True)
+    s.add_argument("--token", required=True)
+    s.add_argument("--work", required=True, help="scratch directory (npmrc, npm caches)")
+    s.add_argument("--workers", type=int, default=4)
+    s.set_defaults(f=cmd_npm_publish_tree)
+    s = sub.add_parser("install-check")
+    s.add_argument("dir", help="the project directory npm installed into")
+    s.add_argument("--registry", required=True, help="the registry every resolved URL should start with")
+    s.set_defaults(f=cmd_install_check)
+    s = sub.add_parser("reqdelta")
+    s.add_argument("before")
+    s.add_argument("after")
+    s.set_defaults(f=cmd_reqdelta)
     s = sub.add_parser("wrkparse")
     s.add_argument("file")
     s.set_defaults(f=cmd_wrkparse)
