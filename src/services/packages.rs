@@ -649,14 +649,10 @@ pub async fn record_cached_file(
     name: &str,
     d: &Digests,
 ) -> Result<(), AppError> {
-    let mut attempt = 0;
-    loop {
-        let result =
-            record_cached_file_once(db, p, version, normalized_version, metadata, name, d).await;
-        match result {
-            Err(AppError::Conflict(_)) if attempt == 0 => attempt += 1,
-            other => return other,
-        }
+    let once = || record_cached_file_once(db, p, version, normalized_version, metadata, name, d);
+    match once().await {
+        Err(AppError::Conflict(_)) => once().await,
+        other => other,
     }
 }
 

@@ -43,6 +43,16 @@ async fn packument(
 pub async fn get_packument(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("packument");
     ctx.allow(Scope::Read).await?;
+    let abbreviated = wants_abbreviated(ctx);
+    let Some((doc, updated)) = packument(ctx, name, abbreviated).await? else {
+        return Err(not_found());
+    };
+    Ok(respond_packument(ctx, doc, abbreviated, updated))
+}
+
+/// Whether the request asks for the abbreviated packument: its `Accept` names npm's install
+/// form, and it is not a `?write=true` read (npm reads the full document before it edits one).
+pub(super) fn wants_abbreviated(ctx: &Ctx<'_>) -> bool {
     let accept = ctx
         .req
         .headers()
@@ -50,22 +60,28 @@ pub async fn get_packument(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, Ap
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let write = ctx.req.query_string().split('&').any(|p| p == "write=true");
-    let abbreviated = !write && packgate_npm::wants_abbreviated(accept);
-    let Some((doc, updated)) = packument(ctx, name, abbreviated).await? else {
-        return Err(not_found());
-    };
+    !write && packgate_npm::wants_abbreviated(accept)
+}
+
+/// The packument response (hosted or proxy): its content type, ETag/304, and `Vary: Accept`,
+/// since the full and the abbreviated packument share the URL.
+pub(super) fn respond_packument(
+    ctx: &Ctx<'_>,
+    doc: Rendered,
+    abbreviated: bool,
+    updated_millis: i64,
+) -> HttpResponse {
     let content_type = if abbreviated {
         "application/vnd.npm.install-v1+json"
     } else {
         "application/json"
     };
-    let mut res = doc::respond(ctx.req, doc, content_type, updated);
-    // The full and the abbreviated packument share the URL.
+    let mut res = doc::respond(ctx.req, doc, content_type, updated_millis);
     res.headers_mut().insert(
         actix_web::http::header::VARY,
         actix_web::http::header::HeaderValue::from_static("Accept"),
     );
-    Ok(res)
+    res
 }
 
 /// `GET /{name}/{version-or-tag}`: one version's manifest, as it appears in the full packument.

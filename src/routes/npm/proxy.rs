@@ -15,7 +15,6 @@ use crate::services::proxy::{CacheState, Cooldown, DocRequest, Expected, FileReq
 use crate::services::publish::Identity;
 use crate::services::time::now_millis;
 use actix_web::HttpResponse;
-use actix_web::http::header::{HeaderValue, VARY};
 use packgate_npm::proxy::{find_tarball, publish_times, rewrite_packument};
 
 /// npm 10/11 sends this `Accept` for installs (the abbreviated "corgi" packument first).
@@ -169,26 +168,11 @@ async fn rendered(
 pub async fn packument(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
     ctx.label("packument");
     ctx.allow(Scope::Read).await?;
-    let accept = ctx
-        .req
-        .headers()
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let write = ctx.req.query_string().split('&').any(|p| p == "write=true");
-    let abbreviated = !write && packgate_npm::wants_abbreviated(accept);
+    let abbreviated = super::metadata::wants_abbreviated(ctx);
     let Some((doc, served)) = rendered(ctx, name, abbreviated).await? else {
         return Err(not_found());
     };
-    let content_type = if abbreviated {
-        "application/vnd.npm.install-v1+json"
-    } else {
-        "application/json"
-    };
-    let mut res =
-        crate::routes::common::doc::respond(ctx.req, doc, content_type, served.doc.fetched_at);
-    res.headers_mut()
-        .insert(VARY, HeaderValue::from_static("Accept"));
+    let mut res = super::metadata::respond_packument(ctx, doc, abbreviated, served.doc.fetched_at);
     cache_headers(&mut res, &served);
     Ok(res)
 }

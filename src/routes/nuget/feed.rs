@@ -30,18 +30,25 @@ pub async fn service_index(r: RepoRequest) -> NugetResult {
         return proxy::finish(proxy::service_index(&ctx).await);
     }
     ctx.label("service_index");
-    let body = packgate_nuget::service_index(&v3_url(&ctx));
+    Ok(service_index_response(
+        &ctx,
+        packgate_nuget::service_index(&v3_url(&ctx)),
+    ))
+}
+
+/// A service index (hosted or proxy) with its ETag; 304 on `If-None-Match`.
+pub(super) fn service_index_response(ctx: &Ctx<'_>, body: Vec<u8>) -> HttpResponse {
     let tag = etag::of_bytes(&body);
     if etag::not_modified(ctx.req, &tag) {
-        return Ok(HttpResponse::NotModified()
+        return HttpResponse::NotModified()
             .insert_header(("etag", tag))
-            .finish());
+            .finish();
     }
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(JSON)
         .insert_header(("etag", tag))
         .insert_header(("cache-control", "no-cache"))
-        .body(body))
+        .body(body)
 }
 
 /// The package row for an id in any case.

@@ -122,18 +122,10 @@ fn respond(ctx: &Ctx<'_>, doc: Rendered, served: &Served) -> HttpResponse {
 /// not contacted), anonymous like a hosted feed's.
 pub async fn service_index(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("service_index");
-    let body = packgate_nuget::proxy::proxy_service_index(&v3_url(ctx));
-    let tag = etag::of_bytes(&body);
-    if etag::not_modified(ctx.req, &tag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(("etag", tag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type(JSON)
-        .insert_header(("etag", tag))
-        .insert_header(("cache-control", "no-cache"))
-        .body(body))
+    Ok(super::feed::service_index_response(
+        ctx,
+        packgate_nuget::proxy::proxy_service_index(&v3_url(ctx)),
+    ))
 }
 
 /// `GET {flat}/{id}/index.json` on a proxy: the upstream's list byte for byte, or without the
