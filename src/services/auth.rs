@@ -829,8 +829,10 @@ pub async fn create_token(
 
 /// Resolves a clear token to its principal; `None` if unknown or expired.
 pub async fn principal_for_token(db: &Db, clear: &str) -> Result<Option<Principal>, AppError> {
-    let Some(t) = token::Entity::find()
+    // One round trip: the token with its user.
+    let Some((t, Some(u))) = token::Entity::find()
         .filter(token::Column::TokenHash.eq(hash_token(clear)))
+        .find_also_related(user::Entity)
         .one(&db.conn)
         .await?
     else {
@@ -839,9 +841,6 @@ pub async fn principal_for_token(db: &Db, clear: &str) -> Result<Option<Principa
     if t.expires_at.is_some_and(|e| e <= now_millis()) {
         return Ok(None);
     }
-    let Some(u) = user::Entity::find_by_id(t.user_id).one(&db.conn).await? else {
-        return Ok(None);
-    };
     let scopes = t.scopes.split(',').filter_map(Scope::parse).collect();
     Ok(Some(Principal {
         user_id: u.id,

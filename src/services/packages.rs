@@ -475,12 +475,17 @@ async fn ensure_package_in<C: ConnectionTrait>(
 }
 
 async fn bump<C: ConnectionTrait>(c: &C, package_id: i64) -> Result<(), AppError> {
+    bump_at(c, package_id, now_millis()).await
+}
+
+/// Adds one to the package's change stamp and sets its `updated_at` to `now`.
+async fn bump_at<C: ConnectionTrait>(c: &C, package_id: i64, now: i64) -> Result<(), AppError> {
     package::Entity::update_many()
         .col_expr(
             package::Column::ChangeStamp,
             Expr::col(package::Column::ChangeStamp).add(1),
         )
-        .col_expr(package::Column::UpdatedAt, Expr::value(now_millis()))
+        .col_expr(package::Column::UpdatedAt, Expr::value(now))
         .filter(package::Column::Id.eq(package_id))
         .exec(c)
         .await?;
@@ -513,6 +518,62 @@ async fn set_property_in<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Sets a package-level property in one statement when it exists (an update), two when not.
+async fn replace_property_in<C: ConnectionTrait>(
+    c: &C,
+    package_id: i64,
+    name: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    let updated = property::Entity::update_many()
+        .col_expr(property::Column::Value, Expr::value(value))
+        .filter(property::Column::PackageId.eq(package_id))
+        .filter(property::Column::VersionId.is_null())
+        .filter(property::Column::Name.eq(name))
+        .exec(c)
+        .await?;
+    match updated.rows_affected {
+        0 => set_property_in(c, package_id, name, Some(value)).await,
+        1 => Ok(()),
+        // More than one row of a name: leave exactly one.
+        _ => set_property_in(c, package_id, name, Some(value)).await,
+    }
+}
+
+/// Sets a package-level property only if it is absent, in one statement.
+async fn default_property_in<C: ConnectionTrait>(
+    c: &C,
+    package_id: i64,
+    name: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    use sea_orm::sea_query::Query;
+    let present = Query::select()
+        .expr(Expr::val(1))
+        .from(property::Entity)
+        .and_where(property::Column::PackageId.eq(package_id))
+        .and_where(property::Column::VersionId.is_null())
+        .and_where(property::Column::Name.eq(name))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(property::Entity)
+        .columns([
+            property::Column::PackageId,
+            property::Column::Name,
+            property::Column::Value,
+        ])
+        .select_from(
+            Query::select()
+                .exprs([Expr::val(package_id), Expr::val(name), Expr::val(value)])
+                .and_where(Expr::exists(present).not())
+                .to_owned(),
+        )
+        .map_err(AppError::internal)?
+        .to_owned();
+    c.execute(&insert).await?;
+    Ok(())
+}
+
 /// Records a new version with its files in one transaction: the package row (created with its
 /// owner if missing), the version, files, blob rows and properties. The blobs must already be in
 /// the store. A package that existed before the transaction must pass `check` (spelling and
@@ -531,11 +592,19 @@ pub async fn create_version_with_files(
     // Every change to a package bumps its stamp: when the row is the one the caller already
     // checked (same id, same stamp), its owners and removed versions are as they were then.
     let unchanged = !created && seen.is_some_and(|c| c.id == pkg.id && c.stamp == pkg.change_stamp);
-    if created {
+    // The owners as this transaction leaves them (remembered for the next write on SQLite).
+    let owners = if created {
         set_property_in(&txn, pkg.id, &nv.owner.0, Some(&nv.owner.1)).await?;
-    } else if !unchanged {
-        check(&claim_in(&txn, pkg.id, pkg.name.clone(), pkg.change_stamp).await?)?;
-    }
+        nv.published_by
+            .map(|id| vec![(id, nv.owner.1.clone())])
+            .unwrap_or_default()
+    } else if let (true, Some(seen)) = (unchanged, seen) {
+        seen.owners.clone()
+    } else {
+        let claim = claim_in(&txn, pkg.id, pkg.name.clone(), pkg.change_stamp).await?;
+        check(&claim)?;
+        claim.owners
+    };
     if !unchanged && tombstoned(&txn, p.repo, p.normalized, &nv.normalized_version).await? {
         return Err(AppError::Conflict(format!(
             "version {} was published and removed; it cannot be published again",
@@ -573,23 +642,24 @@ pub async fn create_version_with_files(
         insert_file(&txn, ver.id, name, digests, now).await?;
     }
     for (name, value) in &nv.set_properties {
-        set_property_in(&txn, pkg.id, name, Some(value)).await?;
+        replace_property_in(&txn, pkg.id, name, value).await?;
     }
     for (name, value) in &nv.default_properties {
-        let exists = property::Entity::find()
-            .filter(property::Column::PackageId.eq(pkg.id))
-            .filter(property::Column::VersionId.is_null())
-            .filter(property::Column::Name.eq(name.as_str()))
-            .one(&txn)
-            .await?
-            .is_some();
-        if !exists {
-            set_property_in(&txn, pkg.id, name, Some(value)).await?;
-        }
+        default_property_in(&txn, pkg.id, name, value).await?;
     }
-    bump(&txn, pkg.id).await?;
+    bump_at(&txn, pkg.id, now).await?;
     txn.commit().await?;
     db.invalidate_rows();
+    // On SQLite this process is the only writer of package data and held the write lock: the row
+    // and owners just written are known, so the next write to the package reads neither.
+    let generation = db.row_generation();
+    let row = package::Model {
+        change_stamp: pkg.change_stamp + 1,
+        updated_at: now,
+        ..pkg.clone()
+    };
+    db.remember_package(generation, &row);
+    db.remember_owners(generation, row.id, row.change_stamp, &owners);
     Ok(super::publish::Created {
         package_id: pkg.id,
         version_id: ver.id,
@@ -624,14 +694,14 @@ async fn insert_file<C: ConnectionTrait>(
         Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
         Err(e) => return Err(e.into()),
     }
-    file::ActiveModel {
+    file::Entity::insert(file::ActiveModel {
         version_id: Set(version_id),
         name: Set(name.to_string()),
         blob_sha256: Set(d.sha256.clone()),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(c)
+    })
+    .exec_without_returning(c)
     .await?;
     Ok(())
 }

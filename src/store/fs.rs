@@ -1,4 +1,5 @@
-//! Filesystem backend: write to a temp name in the target directory, fsync, rename into place.
+//! Filesystem backend: a synced temp file is hard-linked into place (copied to a temp name in the
+//! target directory, synced and renamed where a link cannot be made), then the directory synced.
 
 use super::{BlobKey, BlobStore, ByteRange, ByteStream, StoreError};
 use async_trait::async_trait;
@@ -31,6 +32,22 @@ fn put_blocking(tmp: &Path, dest: &Path) -> std::io::Result<()> {
         .parent()
         .ok_or_else(|| std::io::Error::other("blob path has no parent"))?;
     std::fs::create_dir_all(dir)?;
+    // The temp file normally sits on the same filesystem (`{data_dir}/tmp`): its bytes are made
+    // durable and the blob's name is linked to them, with no copy. Callers never write to a file
+    // they have handed to the store. A link that cannot be made (another filesystem, no hard
+    // links) falls back to a copy.
+    std::fs::File::open(tmp)?.sync_all()?;
+    match std::fs::hard_link(tmp, dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(_) => copy_into(tmp, dest, dir)?,
+    }
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Copies `tmp` to a temp name in `dir`, syncs it and renames it to `dest`.
+fn copy_into(tmp: &Path, dest: &Path, dir: &Path) -> std::io::Result<()> {
     let staging = tempfile::NamedTempFile::new_in(dir)?;
     {
         let mut src = std::fs::File::open(tmp)?;
@@ -39,8 +56,23 @@ fn put_blocking(tmp: &Path, dest: &Path) -> std::io::Result<()> {
         out.sync_all()?;
     }
     staging.persist(dest).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+/// The bytes of a file (or of a range of it) as a stream.
+pub async fn file_stream(path: &Path, range: Option<ByteRange>) -> Result<ByteStream, StoreError> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let stream: ByteStream = match range {
+        Some(r) => {
+            file.seek(std::io::SeekFrom::Start(r.start)).await?;
+            Box::pin(ReaderStream::with_capacity(
+                file.take(r.end - r.start),
+                256 * 1024,
+            ))
+        }
+        None => Box::pin(ReaderStream::with_capacity(file, 256 * 1024)),
+    };
+    Ok(stream)
 }
 
 #[async_trait]
@@ -55,18 +87,7 @@ impl BlobStore for FsStore {
     }
 
     async fn get(&self, key: &BlobKey, range: Option<ByteRange>) -> Result<ByteStream, StoreError> {
-        let mut file = tokio::fs::File::open(self.path(key)).await?;
-        let stream: ByteStream = match range {
-            Some(r) => {
-                file.seek(std::io::SeekFrom::Start(r.start)).await?;
-                Box::pin(ReaderStream::with_capacity(
-                    file.take(r.end - r.start),
-                    256 * 1024,
-                ))
-            }
-            None => Box::pin(ReaderStream::with_capacity(file, 256 * 1024)),
-        };
-        Ok(stream)
+        file_stream(&self.path(key), range).await
     }
 
     async fn stat(&self, key: &BlobKey) -> Result<Option<u64>, StoreError> {

@@ -31,8 +31,8 @@ pub async fn publish_crate(r: RepoRequest, payload: web::Payload) -> CargoResult
         let mut writer =
             HashingWriter::new(BufWriter::with_capacity(256 * 1024, crate_file), limit);
         let meta = packgate_cargo::read_publish(reader, &mut writer, MAX_JSON)?;
-        let (digests, w) = writer.finish()?;
-        w.get_ref().sync_all()?;
+        // Flushed by `finish`; made durable when stored (the blob store syncs it).
+        let (digests, _) = writer.finish()?;
         Ok((meta, digests))
     })
     .await??;

@@ -47,9 +47,8 @@ async fn read_body(ctx: &Ctx<'_>, body: Body) -> Result<Split, AppError> {
                 other => other.into(),
             },
         )?;
-        let (digests, mut w) = writer.finish()?;
-        std::io::Write::flush(&mut w)?;
-        w.get_ref().sync_all()?;
+        // Flushed by `finish`; made durable when stored (the blob store syncs it).
+        let (digests, _) = writer.finish()?;
         Ok((split, digests))
     })
     .await??;
