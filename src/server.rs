@@ -87,6 +87,7 @@ pub async fn run(
         },
         proxies,
     });
+    let after = state.clone();
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(state.clone())
@@ -115,6 +116,11 @@ pub async fn run(
     let running = server.run();
     on_ready();
     running.await?;
+    // Files verified during the last requests may still be on their way into the store.
+    for p in &after.proxies {
+        p.settle(std::time::Duration::from_secs(shutdown_timeout))
+            .await;
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! Keys are SHA-256 content addresses laid out as `sha256/ab/cd/<hex>`. Hashing happens above this
 //! trait, in `services::blobs`; a backend only moves bytes.
 
-mod fs;
+pub(crate) mod fs;
 mod s3;
 
 pub use fs::FsStore;

@@ -316,20 +316,13 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
     // origin its own config.json names in `dl` is allowed too (the bytes are checked against
     // `cksum` whatever serves them; credentials go to the index's origin only).
     let declared = request.url.origin();
-    let Some(d) = proxy
+    let Some((d, state)) = proxy
         .file_declared(&ctx.state.sinks(), request, &declared)
         .await?
     else {
         return Err(missing().into());
     };
-    Ok(serve_file(
-        &ctx,
-        &d.sha256,
-        d.size,
-        "application/x-tar",
-        CacheState::Miss,
-    )
-    .await?)
+    Ok(serve_file(&ctx, &d.sha256, d.size, "application/x-tar", state).await?)
 }
 
 /// `GET /api/v1/crates?q=&per_page=` on a proxy: forwarded to the upstream's `api` (answers

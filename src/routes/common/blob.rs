@@ -45,6 +45,19 @@ pub async fn serve(
     size: u64,
     content_type: &str,
 ) -> Result<HttpResponse, AppError> {
+    serve_from(req, state, sha256, size, content_type, None).await
+}
+
+/// [`serve`], reading the bytes from `local` (a verified copy of the blob, such as a proxied file
+/// still being stored) instead of the blob store when given.
+pub async fn serve_from(
+    req: &HttpRequest,
+    state: &AppState,
+    sha256: &str,
+    size: u64,
+    content_type: &str,
+    local: Option<&std::path::Path>,
+) -> Result<HttpResponse, AppError> {
     let key = BlobKey::new(sha256).ok_or_else(|| AppError::internal("bad blob key"))?;
     let etag = format!("\"{}\"", &sha256[..32]);
     let mut builder = HttpResponse::build(StatusCode::OK);
@@ -90,7 +103,10 @@ pub async fn serve(
         let nothing = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
         return Ok(builder.body(SizedStream::new(len, nothing)));
     }
-    let stream = state.store.get(&key, range).await?;
+    let stream = match local {
+        Some(path) => crate::store::fs::file_stream(path, range).await?,
+        None => state.store.get(&key, range).await?,
+    };
     Ok(builder.body(SizedStream::new(len, stream)))
 }
 

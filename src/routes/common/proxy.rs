@@ -77,7 +77,18 @@ pub async fn serve_file(
     content_type: &str,
     state: CacheState,
 ) -> Result<HttpResponse, AppError> {
-    let mut res = blob::serve(ctx.req, ctx.state, sha256, size, content_type).await?;
+    // A file fetched just now may still be on its way into the store: served from its verified
+    // temp file (held open by the stream, so its removal later does not cut the response).
+    let local = of(ctx).ok().and_then(|p| p.storing_file(sha256));
+    let mut res = blob::serve_from(
+        ctx.req,
+        ctx.state,
+        sha256,
+        size,
+        content_type,
+        local.as_ref().map(|f| f.path()),
+    )
+    .await?;
     mark(&mut res, state);
     Ok(res)
 }

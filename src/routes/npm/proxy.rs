@@ -286,17 +286,10 @@ pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRespon
         metadata: t.manifest,
         check: None,
     };
-    let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
+    let Some((d, state)) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(not_found());
     };
-    serve_file(
-        ctx,
-        &d.sha256,
-        d.size,
-        "application/octet-stream",
-        CacheState::Miss,
-    )
-    .await
+    serve_file(ctx, &d.sha256, d.size, "application/octet-stream", state).await
 }
 
 /// `GET /-/v1/search` on a proxy: forwarded to the upstream (answers kept a short while in this

@@ -249,10 +249,10 @@ pub async fn flat_file(
         file_name: stored,
         metadata,
     };
-    let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
+    let Some((d, state)) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(missing());
     };
-    serve_file(ctx, &d.sha256, d.size, content_type, CacheState::Miss).await
+    serve_file(ctx, &d.sha256, d.size, content_type, state).await
 }
 
 /// `GET {reg}/{id}/index.json` on a proxy: the upstream's index with its URLs pointed here and

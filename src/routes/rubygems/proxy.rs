@@ -560,15 +560,8 @@ async fn upstream_file(
         metadata,
         check: None,
     };
-    let Some(d) = proxy.file(&ctx.state.sinks(), request).await? else {
+    let Some((d, state)) = proxy.file(&ctx.state.sinks(), request).await? else {
         return Err(file_missing(file));
     };
-    serve_file(
-        ctx,
-        &d.sha256,
-        d.size,
-        "application/octet-stream",
-        CacheState::Miss,
-    )
-    .await
+    serve_file(ctx, &d.sha256, d.size, "application/octet-stream", state).await
 }

@@ -1,17 +1,53 @@
 //! Cached upstream files: fetched once (single flight) into a temp file while every digest is
 //! computed, compared with the digest the upstream's metadata declares, and only then stored
 //! through the write path. A mismatch stores nothing and is logged and counted.
+//!
+//! Verified bytes go out at once: while the store and the database record them (an S3 upload
+//! and a PostgreSQL transaction in production), clients are served from the verified temp file,
+//! and a request for the same file finds it there instead of fetching it again.
 
-use super::Proxy;
+use super::{CacheState, Proxy};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::services::blobs::{Digests, HashingWriter, Spool};
 use crate::services::publish::{self, Identity, Staged};
 use crate::store::BlobStore;
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
+
+/// Files verified and being stored, by flight key: served from their temp file meanwhile.
+#[derive(Default)]
+pub(super) struct Storing {
+    files: Mutex<HashMap<String, (Digests, Arc<NamedTempFile>)>>,
+    drained: tokio::sync::Notify,
+}
+
+impl Storing {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Digests, Arc<NamedTempFile>)>> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn digests(&self, key: &str) -> Option<Digests> {
+        self.lock().get(key).map(|(d, _)| d.clone())
+    }
+
+    fn begin(&self, key: &str, digests: &Digests, file: &Arc<NamedTempFile>) {
+        self.lock()
+            .insert(key.to_string(), (digests.clone(), file.clone()));
+    }
+
+    fn end(&self, key: &str) {
+        let mut files = self.lock();
+        files.remove(key);
+        if files.is_empty() {
+            self.drained.notify_waiters();
+        }
+    }
+}
 
 /// The digest the upstream's metadata declares for a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,13 +115,14 @@ pub struct Sinks {
 }
 
 impl Proxy {
-    /// Fetches, verifies and caches a file; the digests of what is now stored. `Ok(None)` when the
-    /// upstream says it does not exist.
+    /// Fetches, verifies and caches a file; the digests of what is now stored (or being stored)
+    /// and whether it was fetched now ([`CacheState::Miss`]) or found being stored
+    /// ([`CacheState::Hit`]). `Ok(None)` when the upstream says it does not exist.
     pub async fn file(
         self: &Arc<Self>,
         sinks: &Sinks,
         req: FileRequest,
-    ) -> Result<Option<Digests>, AppError> {
+    ) -> Result<Option<(Digests, CacheState)>, AppError> {
         self.file_within(sinks, req, None).await
     }
 
@@ -97,7 +134,7 @@ impl Proxy {
         sinks: &Sinks,
         req: FileRequest,
         declared: &url::Origin,
-    ) -> Result<Option<Digests>, AppError> {
+    ) -> Result<Option<(Digests, CacheState)>, AppError> {
         self.file_within(sinks, req, Some(declared)).await
     }
 
@@ -106,7 +143,15 @@ impl Proxy {
         sinks: &Sinks,
         req: FileRequest,
         declared: Option<&url::Origin>,
-    ) -> Result<Option<Digests>, AppError> {
+    ) -> Result<Option<(Digests, CacheState)>, AppError> {
+        let key = format!(
+            "{}\0{}\0{}",
+            req.identity.normalized_name, req.identity.normalized_version, req.file_name
+        );
+        if let Some(d) = self.storing.digests(&key) {
+            super::Stats::bump(&self.stats.hits);
+            return Ok(Some((d, CacheState::Hit)));
+        }
         if self.settings.offline {
             return Err(self.offline_error());
         }
@@ -126,27 +171,28 @@ impl Proxy {
             )));
         }
         super::Stats::bump(&self.stats.misses);
-        let key = format!(
-            "{}\0{}\0{}",
-            req.identity.normalized_name, req.identity.normalized_version, req.file_name
-        );
         let this = self.clone();
         let sinks = sinks.clone();
+        let flight_key = key.clone();
         let found = self
             .files
-            .run(
-                &key,
-                move || async move { this.fetch_file(&sinks, req).await },
-            )
+            .run(&key, move || async move {
+                this.fetch_file(&sinks, req, flight_key).await
+            })
             .await;
         match found {
-            Ok(d) => Ok(Some(d)),
+            Ok(d) => Ok(Some((d, CacheState::Miss))),
             Err(e) if matches!(e.kind(), AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn fetch_file(&self, sinks: &Sinks, mut req: FileRequest) -> Result<Digests, AppError> {
+    async fn fetch_file(
+        self: &Arc<Self>,
+        sinks: &Sinks,
+        mut req: FileRequest,
+        key: String,
+    ) -> Result<Digests, AppError> {
         let url = &req.url;
         // Without a declared digest nothing vouches for bytes from another host: redirects to
         // another origin are followed only when the digest will be checked.
@@ -225,21 +271,67 @@ impl Proxy {
                 )));
             }
         }
-        publish::cache_file(
-            &sinks.db,
-            sinks.store.as_ref(),
-            &self.repo,
-            self.format,
-            &req.identity,
-            &req.metadata,
-            Staged {
-                name: req.file_name.clone(),
-                path: tmp.path(),
-                digests: digests.clone(),
-            },
-        )
-        .await?;
+        let tmp = Arc::new(tmp);
+        self.storing.begin(&key, &digests, &tmp);
+        let this = self.clone();
+        let sinks = sinks.clone();
+        let stored = digests.clone();
+        let store = async move {
+            let done = publish::cache_file(
+                &sinks.db,
+                sinks.store.as_ref(),
+                &this.repo,
+                this.format,
+                &req.identity,
+                &req.metadata,
+                Staged {
+                    name: req.file_name.clone(),
+                    path: tmp.path(),
+                    digests: stored,
+                },
+            )
+            .await;
+            if let Err(e) = done {
+                // The client got the verified bytes; the next request fetches them again.
+                tracing::error!(
+                    repo.name = %this.repo,
+                    file.name = %req.file_name,
+                    error = %e,
+                    "a verified upstream file could not be cached"
+                );
+            }
+            this.storing.end(&key);
+        };
+        // On the server's main runtime when there is one: it outlives the request workers, and
+        // shutdown waits for it (`Proxy::settle`).
+        match &self.background {
+            Some(rt) => drop(rt.spawn(store)),
+            None => drop(tokio::spawn(store)),
+        }
         Ok(digests)
+    }
+
+    /// The verified temp file of a file being stored, by SHA-256 (served while it is stored).
+    pub fn storing_file(&self, sha256: &str) -> Option<Arc<NamedTempFile>> {
+        self.storing
+            .lock()
+            .values()
+            .find(|(d, _)| d.sha256 == sha256)
+            .map(|(_, f)| f.clone())
+    }
+
+    /// Waits (at most `within`) until every file being stored is recorded.
+    pub async fn settle(&self, within: std::time::Duration) {
+        let wait = async {
+            loop {
+                let drained = self.storing.drained.notified();
+                if self.storing.lock().is_empty() {
+                    return;
+                }
+                drained.await;
+            }
+        };
+        let _ = tokio::time::timeout(within, wait).await;
     }
 
     fn too_large(&self, file: &str) -> AppError {

@@ -83,6 +83,9 @@ pub struct Proxy {
     health: health::Health,
     docs: flight::Flights<Option<std::sync::Arc<documents::Doc>>>,
     files: flight::Flights<crate::services::blobs::Digests>,
+    storing: files::Storing,
+    /// Where verified files are stored in the background (the runtime that built the proxy).
+    background: Option<tokio::runtime::Handle>,
     memo: documents::Memo,
 }
 
@@ -114,6 +117,8 @@ impl Proxy {
             health: health::Health::default(),
             docs: flight::Flights::default(),
             files: flight::Flights::default(),
+            storing: files::Storing::default(),
+            background: tokio::runtime::Handle::try_current().ok(),
             memo: documents::Memo::new(memo_bytes),
         })
     }
