@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod crate_file;
+pub mod group;
 pub mod index;
 pub mod names;
 pub mod proxy;

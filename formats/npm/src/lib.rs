@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+pub mod group;
 mod manifest;
 mod names;
 mod packument;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod documents;
+pub mod group;
 pub mod names;
 pub mod nuspec;
 pub mod package;

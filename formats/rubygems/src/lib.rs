@@ -3,6 +3,7 @@
 pub mod api;
 pub mod compact;
 pub mod gem;
+pub mod group;
 pub mod marshal;
 pub mod names;
 pub mod proxy;

@@ -11,6 +11,7 @@
 
 mod api;
 mod crate_file;
+mod group;
 mod index;
 mod names;
 mod publish;

@@ -9,6 +9,7 @@
     reason = "test code: a panic is how a test fails"
 )]
 
+mod group;
 mod names;
 mod publish_parse;
 mod publish_split;

@@ -10,6 +10,7 @@
 )]
 
 mod documents;
+mod group;
 mod names;
 mod nuspec;
 mod package;

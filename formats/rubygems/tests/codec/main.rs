@@ -14,6 +14,7 @@
 mod api;
 mod compact;
 mod gem;
+mod group;
 mod marshal;
 mod names;
 mod ruby;

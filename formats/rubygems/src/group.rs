@@ -1,0 +1,168 @@
+//! Group repositories: the compact index of a group merged from its members' (hosted and proxy,
+//! in precedence order): `info/NAME` (members' lines in order, a `VERSION[-PLATFORM]` kept once,
+//! with which member supplies it, to route `.gem` downloads and explain the merge), `names` (the
+//! sorted union) and the lines of the group's `versions` file.
+//!
+//! Follows the RubyGems protocol reference §3.1 (`versions`), §3.2 (`info/{gem}`), §3.3 (`names`)
+//! and §10 pitfall 14 (a group must list every merged gem in `versions`, with the MD5 of the
+//! *merged* `info/NAME`). See `docs/formats/rubygems.md`.
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::compact::{md5_hex, render_names, versions_line};
+
+/// Which member supplies one line of a merged `info/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoSource {
+    /// `VERSION[-PLATFORM]`, the line's first field.
+    pub key: String,
+    /// The member's index in the slice given to the merge.
+    pub member: usize,
+}
+
+/// An `info/NAME` merged from a group's members.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MergedInfo {
+    /// The merged body: a `---` line, then the kept lines in member order, each ending in `\n`.
+    pub body: Vec<u8>,
+    /// The key and supplier of each kept line, in the order of `body`.
+    pub sources: Vec<InfoSource>,
+    /// Lines left out because a kept line already has their `VERSION[-PLATFORM]`.
+    pub duplicates: usize,
+    /// Lines left out because they are not `VERSION[-PLATFORM] SP ...` in UTF-8; blank lines are
+    /// not counted.
+    pub malformed: usize,
+}
+
+impl MergedInfo {
+    /// The member supplying `VERSION[-PLATFORM]` `key` (as in a `.gem` file name).
+    pub fn member_of(&self, key: &str) -> Option<usize> {
+        self.sources.iter().find(|s| s.key == key).map(|s| s.member)
+    }
+
+    /// `VERSION[-PLATFORM]` of the kept lines, in order: the gem's versions in the group's
+    /// `versions` file.
+    pub fn keys(&self) -> Vec<String> {
+        self.sources.iter().map(|s| s.key.clone()).collect()
+    }
+
+    /// The gem's line in the group's `versions` file: the kept keys and the MD5 of this body.
+    pub fn versions_line(&self, name: &str) -> String {
+        versions_line(name, &self.keys(), &md5_hex(&self.body))
+    }
+}
+
+/// The lines of `body` with their terminators.
+fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split_inclusive(|b| *b == b'\n')
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The `---` separator line of `body` (as written) and the lines after it; all lines when there
+/// is no separator.
+fn after_separator(body: &[u8]) -> (Option<&[u8]>, Vec<&[u8]>) {
+    let all: Vec<&[u8]> = lines(body).collect();
+    match all.iter().position(|l| trim_eol(l) == b"---") {
+        Some(at) => (Some(all[at]), all[at + 1..].to_vec()),
+        None => (None, all),
+    }
+}
+
+/// The key of an info line: the text before its first space, when that is not empty.
+fn key_of(line: &[u8]) -> Option<&str> {
+    let (key, _) = std::str::from_utf8(line).ok()?.split_once(' ')?;
+    (!key.is_empty()).then_some(key)
+}
+
+/// Merges the `info/NAME` bodies of the members that have the gem, in member order (indexes in
+/// the result refer to `members`; leave out members without the gem). The body starts with the
+/// first member's `---` line as written (else `---\n`); lines before a member's `---` are left
+/// out. Then each member's lines in its order, leaving out a line whose `VERSION[-PLATFORM]` an
+/// earlier kept line has (compared exactly: `1.0` and `1.0.0` are two `.gem` files). Kept lines
+/// are byte-identical to the member's (`checksum:` and `created_at:` included, so Bundler 2.x
+/// verifies the `.gem` it downloads against the supplier's checksum); one that ends its member's
+/// body without `\n` gets one. Blank and malformed lines are left out; nothing here fails. One
+/// member's well-formed body comes out unchanged, so its MD5 is kept.
+pub fn merge_info(members: &[&[u8]]) -> MergedInfo {
+    let mut merged = MergedInfo::default();
+    let mut separator: Option<&[u8]> = None;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (member, body) in members.iter().enumerate() {
+        let (sep, entries) = after_separator(body);
+        separator = separator.or(sep);
+        for raw in entries {
+            let line = trim_eol(raw);
+            if is_blank(line) {
+                continue;
+            }
+            let Some(key) = key_of(line) else {
+                merged.malformed += 1;
+                continue;
+            };
+            if !seen.insert(key.to_owned()) {
+                merged.duplicates += 1;
+                continue;
+            }
+            push_line(&mut kept, raw);
+            merged.sources.push(InfoSource {
+                key: key.to_owned(),
+                member,
+            });
+        }
+    }
+    push_line(&mut merged.body, separator.unwrap_or(b"---\n"));
+    merged.body.extend_from_slice(&kept);
+    merged
+}
+
+/// Appends `raw`, and a `\n` when it has none.
+fn push_line(out: &mut Vec<u8>, raw: &[u8]) {
+    out.extend_from_slice(raw);
+    if !raw.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+}
+
+/// Merges the members' `names` bodies: `---`, then the union of their names sorted by byte
+/// value, each once. Lines before a member's `---`, blank lines and lines that are not UTF-8 or
+/// hold white space are left out.
+pub fn merge_names(members: &[&[u8]]) -> Vec<u8> {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for body in members {
+        for raw in after_separator(body).1 {
+            let Ok(name) = std::str::from_utf8(trim_eol(raw)) else {
+                continue;
+            };
+            if !name.is_empty() && !name.contains(char::is_whitespace) {
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    render_names(&names.into_iter().collect::<Vec<_>>())
+}
+
+/// The gem lines of a group's `versions` file, for [`crate::render_versions`]: one
+/// `NAME V1,V2-plat MD5` line per gem from `(name, VERSION[-PLATFORM] list, MD5 of the gem's
+/// merged info/NAME)` (see [`MergedInfo::versions_line`]), sorted by name; a gem without versions
+/// is left out, and a name given twice keeps its first entry. Bundler 2.x asks `info/NAME` only for
+/// gems this file lists and checks each fetched body against the MD5 (protocol §10 pitfall 14).
+pub fn group_versions_lines(gems: &[(&str, &[String], &str)]) -> Vec<String> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut kept: Vec<&(&str, &[String], &str)> = gems
+        .iter()
+        .filter(|(name, versions, _)| !versions.is_empty() && seen.insert(name))
+        .collect();
+    kept.sort_by(|a, b| a.0.cmp(b.0));
+    kept.into_iter()
+        .map(|(name, versions, md5)| versions_line(name, versions, md5))
+        .collect()
+}

@@ -1,0 +1,168 @@
+//! `group`: merged `info/NAME` and `names`, and the lines of a group's `versions` file.
+
+use packgate_rubygems::group::{InfoSource, group_versions_lines, merge_info, merge_names};
+use packgate_rubygems::{md5_hex, render_versions};
+
+const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn line(key: &str, sha: &str) -> String {
+    format!("{key} rack:>= 2.0&< 4|checksum:{sha},ruby:>= 2.7\n")
+}
+
+fn keys(sources: &[InfoSource]) -> Vec<(&str, usize)> {
+    sources.iter().map(|s| (s.key.as_str(), s.member)).collect()
+}
+
+#[test]
+fn info_lines_of_every_member_are_kept_in_member_order() {
+    let hosted = format!("---\n{}{}", line("1.0.0", SHA_A), line("0.9.0", SHA_A));
+    let proxied = format!(
+        "---\n{}{}",
+        line("2.0.0", SHA_B),
+        line("2.0.0-x86_64-linux", SHA_B)
+    );
+    let merged = merge_info(&[hosted.as_bytes(), proxied.as_bytes()]);
+    assert_eq!(
+        String::from_utf8(merged.body.clone()).unwrap(),
+        format!("{hosted}{}", &proxied["---\n".len()..])
+    );
+    assert_eq!(
+        keys(&merged.sources),
+        [
+            ("1.0.0", 0),
+            ("0.9.0", 0),
+            ("2.0.0", 1),
+            ("2.0.0-x86_64-linux", 1)
+        ]
+    );
+    assert_eq!((merged.duplicates, merged.malformed), (0, 0));
+}
+
+#[test]
+fn earliest_member_wins_a_version_platform_present_in_two() {
+    let hosted = format!("---\n{}", line("1.0.0", SHA_A));
+    let proxied = format!(
+        "---\n{}{}{}",
+        line("1.0.0", SHA_B),
+        line("1.0.0-java", SHA_B),
+        line("1.1.0", SHA_B)
+    );
+    let merged = merge_info(&[hosted.as_bytes(), proxied.as_bytes()]);
+    assert_eq!(
+        String::from_utf8(merged.body.clone()).unwrap(),
+        format!(
+            "---\n{}{}{}",
+            line("1.0.0", SHA_A),
+            line("1.0.0-java", SHA_B),
+            line("1.1.0", SHA_B)
+        )
+    );
+    assert_eq!(merged.duplicates, 1);
+    assert_eq!(merged.member_of("1.0.0"), Some(0));
+    assert_eq!(merged.member_of("1.0.0-java"), Some(1));
+    assert_eq!(merged.member_of("9.9.9"), None);
+}
+
+#[test]
+fn versions_equal_only_by_gem_version_rules_are_both_kept() {
+    let merged = merge_info(&[
+        b"---\n1.0 |checksum:a\n" as &[u8],
+        b"---\n1.0.0 |checksum:b\n",
+    ]);
+    assert_eq!(merged.keys(), ["1.0", "1.0.0"]);
+}
+
+#[test]
+fn kept_info_lines_are_byte_identical_and_the_separator_comes_once() {
+    // Format v2 `created_at:`, a base64 checksum, a CRLF line and no final newline.
+    let first =
+        "---\r\n1.0.0 |checksum:qqqq,created_at:2024-06-01T00:00:00Z\r\n1.1.0 a:= 1|checksum:x";
+    let second = "---\n1.2.0 |checksum:y\n";
+    let merged = merge_info(&[first.as_bytes(), second.as_bytes()]);
+    assert_eq!(
+        String::from_utf8(merged.body).unwrap(),
+        "---\r\n1.0.0 |checksum:qqqq,created_at:2024-06-01T00:00:00Z\r\n1.1.0 a:= 1|checksum:x\n1.2.0 |checksum:y\n"
+    );
+}
+
+#[test]
+fn one_well_formed_member_comes_out_unchanged() {
+    let body = format!("---\n{}{}", line("1.0.0", SHA_A), line("1.1.0", SHA_A));
+    let merged = merge_info(&[body.as_bytes()]);
+    assert_eq!(merged.body, body.as_bytes());
+    assert_eq!(md5_hex(&merged.body), md5_hex(body.as_bytes()));
+}
+
+#[test]
+fn a_member_without_separator_still_gets_one_and_headers_go() {
+    let merged = merge_info(&[
+        b"1.0.0 |checksum:a\n" as &[u8],
+        b"junk header\n---\n2.0.0 |checksum:b\n",
+    ]);
+    assert_eq!(
+        String::from_utf8(merged.body).unwrap(),
+        "---\n1.0.0 |checksum:a\n2.0.0 |checksum:b\n"
+    );
+    assert_eq!(merge_info(&[b"1.0.0 |x\n"]).body, b"---\n1.0.0 |x\n");
+    assert_eq!(merge_info(&[]).body, b"---\n");
+}
+
+#[test]
+fn malformed_info_lines_are_skipped_and_counted() {
+    let body: &[u8] =
+        b"---\n1.0.0 |checksum:a\nnospace\n leading|space\n\n\xff\xfe x|y\n  \n1.1.0 |checksum:b\n";
+    let merged = merge_info(&[body]);
+    assert_eq!(merged.keys(), ["1.0.0", "1.1.0"]);
+    assert_eq!(merged.malformed, 3);
+    assert_eq!(merged.body, b"---\n1.0.0 |checksum:a\n1.1.0 |checksum:b\n");
+}
+
+#[test]
+fn a_merged_info_gives_its_versions_line_with_the_merged_md5() {
+    let merged = merge_info(&[
+        b"---\n1.0.0 |checksum:a\n" as &[u8],
+        b"---\n2.0.0-java |checksum:b\n",
+    ]);
+    assert_eq!(
+        merged.versions_line("demo"),
+        format!("demo 1.0.0,2.0.0-java {}\n", md5_hex(&merged.body))
+    );
+}
+
+#[test]
+fn names_are_the_sorted_union_of_the_members() {
+    let merged = merge_names(&[
+        b"---\nrails\nrack\n" as &[u8],
+        b"---\r\nacme-internal\r\nrack\r\n",
+        b"---\n\nbad name\n\xff\nzeitwerk",
+    ]);
+    assert_eq!(
+        String::from_utf8(merged).unwrap(),
+        "---\nacme-internal\nrack\nrails\nzeitwerk\n"
+    );
+    assert_eq!(merge_names(&[]), b"---\n");
+}
+
+#[test]
+fn group_versions_lines_are_sorted_by_name_and_skip_gems_without_versions() {
+    let rack = vec!["2.0.0".to_string(), "3.0.0-java".to_string()];
+    let acme = vec!["0.1.0".to_string()];
+    let none: Vec<String> = Vec::new();
+    let md5 = "0123456789abcdef0123456789abcdef";
+    let lines = group_versions_lines(&[
+        ("rack", &rack, md5),
+        ("gone", &none, md5),
+        ("acme", &acme, md5),
+        ("rack", &acme, "ffffffffffffffffffffffffffffffff"),
+    ]);
+    assert_eq!(
+        lines,
+        [
+            format!("acme 0.1.0 {md5}\n"),
+            format!("rack 2.0.0,3.0.0-java {md5}\n")
+        ]
+    );
+    let body = render_versions("2024-06-01T00:00:00Z", &lines);
+    assert!(body.starts_with(b"created_at: 2024-06-01T00:00:00Z\n---\nacme 0.1.0 "));
+}
