@@ -108,6 +108,13 @@ pub async fn run(
         }
         app
     })
+    // Responses streamed from a file go out as headers, then body chunks: with Nagle's algorithm
+    // on, each small download waited for the client's delayed ACK (~40 ms on Linux).
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .shutdown_timeout(shutdown_timeout)
     .listen(listener)?;
     if workers > 0 {
