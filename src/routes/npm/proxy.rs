@@ -43,6 +43,12 @@ fn upstream_path(name: &str) -> String {
         .replace("%2F", "%2f")
 }
 
+/// The cache key of an upstream packument.
+fn packument_key(name: &str, abbreviated: bool) -> String {
+    let kind = if abbreviated { "abbreviated" } else { "full" };
+    format!("packument:{kind}:{name}")
+}
+
 /// The upstream packument (full or abbreviated) through the cache; `None` when the upstream has
 /// no such package.
 async fn upstream_packument(
@@ -52,10 +58,7 @@ async fn upstream_packument(
     revalidate: bool,
 ) -> Result<Option<Served>, AppError> {
     let proxy = common::proxy::of(ctx)?;
-    let key = format!(
-        "packument:{}:{name}",
-        if abbreviated { "abbreviated" } else { "full" }
-    );
+    let key = packument_key(name, abbreviated);
     proxy
         .document(
             &ctx.state.db,
@@ -239,10 +242,18 @@ pub async fn tarball(ctx: &Ctx<'_>, name: &str, file: &str) -> Result<HttpRespon
     {
         return serve_hit(ctx, proxy, &b.sha256, b.size, "application/octet-stream").await;
     }
-    // The abbreviated packument is what npm fetched just before; a version it does not list
+    // The packument npm fetched just before (npm 10 asks for the full one on `npm install`,
+    // for the abbreviated one on other paths) names the tarball's digest: either is used while
+    // it is fresh in memory. Otherwise the abbreviated one, and a version it does not list
     // (published upstream since) makes the proxy ask the upstream once more.
-    let mut found = None;
+    let mut found = [true, false].into_iter().find_map(|abbreviated| {
+        let doc = proxy.fresh_in_memory(&packument_key(name, abbreviated))?;
+        find_tarball(&doc.body, file)
+    });
     for revalidate in [false, true] {
+        if found.is_some() {
+            break;
+        }
         let Some(served) = upstream_packument(ctx, name, true, revalidate).await? else {
             return Err(not_found());
         };

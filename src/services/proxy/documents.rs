@@ -266,6 +266,19 @@ impl Proxy {
     }
 
     /// The document for `req`: `Ok(None)` when the upstream says it does not exist.
+    /// A document this instance holds in memory and may serve without asking anyone (inside its
+    /// fresh window), if any: for a route that can use either of two documents (npm's tarball
+    /// route finds a tarball's digest in the full or the abbreviated packument, whichever the
+    /// client fetched).
+    pub fn fresh_in_memory(&self, key: &str) -> Option<Arc<Doc>> {
+        let entry = self.memo.get(key)?;
+        if self.fresh(&entry, now_millis()) {
+            entry.doc
+        } else {
+            None
+        }
+    }
+
     pub async fn document(
         self: &Arc<Self>,
         db: &Db,
@@ -432,7 +445,20 @@ impl Proxy {
                     last_modified,
                 });
                 if let Some(db) = db {
-                    save(db, &self.repo, key, package, &doc, now).await?;
+                    // Recorded after the answer (memory serves it meanwhile): a lost record only
+                    // costs another instance, or this one after a restart, one more fetch.
+                    let (db, repo, key, package, doc) = (
+                        db.clone(),
+                        self.repo.clone(),
+                        key.to_string(),
+                        package.to_string(),
+                        doc.clone(),
+                    );
+                    self.background.spawn(async move {
+                        if let Err(e) = save(&db, &repo, &key, &package, &doc, now).await {
+                            tracing::warn!(repo.name = %repo, doc.key = %key, error = %e, "a fetched upstream document could not be recorded");
+                        }
+                    });
                 }
                 self.memo.put(
                     key,
@@ -456,7 +482,12 @@ impl Proxy {
                     ));
                 };
                 if let Some(db) = db {
-                    touch(db, &self.repo, key, now).await?;
+                    let (db, repo, key) = (db.clone(), self.repo.clone(), key.to_string());
+                    self.background.spawn(async move {
+                        if let Err(e) = touch(&db, &repo, &key, now).await {
+                            tracing::warn!(repo.name = %repo, doc.key = %key, error = %e, "a revalidated upstream document could not be recorded");
+                        }
+                    });
                 }
                 let doc = Arc::new(Doc {
                     body: old.body.clone(),

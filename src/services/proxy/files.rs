@@ -23,7 +23,6 @@ use tokio::io::AsyncWriteExt;
 #[derive(Default)]
 pub(super) struct Storing {
     files: Mutex<HashMap<String, (Digests, Arc<NamedTempFile>)>>,
-    drained: tokio::sync::Notify,
 }
 
 impl Storing {
@@ -41,11 +40,7 @@ impl Storing {
     }
 
     fn end(&self, key: &str) {
-        let mut files = self.lock();
-        files.remove(key);
-        if files.is_empty() {
-            self.drained.notify_waiters();
-        }
+        self.lock().remove(key);
     }
 }
 
@@ -302,12 +297,7 @@ impl Proxy {
             }
             this.storing.end(&key);
         };
-        // On the server's main runtime when there is one: it outlives the request workers, and
-        // shutdown waits for it (`Proxy::settle`).
-        match &self.background {
-            Some(rt) => drop(rt.spawn(store)),
-            None => drop(tokio::spawn(store)),
-        }
+        self.background.spawn(store);
         Ok(digests)
     }
 
@@ -318,20 +308,6 @@ impl Proxy {
             .values()
             .find(|(d, _)| d.sha256 == sha256)
             .map(|(_, f)| f.clone())
-    }
-
-    /// Waits (at most `within`) until every file being stored is recorded.
-    pub async fn settle(&self, within: std::time::Duration) {
-        let wait = async {
-            loop {
-                let drained = self.storing.drained.notified();
-                if self.storing.lock().is_empty() {
-                    return;
-                }
-                drained.await;
-            }
-        };
-        let _ = tokio::time::timeout(within, wait).await;
     }
 
     fn too_large(&self, file: &str) -> AppError {

@@ -67,6 +67,56 @@ impl Stats {
     }
 }
 
+/// Work a proxy does after answering (recording verified files and fetched documents), on the
+/// runtime that built the proxy (the server's main runtime outlives the request workers), counted
+/// so that shutdown can wait for it.
+#[derive(Default)]
+struct Background {
+    runtime: Option<tokio::runtime::Handle>,
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Background {
+    fn on_current_runtime() -> Background {
+        Background {
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            ..Background::default()
+        }
+    }
+
+    fn spawn(
+        self: &std::sync::Arc<Self>,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let this = self.clone();
+        let task = async move {
+            work.await;
+            if this.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                this.idle.notify_waiters();
+            }
+        };
+        match &self.runtime {
+            Some(rt) => drop(rt.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
+    }
+
+    async fn settle(&self, within: std::time::Duration) {
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(within, wait).await;
+    }
+}
+
 /// One proxy repository's upstream, cache state and counters.
 pub struct Proxy {
     /// Repository name.
@@ -84,8 +134,7 @@ pub struct Proxy {
     docs: flight::Flights<Option<std::sync::Arc<documents::Doc>>>,
     files: flight::Flights<crate::services::blobs::Digests>,
     storing: files::Storing,
-    /// Where verified files are stored in the background (the runtime that built the proxy).
-    background: Option<tokio::runtime::Handle>,
+    background: std::sync::Arc<Background>,
     memo: documents::Memo,
 }
 
@@ -118,7 +167,7 @@ impl Proxy {
             docs: flight::Flights::default(),
             files: flight::Flights::default(),
             storing: files::Storing::default(),
-            background: tokio::runtime::Handle::try_current().ok(),
+            background: std::sync::Arc::new(Background::on_current_runtime()),
             memo: documents::Memo::new(memo_bytes),
         })
     }
@@ -154,6 +203,12 @@ impl Proxy {
     ) -> Result<u64, crate::error::AppError> {
         self.memo.clear();
         purge(db, &self.repo, package).await
+    }
+
+    /// Waits (at most `within`) until the work done after answering (files and documents being
+    /// recorded) has finished: the server calls it on shutdown.
+    pub async fn settle(&self, within: std::time::Duration) {
+        self.background.settle(within).await;
     }
 
     /// The error for "the upstream has no such thing", worded for logs and clients.
