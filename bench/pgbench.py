@@ -1293,10 +1293,12 @@ def proxy_section(r):
                  "express@4 --no-audit --no-fund --ignore-scripts` into an empty project with an empty npm cache, "
                  "straight from the hosted repository, then through a proxy started fresh for the round "
                  "(new data dir" + (", database and key prefix" if r.get("stack") == "pg-s3" else "")
-                 + "; its start-up is not timed). Wall-clock seconds of the `npm` process:")
+                 + "; its start-up is not timed). Wall-clock seconds of the `npm` process, and CPU-seconds "
+                 "spent meanwhile by the upstream packgate, the proxy and the whole machine (which includes npm, "
+                 "and PostgreSQL and the S3 server on that stack):")
         L.append("")
-        L.append("| round | straight from the upstream s | through a cold proxy s | upstream requests in the proxy round | proxy peak RSS (VmHWM) |")
-        L.append("|---:|---:|---:|---|---:|")
+        L.append("| round | straight from the upstream s | through a cold proxy s | upstream requests in the proxy round | proxy peak RSS (VmHWM) | CPU s straight: upstream / machine | CPU s through the proxy: upstream / proxy / machine |")
+        L.append("|---:|---:|---:|---|---:|---:|---:|")
         rounds = pi.get("rounds", {}).get("_list", [])
         def cell(x):
             if not x:
@@ -1313,9 +1315,14 @@ def proxy_section(r):
             d = next((x for x in rounds if x["round"] == i and x["mode"] == "direct"), None)
             p = next((x for x in rounds if x["round"] == i and x["mode"] == "proxy"), None)
             up = ", ".join(f"{k} {v}" for k, v in sorted((p or {}).get("upstream", {}).get("routes", {}).items())) or "—"
-            L.append(f"| {i} | {cell(d)} | {cell(p)} | {up} | {fmt_mib((p or {}).get('proxy_hwm_kib'))} |")
+            def cpu(x, keys):
+                if not x or any(k not in x for k in keys):
+                    return "—"
+                return " / ".join(f"{x[k]:.2f}" for k in keys)
+            L.append(f"| {i} | {cell(d)} | {cell(p)} | {up} | {fmt_mib((p or {}).get('proxy_hwm_kib'))} "
+                     f"| {cpu(d, ['cpu_upstream', 'cpu_machine'])} | {cpu(p, ['cpu_upstream', 'cpu_proxy', 'cpu_machine'])} |")
         md, mp, rat, nd, np_ = install_summary(r)
-        L.append(f"| **median** | {md:.2f} | {mp:.2f} | | |" if md and mp else "| **median** | — | — | | |")
+        L.append(f"| **median** | {md:.2f} | {mp:.2f} | | | | |" if md and mp else "| **median** | — | — | | | | |")
         L.append("")
         L.append("Cold install through the proxy ÷ straight from the upstream (medians): "
                  + (f"**{rat:.2f}x** (aim ≤ 1.3x: {verdict(rat, 1.3)})" if rat else "—")

@@ -925,6 +925,9 @@ fetch_express_tree() {
 # npm_install_timed REGISTRY DIR: `npm install express@4` into an empty project with an empty npm
 # cache and no user config but the registry; prints JSON (seconds, exit, packages, express version,
 # lockfile URLs not under REGISTRY)
+# cpu_delta A B: B - A, two decimals (CPU-seconds)
+cpu_delta() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+
 npm_install_timed() {
   local reg="$1" d="$2" t0 t1 rc=0 chk='{"packages":0,"express":null,"resolved_elsewhere":null}'
   rm -rf "$d"
@@ -967,7 +970,10 @@ proxy_cold_install() {
   rm -rf "$WORK/npm-publish"
   for i in $(seq "$PXROUNDS"); do
     log "proxy: cold npm install express@4, round $i of $PXROUNDS: straight from packgate"
+    u0="$($PY cpu "$PGA_PID")"; b0="$($PY busy)"
     j="$(npm_install_timed "$PGA_REG" "$WORK/install")"
+    u1="$($PY cpu "$PGA_PID")"; b1="$($PY busy)"
+    j="{\"cpu_upstream\":$(cpu_delta "$u0" "$u1"),\"cpu_machine\":$(cpu_delta "$b0" "$b1"),${j#\{}"
     record "pinstall.rounds.+" "{\"round\":$i,\"mode\":\"direct\",${j#\{}"
     echo "direct $i: $j" >&2
     sleep 1
@@ -978,7 +984,10 @@ proxy_cold_install() {
     cpid=$PG_PID cport=$PG_PORT
     curl -sf "http://127.0.0.1:$PGA_PORT/metrics" -o "$WORK/u0"
     curl -sf "http://127.0.0.1:$cport/metrics" -o "$WORK/c0"
+    u0="$($PY cpu "$PGA_PID")"; p0="$($PY cpu "$cpid")"; b0="$($PY busy)"
     j="$(npm_install_timed "http://127.0.0.1:$cport/npmjs/" "$WORK/install")"
+    u1="$($PY cpu "$PGA_PID")"; p1="$($PY cpu "$cpid")"; b1="$($PY busy)"
+    j="{\"cpu_upstream\":$(cpu_delta "$u0" "$u1"),\"cpu_proxy\":$(cpu_delta "$p0" "$p1"),\"cpu_machine\":$(cpu_delta "$b0" "$b1"),${j#\{}"
     curl -sf "http://127.0.0.1:$PGA_PORT/metrics" -o "$WORK/u1"
     curl -sf "http://127.0.0.1:$cport/metrics" -o "$WORK/c1"
     j="{\"round\":$i,\"mode\":\"proxy\",\"upstream\":$($PY reqdelta "$WORK/u0" "$WORK/u1"),\"proxy\":$($PY reqdelta "$WORK/c0" "$WORK/c1"),\"proxy_hwm_kib\":$(hwm_kib "$cpid"),${j#\{}"
