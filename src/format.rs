@@ -56,6 +56,10 @@ pub trait FormatModule: Send + Sync + 'static {
     fn supports_proxy(&self) -> bool {
         false
     }
+    /// Whether [`FormatModule::routes`] serve `type = "group"` repositories (`RepoCtx::group`).
+    fn supports_group(&self) -> bool {
+        false
+    }
 }
 
 /// How a format renders an error body for a status and a message.

@@ -63,7 +63,44 @@ pub async fn run(
             anonymous_read: r.anonymous_read,
             max_upload,
             proxy,
+            group: None,
+            via_group: None,
         });
+    }
+    // Groups last: their members' contexts are the hosted and proxy ones above.
+    for (i, r) in config.repository.iter().enumerate() {
+        if r.kind != crate::config::RepoKind::Group {
+            continue;
+        }
+        if !crate::routes::module(r.format).supports_group() {
+            anyhow::bail!(
+                "repository {:?}: {} group repositories are not supported yet",
+                r.name,
+                r.format.id()
+            );
+        }
+        let settings = r.group_settings(&config.repository)?;
+        let mut members = Vec::new();
+        let mut hosted = Vec::new();
+        for m in &settings.members {
+            let Some(base) = repos.iter().find(|x| x.name == m.name) else {
+                anyhow::bail!("repository {:?}: member {:?} is missing", r.name, m.name);
+            };
+            hosted.push(base.proxy.is_none());
+            members.push(RepoCtx {
+                anonymous_read: r.anonymous_read,
+                via_group: Some(r.name.clone()),
+                ..base.clone()
+            });
+        }
+        repos[i].group = Some(Arc::new(crate::state::GroupCtx {
+            group: crate::services::group::Group {
+                name: r.name.clone(),
+                settings,
+                hosted,
+            },
+            members,
+        }));
     }
     let formats = web::Data::new(RepoFormats(
         repos

@@ -71,4 +71,26 @@ pub struct RepoCtx {
     pub max_upload: u64,
     /// The upstream and cache of a proxy repository (`None`: hosted).
     pub proxy: Option<Arc<crate::services::proxy::Proxy>>,
+    /// The members and rules of a group repository.
+    pub group: Option<Arc<GroupCtx>>,
+    /// On a member's context used inside a group: the group whose access rules apply (a reader
+    /// of the group reads its members through it).
+    pub via_group: Option<String>,
+}
+
+impl RepoCtx {
+    /// The repository whose access rules apply to this context.
+    pub fn access_name(&self) -> &str {
+        self.via_group.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A group repository: its rules and its members' contexts (in precedence order), each set to
+/// be read through the group.
+#[derive(Debug)]
+pub struct GroupCtx {
+    /// Rules, claims and precedence.
+    pub group: crate::services::group::Group,
+    /// The members' contexts, in the order of `group.settings.members`.
+    pub members: Vec<RepoCtx>,
 }

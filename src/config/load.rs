@@ -317,7 +317,7 @@ mod tests {
         let err = load_with_env(&[p], &[], &FlagOverrides::default())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("not yet supported"), "{err}");
+        assert!(err.contains("a group needs `members`"), "{err}");
         let q = write(
             dir.path(),
             "q.toml",
@@ -327,6 +327,77 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("needs `upstream`"), "{err}");
+    }
+
+    #[test]
+    fn group_members_rules_and_publish_to_are_checked_naming_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "[[repository]]\nname = \"npm-in\"\nformat = \"npm\"\n\n[[repository]]\nname = \"npm-up\"\nformat = \"npm\"\ntype = \"proxy\"\nupstream = \"http://127.0.0.1:9/\"\n\n[[repository]]\nname = \"crates\"\nformat = \"cargo\"\n\n";
+        let cases = [
+            (
+                "members = [\"npm-in\", \"nope\"]",
+                "member \"nope\" is not a declared repository",
+            ),
+            (
+                "members = [\"npm-in\", \"crates\"]",
+                "member \"crates\" is a cargo repository",
+            ),
+            ("members = [\"npm-in\", \"npm-in\"]", "listed twice"),
+            ("members = [\"all\"]", "cannot be its own member"),
+            (
+                "members = [\"npm-in\", \"npm-up\"]\npublish_to = \"npm-up\"",
+                "not a hosted repository",
+            ),
+            (
+                "members = [\"npm-in\"]\npublish_to = \"crates\"",
+                "not a member",
+            ),
+            (
+                "members = [\"npm-in\"]\nupstream = \"http://127.0.0.1:9/\"",
+                "upstream",
+            ),
+            (
+                "members = [\"npm-in\"]\n[[repository.route]]\nnames = [\"a\"]\nonly = [\"npm-up\"]",
+                "not a member",
+            ),
+            (
+                "members = [\"npm-in\"]\n[[repository.route]]\nnames = [\"a\"]",
+                "needs `only` or `exclude`",
+            ),
+            (
+                "members = [{ name = \"npm-in\", on_not_found = \"sometimes\" }]",
+                "npm-in",
+            ),
+        ];
+        for (n, (keys, want)) in cases.iter().enumerate() {
+            let f = write(
+                dir.path(),
+                &format!("g{n}.toml"),
+                &format!(
+                    "{base}[[repository]]\nname = \"all\"\nformat = \"npm\"\ntype = \"group\"\n{keys}\n"
+                ),
+            );
+            let err = load_with_env(&[f], &[], &FlagOverrides::default())
+                .map(|_| "loaded".to_string())
+                .unwrap_or_else(|e| format!("{e:#}"));
+            assert!(err.contains(want), "{keys}: {err}");
+        }
+        let ok = write(
+            dir.path(),
+            "ok.toml",
+            &format!(
+                "{base}[[repository]]\nname = \"all\"\nformat = \"npm\"\ntype = \"group\"\nmembers = [\"npm-in\", {{ name = \"npm-up\", on_not_found = \"stop\", timeout = \"5s\", retries = 1 }}]\npublish_to = \"npm-in\"\nallow_upstream = [\"shared-*\"]\n[[repository.route]]\nnames = [\"@acme/*\"]\nonly = [\"npm-in\"]\n"
+            ),
+        );
+        let config = load_with_env(&[ok], &[], &FlagOverrides::default()).unwrap();
+        let all = &config.repository;
+        let group = all.iter().find(|r| r.name == "all").unwrap();
+        let s = group.group_settings(all).unwrap();
+        assert_eq!(s.publish_to, Some(0));
+        assert_eq!(s.members[1].retries, 1);
+        assert_eq!(s.rules[0].only, Some(vec![0]));
+        let hosted = all.iter().find(|r| r.name == "npm-in").unwrap();
+        assert!(hosted.refuse_group_keys().is_ok());
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! Layers, lowest first: built-in defaults, the `--config` files, `PACKGATE__SECTION__KEY`
 //! environment variables, then command-line flags. The merge lives in [`load`].
 
+mod group;
 mod load;
 mod proxy;
 mod size;
 mod span;
 
+pub use group::{GroupSettings, MemberSettings, MemberSpec, OnNotFound, RouteRule, Rule, any_glob};
 pub use load::{FlagOverrides, load};
 pub use proxy::{MinAgeUnknown, ProxySettings, UpstreamAuth};
 pub use size::ByteSize;
@@ -150,7 +152,7 @@ pub struct RepositoryConfig {
     pub name: String,
     /// The wire format (`npm`, `cargo`, `rubygems`, `nuget`).
     pub format: Format,
-    /// `hosted` or `proxy`; `group` is accepted by the schema but not yet supported.
+    /// `hosted`, `proxy` or `group`.
     #[serde(rename = "type", default)]
     pub kind: RepoKind,
     /// Whether reads need no credentials.
@@ -195,9 +197,18 @@ pub struct RepositoryConfig {
     /// Proxy: credentials sent to the upstream's origin only.
     #[serde(default)]
     pub upstream_auth: Option<UpstreamAuth>,
-    /// Group: member repositories (reserved).
+    /// Group: member repositories in precedence order.
     #[serde(default)]
-    pub members: Vec<String>,
+    pub members: Vec<MemberSpec>,
+    /// Group: the hosted member that publishes to the group go to.
+    #[serde(default)]
+    pub publish_to: Option<String>,
+    /// Group: routing rules by package name (`[[repository.route]]`), first match wins.
+    #[serde(default)]
+    pub route: Vec<RouteRule>,
+    /// Group: names (globs) proxy members may supply even when a hosted member holds the name.
+    #[serde(default)]
+    pub allow_upstream: Vec<String>,
 }
 
 /// `server.log_format`.
@@ -311,7 +322,7 @@ pub enum RepoKind {
     Hosted,
     /// A pull-through cache of an upstream registry.
     Proxy,
-    /// Several repositories seen as one (not yet supported).
+    /// Several repositories seen as one URL.
     Group,
 }
 fn default_true() -> bool {
@@ -379,6 +390,9 @@ impl Config {
                     max_document_size: None,
                     upstream_auth: None,
                     members: vec![],
+                    publish_to: None,
+                    route: vec![],
+                    allow_upstream: vec![],
                 });
             }
         }
@@ -408,16 +422,16 @@ impl Config {
             match r.kind {
                 RepoKind::Proxy => {
                     r.proxy_settings()?;
+                    r.refuse_group_keys()?;
                 }
-                RepoKind::Hosted => r.refuse_proxy_keys()?,
-                RepoKind::Group => {}
-            }
-            if r.kind == RepoKind::Group {
-                anyhow::bail!(
-                    "repository {:?}: type \"{}\" is not yet supported (\"hosted\" and \"proxy\" repositories work in this version)",
-                    r.name,
-                    r.kind
-                );
+                RepoKind::Hosted => {
+                    r.refuse_proxy_keys()?;
+                    r.refuse_group_keys()?;
+                }
+                RepoKind::Group => {
+                    r.refuse_proxy_keys()?;
+                    r.group_settings(&self.repository)?;
+                }
             }
         }
         if self.storage.kind == StorageKind::S3 && self.storage.bucket.is_empty() {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod blobs;
 pub mod cache;
+pub mod group;
 pub mod index_log;
 pub mod logins;
 pub mod model;

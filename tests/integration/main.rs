@@ -22,6 +22,7 @@ mod cargo_http;
 mod cargo_proxy;
 mod core;
 mod npm_cli;
+mod npm_group;
 mod npm_hardening;
 mod npm_http;
 mod npm_proxy;

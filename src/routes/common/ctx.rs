@@ -36,7 +36,7 @@ impl<'a> Ctx<'a> {
         let who = self.principal().await?;
         authorize(
             who.as_ref(),
-            &self.repo.name,
+            self.repo.access_name(),
             self.repo.anonymous_read,
             action,
         )?;
@@ -46,7 +46,7 @@ impl<'a> Ctx<'a> {
     /// Like [`Ctx::allow`] for actions that always need a principal.
     pub async fn require(&self, action: Scope) -> Result<Principal, AppError> {
         let who = self.principal().await?;
-        authorize(who.as_ref(), &self.repo.name, false, action)?;
+        authorize(who.as_ref(), self.repo.access_name(), false, action)?;
         who.ok_or_else(|| AppError::Unauthorized("authentication required".into()))
     }
 

@@ -5,5 +5,6 @@ pub mod blob;
 pub mod ctx;
 pub mod doc;
 pub mod etag;
+pub mod group;
 pub mod proxy;
 pub mod query;

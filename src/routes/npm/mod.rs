@@ -7,6 +7,7 @@
 
 mod dist_tags;
 mod download;
+mod group;
 mod metadata;
 mod misc;
 mod proxy;
@@ -55,6 +56,9 @@ impl FormatModule for NpmModule {
     }
 
     fn supports_proxy(&self) -> bool {
+        true
+    }
+    fn supports_group(&self) -> bool {
         true
     }
 }
@@ -216,6 +220,51 @@ async fn proxy_route(
     })
 }
 
+/// What a group does with a target: reads it answers itself (`Ok`), writes go to the hosted
+/// member holding the package, else to `publish_to` (`Err` with that member's context), and
+/// packgate's own endpoints (users, tokens, ping, audits) run as in a hosted repository.
+enum GroupRoute<'a> {
+    Answered(Result<HttpResponse, AppError>),
+    Member(&'a RepoCtx, Target),
+    Own(Target),
+}
+
+async fn group_route<'a>(
+    ctx: &Ctx<'a>,
+    target: Target,
+    is_get: bool,
+) -> Result<GroupRoute<'a>, AppError> {
+    let group = crate::routes::common::group::of(ctx)?;
+    let package = match (&target, is_get) {
+        (Target::Package(name), true) => {
+            return Ok(GroupRoute::Answered(group::packument(ctx, name).await));
+        }
+        (Target::Tarball(name, file), true) => {
+            return Ok(GroupRoute::Answered(group::tarball(ctx, name, file).await));
+        }
+        (Target::Version(name, v), true) => {
+            return Ok(GroupRoute::Answered(group::version(ctx, name, v).await));
+        }
+        (Target::DistTags(name), true) => {
+            return Ok(GroupRoute::Answered(group::dist_tags(ctx, name).await));
+        }
+        (Target::Search, true) => return Ok(GroupRoute::Answered(group::search(ctx).await)),
+        (
+            Target::Package(name)
+            | Target::PackageRev(name)
+            | Target::DistTag(name, _)
+            | Target::DistTags(name)
+            | Target::TarballRev(name, _),
+            false,
+        ) => name.clone(),
+        _ => return Ok(GroupRoute::Own(target)),
+    };
+    match crate::routes::common::group::write_member(ctx, group, Some(&package)).await? {
+        Some(member) => Ok(GroupRoute::Member(member, target)),
+        None => Err(crate::routes::common::group::no_publish_to(&group.group)),
+    }
+}
+
 /// The single entry point: parse the raw path, then call the operation.
 async fn dispatch(
     req: HttpRequest,
@@ -277,6 +326,15 @@ async fn dispatch(
         }
     } else {
         target
+    };
+    let (ctx, target) = if ctx.repo.group.is_some() {
+        match group_route(&ctx, target, is_get).await? {
+            GroupRoute::Answered(res) => return res.map_err(ApiError::from),
+            GroupRoute::Member(member, target) => (Ctx::new(&req, &state, member), target),
+            GroupRoute::Own(target) => (ctx, target),
+        }
+    } else {
+        (ctx, target)
     };
     let res = match (target, method.as_str()) {
         (Target::Ping, _) if is_get => misc::ping(&ctx).await,
