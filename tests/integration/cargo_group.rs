@@ -1,0 +1,1 @@
+//! cargo group repositories (being written).

@@ -1,0 +1,1 @@
+//! nuget group repositories (being written).

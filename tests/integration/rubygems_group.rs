@@ -1,0 +1,1 @@
+//! rubygems group repositories (being written).
