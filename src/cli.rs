@@ -64,6 +64,15 @@ enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Show which members of a group would be asked for a package name and why the others are
+    /// not (routing rules, a hosted member's claim), with what each member holds in the database
+    /// (a dry run: no upstream is contacted; `GET /-/api/explain/{group}/{name}` asks them).
+    Explain {
+        /// The group repository.
+        group: String,
+        /// The package name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -202,6 +211,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Token { command } => runtime.block_on(token(config, command)),
         Command::Owner { command } => runtime.block_on(owner(config, command)),
         Command::Cache { command } => runtime.block_on(cache(config, command)),
+        Command::Explain { group, name } => runtime.block_on(explain(config, &group, &name)),
     }
 }
 
@@ -331,6 +341,80 @@ async fn cache(config: Config, cmd: CacheCommand) -> anyhow::Result<()> {
     if files {
         let n = crate::services::proxy::purge_files(&db, &repo, normalized.as_deref()).await?;
         eprintln!("packgate: forgot the cached files of {n} package(s) of {repo}");
+    }
+    Ok(())
+}
+
+async fn explain(config: Config, group: &str, name: &str) -> anyhow::Result<()> {
+    use crate::config::RepoKind;
+    use crate::services::group::{Group, Verdict};
+    let r = config
+        .repository
+        .iter()
+        .find(|r| r.name == group)
+        .with_context(|| format!("no repository named {group:?}"))?;
+    if r.kind != RepoKind::Group {
+        anyhow::bail!("repository {group:?} is not a group");
+    }
+    let settings = r.group_settings(&config.repository)?;
+    let kind_of = |m: &str| {
+        config
+            .repository
+            .iter()
+            .find(|x| x.name == m)
+            .map(|x| x.kind)
+    };
+    let hosted = settings
+        .members
+        .iter()
+        .map(|m| kind_of(&m.name) == Some(RepoKind::Hosted))
+        .collect();
+    let g = Group {
+        name: group.to_string(),
+        settings,
+        hosted,
+    };
+    let normalized = crate::routes::module(r.format).normalize_name(name);
+    let db = open_db(&config).await?;
+    let plan = g.plan_for(&db, &normalized).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "group {group}, name {name} (looked up as {normalized})"
+    )?;
+    match g.settings.rules.iter().position(|x| x.matches(&normalized)) {
+        Some(n) => writeln!(out, "routing rule {} applies", n + 1)?,
+        None => writeln!(out, "no routing rule applies")?,
+    }
+    for (i, m) in g.settings.members.iter().enumerate() {
+        let kind = if g.hosted[i] { "hosted" } else { "proxy" };
+        let verdict = match &plan.verdicts[i] {
+            Verdict::Asked => "asked".to_string(),
+            Verdict::ExcludedByRule { rule } => format!("not asked: rule {rule} excludes it"),
+            Verdict::NotInOnlyList { rule } => {
+                format!("not asked: rule {rule} lists only other members")
+            }
+            Verdict::ClaimedByHosted { member } => format!(
+                "not asked: hosted member {member} holds the name (allow_upstream does not match)"
+            ),
+        };
+        let held = match crate::services::packages::load(&db, &m.name, &normalized).await? {
+            Some(desc) => {
+                let versions: Vec<&str> = desc
+                    .versions
+                    .iter()
+                    .map(|v| v.version.version.as_str())
+                    .collect();
+                if g.hosted[i] {
+                    format!("holds {}", versions.join(", "))
+                } else {
+                    format!("has cached files of {}", versions.join(", "))
+                }
+            }
+            None if g.hosted[i] => "does not hold it".to_string(),
+            None => "has no cached files of it".to_string(),
+        };
+        writeln!(out, "{}. {} ({kind}): {verdict}; {held}", i + 1, m.name)?;
     }
     Ok(())
 }

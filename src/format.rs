@@ -60,6 +60,18 @@ pub trait FormatModule: Send + Sync + 'static {
     fn supports_group(&self) -> bool {
         false
     }
+    /// For `GET /-/api/explain/{group}/{name}`: the plan, the members' answers and the supplier
+    /// of each version of `name` in the group of `ctx`.
+    fn explain<'a>(
+        &'a self,
+        ctx: &'a crate::routes::common::ctx::Ctx<'a>,
+        _name: &'a str,
+    ) -> futures_util::future::LocalBoxFuture<
+        'a,
+        Result<crate::routes::common::explain::Explained, AppError>,
+    > {
+        Box::pin(async move { Err(crate::routes::common::explain::not_supported(ctx.repo)) })
+    }
 }
 
 /// How a format renders an error body for a status and a message.

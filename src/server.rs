@@ -88,7 +88,8 @@ pub async fn run(
             };
             hosted.push(base.proxy.is_none());
             members.push(RepoCtx {
-                anonymous_read: r.anonymous_read,
+                // Anonymous reads through the group only where the member allows them too.
+                anonymous_read: r.anonymous_read && base.anonymous_read,
                 via_group: Some(r.name.clone()),
                 ..base.clone()
             });
@@ -123,6 +124,7 @@ pub async fn run(
             idle: std::time::Duration::from_secs(body_timeout),
         },
         proxies,
+        repositories: repos.clone(),
     });
     let after = state.clone();
     let mut server = HttpServer::new(move || {
@@ -132,6 +134,10 @@ pub async fn run(
             .app_data(formats.clone())
             .wrap(middleware::from_fn(crate::observe::middleware))
             .service(web::scope("/api").configure(crate::routes::api::routes))
+            .route(
+                "/-/api/explain/{group}/{name:.*}",
+                web::get().to(crate::routes::common::explain::explain),
+            )
             .configure(|c| {
                 get_head(c, "/healthz", healthz);
                 get_head(c, "/readyz", readyz);

@@ -24,6 +24,8 @@ pub struct AppState {
     pub spool: crate::services::blobs::Spool,
     /// The proxy repositories' upstreams and caches.
     pub proxies: Vec<Arc<crate::services::proxy::Proxy>>,
+    /// Every repository's context (for routes outside the repositories' scopes: explain).
+    pub repositories: Vec<RepoCtx>,
 }
 
 impl AppState {

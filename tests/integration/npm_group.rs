@@ -303,3 +303,73 @@ fn npm_installs_from_both_members_and_publishes_through_the_group() {
         out.describe()
     );
 }
+
+#[test]
+fn explain_names_the_supplier_of_each_version_and_why_other_members_are_left_out() {
+    let (rig, token) = rig("allow_upstream = [\"open-*\"]");
+    internal(&rig, &token, &Package::new("claimed", "1.0.0"));
+    upstream(&rig, &Package::new("claimed", "9.0.0"));
+    internal(&rig, &token, &Package::new("open-lib", "1.0.0"));
+    upstream(&rig, &Package::new("open-lib", "2.0.0"));
+
+    let claimed = rig.proxy.http().get("/-/api/explain/npm-all/claimed");
+    claimed.expect(200);
+    let claimed = claimed.json();
+    assert_eq!(claimed["members"][0]["verdict"], "asked");
+    assert_eq!(claimed["members"][0]["answer"], "found");
+    assert_eq!(claimed["members"][1]["verdict"], "claimed_by_hosted");
+    assert_eq!(claimed["members"][1]["member"], "npm");
+    assert_eq!(claimed["versions"][0]["version"], "1.0.0");
+    assert_eq!(claimed["versions"][0]["member"], "npm");
+    assert_eq!(claimed["versions"].as_array().map(Vec::len), Some(1));
+
+    let open = rig
+        .proxy
+        .http()
+        .get("/-/api/explain/npm-all/open-lib")
+        .json();
+    assert_eq!(open["allow_upstream"], true);
+    assert_eq!(open["members"][1]["verdict"], "asked");
+    assert_eq!(
+        open["members"][1]["cache"], "miss",
+        "the proxy member fetched it now"
+    );
+    let by_version: Vec<(String, String)> = open["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| (v["version"].to_string(), v["member"].to_string()))
+        .collect();
+    assert_eq!(
+        by_version,
+        [
+            ("\"1.0.0\"".to_string(), "\"npm\"".to_string()),
+            ("\"2.0.0\"".to_string(), "\"npm-proxy\"".to_string())
+        ]
+    );
+
+    // A name nobody has: a dry run of the rules.
+    let dry = rig
+        .proxy
+        .http()
+        .get("/-/api/explain/npm-all/not-yet-published")
+        .json();
+    assert_eq!(dry["members"][0]["answer"], "missing");
+    assert_eq!(dry["members"][1]["verdict"], "asked");
+    assert_eq!(dry["versions"].as_array().map(Vec::len), Some(0));
+    rig.proxy
+        .http()
+        .get("/-/api/explain/npm/claimed")
+        .expect(404);
+
+    // The command line's dry run reads the database only.
+    let text = rig.proxy.cli_ok(&["explain", "npm-all", "claimed"], None);
+    assert!(
+        text.contains("1. npm (hosted): asked; holds 1.0.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. npm-proxy (proxy): not asked: hosted member npm holds the name"),
+        "{text}"
+    );
+}

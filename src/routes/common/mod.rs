@@ -5,6 +5,7 @@ pub mod blob;
 pub mod ctx;
 pub mod doc;
 pub mod etag;
+pub mod explain;
 pub mod group;
 pub mod proxy;
 pub mod query;

@@ -207,3 +207,36 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     common::mark_partial(&mut res, &group.group, &outcome);
     Ok(res)
 }
+
+/// What `GET /-/api/explain/{group}/{name}` shows for an npm group: the plan, each member's
+/// answer for the full packument, and the member supplying each version.
+pub async fn explain(
+    ctx: &Ctx<'_>,
+    name: &str,
+) -> Result<crate::routes::common::explain::Explained, AppError> {
+    let group = common::of(ctx)?;
+    let plan = group.group.plan_for(&ctx.state.db, name).await?;
+    let owned = name.to_string();
+    let outcome = common::documents(ctx, group, &plan, move |c| {
+        member_packument(c, owned.clone())
+    })
+    .await;
+    let mut versions = Vec::new();
+    if !outcome.found.is_empty() {
+        let bodies: Vec<&[u8]> = outcome.found.iter().map(|(_, d)| d.body.as_ref()).collect();
+        if let Ok(merged) = packgate_npm::group::merge_packuments(&bodies, name, &ctx.repo_url()) {
+            versions = merged
+                .sources
+                .iter()
+                .map(|s| (s.version.clone(), outcome.found[s.member].0))
+                .collect();
+        }
+    }
+    Ok(crate::routes::common::explain::Explained::from_outcome(
+        name.to_string(),
+        plan,
+        &outcome,
+        |d: &MemberDoc| d.cache.clone(),
+        versions,
+    ))
+}

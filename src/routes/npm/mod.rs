@@ -61,6 +61,16 @@ impl FormatModule for NpmModule {
     fn supports_group(&self) -> bool {
         true
     }
+    fn explain<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        name: &'a str,
+    ) -> futures_util::future::LocalBoxFuture<
+        'a,
+        Result<crate::routes::common::explain::Explained, AppError>,
+    > {
+        Box::pin(group::explain(ctx, name))
+    }
 }
 
 crate::invalid_from!(

@@ -1,7 +1,9 @@
 //! npm: publish (`PUT /{name}`), dist-tags, deprecate, unpublish (`PUT` and `DELETE` with
 //! `-rev`), `npm owner`, login, npm's token endpoints and logout on `npm`; the reads of
 //! `npm-private`; a publish to the proxy `npm-proxy` (405 for everyone: a proxy takes no writes) and
-//! the proxy administration API (`/api/proxies`, admin only).
+//! the proxy administration API (`/api/proxies`, admin only); a publish through the group
+//! `npm-group` (lands in its `publish_to`, authorized against the group) and the reads and
+//! explain of the private group `npm-private-group`.
 //! A 401 must not carry `WWW-Authenticate: Basic` (npm would print "Unable to authenticate, need:
 //! Basic" instead of the error).
 
@@ -13,6 +15,8 @@ use serde_json::{Value, json};
 const REPO: &str = "npm";
 const PRIVATE: &str = "npm-private";
 const PROXY: &str = "npm-proxy";
+const GROUP: &str = "npm-group";
+const PRIVATE_GROUP: &str = "npm-private-group";
 
 /// The cell's status, and a problem when a 401 carries a Basic challenge.
 fn got(resp: &Resp) -> Got {
@@ -41,6 +45,9 @@ fn npm_matrix() -> Verdict {
             "npm",
             "http://127.0.0.1:9/",
             "",
+        ))
+        .extra_config(&format!(
+            "\n[[repository]]\nname = \"{GROUP}\"\nformat = \"npm\"\ntype = \"group\"\nmembers = [\"{REPO}\", \"{PROXY}\"]\npublish_to = \"{REPO}\"\n\n[[repository]]\nname = \"{PRIVATE_GROUP}\"\nformat = \"npm\"\ntype = \"group\"\nanonymous_read = false\nmembers = [\"{PRIVATE}\"]\n"
         ))
         .start();
     let creds = &Creds::new(&server, REPO, PRIVATE);
@@ -259,6 +266,26 @@ fn npm_matrix() -> Verdict {
                 let path = format!("/{REPO}/-/user/token/{in_path}");
                 got(&http.delete(&path, own.as_deref()))
             },
+        ),
+        row(
+            "PUT /{group}/{name}: publish through a group (to its publish_to)",
+            [401, 403, 201, 403, 403, 401, 401, 201, 201, 201],
+            |c| got(&publish(GROUP, token(c), &cell_name("grouped", c), "1.0.0")),
+        ),
+        row(
+            "GET /{name} on npm-private-group: merged packument",
+            [401, 200, 200, 200, 403, 401, 401, 200, 200, 200],
+            private_read(format!("/{PRIVATE_GROUP}/{secret}")),
+        ),
+        row(
+            "GET /{name}/-/{file} on npm-private-group: tarball",
+            [401, 200, 200, 200, 403, 401, 401, 200, 200, 200],
+            private_read(format!("/{PRIVATE_GROUP}{}", tarball_path(secret, "1.0.0"))),
+        ),
+        row(
+            "GET /-/api/explain/{group}/{name} on npm-private-group",
+            [401, 200, 200, 200, 403, 401, 401, 200, 200, 200],
+            private_read(format!("/-/api/explain/{PRIVATE_GROUP}/{secret}")),
         ),
         row(
             "GET /{name} on npm-private: packument",
