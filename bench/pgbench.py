@@ -1213,6 +1213,52 @@ def install_summary(r):
     return md, mp, (mp / md if md and mp else None), len(d), len(p)
 
 
+GROUP_NAMES = {"hosted2": "hosted npm-internal", "group": "group npm-all"}
+
+
+def group_section(r):
+    """The group repository on the proxy part's instance: a two-member group hit against a hosted hit,
+    and the first request after a member changes."""
+    tests = r.get("gtests") or []
+    gm = r.get("gmerge")
+    if not tests and not gm:
+        return []
+    L = ["### Group repository", "",
+         "The proxy instance also has a hosted `npm-internal` and the group `npm-all` (members `npm-internal`, "
+         "then `npmjs`, the proxy). bench-proxy is published to `npm-internal` too and `allow_upstream` lets it "
+         "come from both, so every group request asks both members (each answers from its cache) and serves "
+         "the merged packument from the group's cache, keyed by the members' ETags.", ""]
+    if tests:
+        L.append("| test | hosted npm-internal req/s | p99 ms | group npm-all req/s | p99 ms | group hit cost: hosted req/s ÷ group req/s (aim ≤ 1.5x) | server CPU per request, group ÷ hosted |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|")
+        for t in tests:
+            w = r["wrk"].get(t["id"], {})
+            h, g = w.get("hosted2") or {}, w.get("group") or {}
+            cost = h["rps"] / g["rps"] if h.get("rps") and g.get("rps") else None
+            def per(x):
+                return x["server_cpu"] / x["requests"] if x.get("requests") and x.get("server_cpu") else None
+            cpu = per(g) / per(h) if per(g) and per(h) else None
+            L.append(f"| {t['label']} | {fmt_rps(h['rps']) if h else '—'} | {fmt_ms(h['p99_ms']) if h else '—'} | "
+                     f"{fmt_rps(g['rps']) if g else '—'} | {fmt_ms(g['p99_ms']) if g else '—'} | "
+                     + (f"{cost:.2f}x ({verdict(cost, 1.5)})" if cost else "—") + " | "
+                     + (f"{cpu:.2f}x" if cpu else "—") + " |")
+        L.append("")
+    if gm:
+        mg, mh = median(gm.get("group_ms") or []), median(gm.get("hosted_ms") or [])
+        L.append(f"First GET after a member changes (bench-big, {gm.get('versions')} versions in `npm-internal`, a new "
+                 "version published before each GET, curl `time_total`): through the group "
+                 + ", ".join(f"{x:.1f}" for x in gm.get("group_ms") or []) + " ms"
+                 + (f" (median {mg:.1f} ms; aim < 50 ms: {verdict_below(mg, 50)})" if mg is not None else "")
+                 + "; the hosted member alone " + ", ".join(f"{x:.1f}" for x in gm.get("hosted_ms") or []) + " ms"
+                 + (f" (median {mh:.1f} ms)" if mh is not None else "") + ".")
+        L.append("")
+    return L
+
+
+def verdict_below(x, limit):
+    return "met" if x < limit else "**not met**"
+
+
 def proxy_section(r):
     L = ["## npm proxy repository", ""]
     tests = r["ptests"]
@@ -1275,6 +1321,7 @@ def proxy_section(r):
         L += cpu_table(r, tests, tg, bytes_per_response=True, names=PROXY_NAMES)
         L.append("")
 
+    L += group_section(r)
     pi = r.get("pinstall")
     if pi is not None or tests:
         L.append("### Cold `npm install express@4`: through a fresh proxy against straight from the upstream")
@@ -1368,6 +1415,7 @@ def prepare(r):
     r["rerender"] = r.get("rerender", {}).get("_list", [])
     r["ntests"] = r.get("ntests", {}).get("_list", [])
     r["ptests"] = r.get("ptests", {}).get("_list", [])
+    r["gtests"] = r.get("gtests", {}).get("_list", [])
     return r
 
 

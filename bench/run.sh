@@ -241,6 +241,14 @@ instance_config() {
   } >"$dir/packgate.toml"
 }
 
+# group_repos: the hosted member and the group the proxy part's instance declares beside its proxy
+# (bench-proxy and bench-big may come from both members: allow_upstream)
+group_repos() {
+  printf '\n[[repository]]\nname = "npm-internal"\nformat = "npm"\n'
+  printf '\n[[repository]]\nname = "npm-all"\nformat = "npm"\ntype = "group"\nmembers = ["npm-internal", "npmjs"]\n'
+  printf 'allow_upstream = ["bench-proxy", "bench-big"]\n'
+}
+
 # proxy_repo UPSTREAM: the proxy repository the proxy part declares
 proxy_repo() {
   printf '[[repository]]\nname = "npmjs"\nformat = "npm"\ntype = "proxy"\nupstream = "%s"\nmetadata_ttl = "1h"\n' "$1"
@@ -944,6 +952,44 @@ npm_install_timed() {
   rm -rf "$d"
 }
 
+# group_bench: the proxy instance's group npm-all (npm-internal, hosted, then npmjs, the proxy):
+# bench-proxy published to npm-internal too, so a group hit merges two members' packuments
+# (allow_upstream), against a hosted hit of npm-internal on the same instance; then bench-big
+# (1,000 versions) in npm-internal, and the first group GET after each of 5 new versions (the
+# member re-renders, the group re-merges), against the first hosted GET after 5 more
+group_bench() {
+  local tok int grp n i t ms_g=() ms_h=()
+  tok="$(packgate_token "$WORK/proxy")"
+  int="http://127.0.0.1:$PX_PORT/npm-internal/" grp="http://127.0.0.1:$PX_PORT/npm-all/"
+  log "group: publishing bench-proxy ($PXV versions) to npm-internal"
+  $PY seed --registry "$int" --token "$tok" --name bench-proxy --versions "$PXV" --tgz-dir "$TGZ/group-small" >/dev/null
+  for u in "$int" "$grp" "$grp"; do
+    curl -sf -o "$WORK/check.json" -H "$PX_ABBR" "${u}bench-proxy" || { echo "group: GET ${u}bench-proxy failed" >&2; exit 1; }
+  done
+  n="$($PY count "$WORK/check.json")"
+  [ "$n" = "$PXV" ] || { echo "group: the merged bench-proxy has $n versions, want $PXV" >&2; exit 1; }
+  SPID[hosted2]="$PX_PID" MPORT[hosted2]="$PX_PORT" SPID[group]="$PX_PID" MPORT[group]="$PX_PORT"
+  record "gtests.+" "{\"id\":\"g_abbr\",\"label\":\"packument bench-proxy, abbreviated ($PXV versions), 64 conns\"}"
+  log "wrk: group hit (two members) against a hosted hit on the same instance"
+  run_wrk g_abbr hosted2 64 "${int}bench-proxy" "$PX_ABBR"
+  run_wrk g_abbr group 64 "${grp}bench-proxy" "$PX_ABBR"
+  log "group: publishing bench-big (1,000 versions) to npm-internal"
+  $PY seed --registry "$int" --token "$tok" --name bench-big --versions 1000 --tgz-dir "$TGZ/group-big" >/dev/null
+  curl -sf -o /dev/null -H "$PX_ABBR" "${grp}bench-big" || { echo "group: GET bench-big failed" >&2; exit 1; }
+  for i in $(seq 10); do
+    $PY tgz --name bench-big --version "9.0.$i" --size 512 --out "$WORK/big-$i.tgz" >/dev/null
+    $PY seed --registry "$int" --token "$tok" --name bench-big --versions 0 --tgz-dir "$TGZ/group-big" \
+      --file "bench-big:9.0.$i:$WORK/big-$i.tgz" >/dev/null
+    if [ "$i" -le 5 ]; then
+      t="$(curl -sf -o /dev/null -w '%{time_total}' -H "$PX_ABBR" "${grp}bench-big")"; ms_g+=("$(awk -v t="$t" 'BEGIN{printf "%.1f", t*1000}')")
+    else
+      t="$(curl -sf -o /dev/null -w '%{time_total}' -H "$PX_ABBR" "${int}bench-big")"; ms_h+=("$(awk -v t="$t" 'BEGIN{printf "%.1f", t*1000}')")
+    fi
+  done
+  record gmerge "{\"versions\":1000,\"group_ms\":[$(IFS=,; echo "${ms_g[*]}")],\"hosted_ms\":[$(IFS=,; echo "${ms_h[*]}")]}"
+  echo "group re-merge: group ${ms_g[*]} ms, hosted ${ms_h[*]} ms" >&2
+}
+
 # proxy_cold_install: the express tree, published to the hosted repository with npm, installed
 # PXROUNDS times straight from it and PXROUNDS times through a proxy started fresh for the round
 proxy_cold_install() {
@@ -1004,8 +1050,8 @@ proxy_cold_install() {
 
 PX_PID=""
 if part proxy; then
-  log "proxy: starting a packgate whose npmjs repository proxies packgate's hosted npm (metadata_ttl 1h)"
-  instance_config "$WORK/proxy" "$(proxy_repo "$PGA_REG")"
+  log "proxy: starting a packgate whose npmjs repository proxies packgate's hosted npm (metadata_ttl 1h), with a hosted npm-internal and the group npm-all over both"
+  instance_config "$WORK/proxy" "$(proxy_repo "$PGA_REG")$(group_repos)"
   start_packgate "$WORK/proxy"
   PX_PID=$PG_PID PX_PORT=$PG_PORT
   PX_REG="http://127.0.0.1:$PX_PORT/npmjs/"
@@ -1063,6 +1109,7 @@ sys.exit(f"proxy: tarball URLs not rewritten to the proxy: {bad[:3]}" if bad els
     done
   done
 
+  group_bench
   proxy_cold_install
 fi
 
