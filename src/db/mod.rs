@@ -29,6 +29,8 @@ pub struct Db {
 pub struct RowCache {
     generation: u64,
     packages: HashMap<(String, String), entity::package::Model>,
+    /// Names looked up and not found (a group asks its hosted members for every name).
+    absent: std::collections::HashSet<(String, String)>,
     files: HashMap<(i64, String), (entity::file::Model, entity::blob::Model)>,
     /// Owners (user id, login) of a package at a change stamp (every owner change bumps it).
     owners: HashMap<i64, (i64, Vec<(i64, String)>)>,
@@ -159,6 +161,24 @@ impl Db {
         .flatten()
     }
 
+    /// Whether `name` was looked up in `repo` and not found since the last change.
+    pub fn known_absent(&self, repo: &str, name: &str) -> bool {
+        self.with_rows(|r| r.absent.contains(&(repo.to_string(), name.to_string())))
+            .unwrap_or(false)
+    }
+
+    /// Remembers that `name` is not in `repo`, as read at `generation`.
+    pub fn remember_absent(&self, generation: u64, repo: &str, name: &str) {
+        self.with_rows(|r| {
+            if r.generation == generation {
+                if r.absent.len() >= ROW_CACHE_LIMIT {
+                    r.absent.clear();
+                }
+                r.absent.insert((repo.to_string(), name.to_string()));
+            }
+        });
+    }
+
     /// Remembers a package row read at `generation` (ignored if anything changed since).
     pub fn remember_package(&self, generation: u64, row: &entity::package::Model) {
         self.with_rows(|r| {
@@ -256,6 +276,7 @@ impl Db {
         self.with_rows(|r| {
             r.generation += 1;
             r.packages.clear();
+            r.absent.clear();
             r.files.clear();
             r.owners.clear();
             r.log_stamps.clear();

@@ -264,14 +264,18 @@ pub async fn find(db: &Db, repo: &str, normalized: &str) -> Result<Option<Packag
     if let Some(row) = db.cached_package(repo, normalized) {
         return Ok(Some(row.into()));
     }
+    if db.known_absent(repo, normalized) {
+        return Ok(None);
+    }
     let generation = db.row_generation();
     let row = package::Entity::find()
         .filter(package::Column::Repository.eq(repo))
         .filter(package::Column::NormalizedName.eq(normalized))
         .one(&db.conn)
         .await?;
-    if let Some(r) = &row {
-        db.remember_package(generation, r);
+    match &row {
+        Some(r) => db.remember_package(generation, r),
+        None => db.remember_absent(generation, repo, normalized),
     }
     Ok(row.map(Into::into))
 }
