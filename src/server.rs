@@ -260,6 +260,16 @@ async fn metrics_text(
                 p.repo
             );
         }
+        text.push_str("# HELP packgate_proxy_pending_writes Fetched documents and files a proxy is still recording.\n");
+        text.push_str("# TYPE packgate_proxy_pending_writes gauge\n");
+        for p in &state.proxies {
+            let _ = writeln!(
+                text,
+                "packgate_proxy_pending_writes{{repo=\"{}\"}} {}",
+                p.repo,
+                p.pending_writes()
+            );
+        }
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

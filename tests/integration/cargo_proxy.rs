@@ -399,6 +399,7 @@ fn a_crate_that_does_not_match_its_cksum_is_refused_and_nothing_is_stored() {
         Some("miss"),
         "nothing bad was cached"
     );
+    rig.settle();
     if let (Some(before), Some(after)) = (blobs, rig.proxy.blob_count()) {
         assert_eq!(after, before + 1);
     }

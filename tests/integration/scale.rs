@@ -215,6 +215,8 @@ fn two_proxy_instances_filling_one_cache_at_once_store_each_file_once_and_both_s
         (1..=2).contains(&fetched),
         "one fetch per instance at most, got {fetched}"
     );
+    crate::support::proxy::settle(&rig.proxy, &rig.repo);
+    crate::support::proxy::settle(&second, &rig.repo);
     if let (Some(before), Some(after)) = (blobs_before, rig.proxy.blob_count()) {
         assert_eq!(after, before + 1, "the tarball is stored once");
     }

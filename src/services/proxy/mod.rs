@@ -205,6 +205,11 @@ impl Proxy {
         purge(db, &self.repo, package).await
     }
 
+    /// Fetched documents and files still being recorded after their answer.
+    pub fn pending_writes(&self) -> usize {
+        self.background.running.load(Ordering::SeqCst)
+    }
+
     /// Waits (at most `within`) until the work done after answering (files and documents being
     /// recorded) has finished: the server calls it on shutdown.
     pub async fn settle(&self, within: std::time::Duration) {

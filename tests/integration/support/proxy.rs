@@ -58,6 +58,7 @@ impl ProxyRig {
     /// The same deployment restarted with `offline = true` on the proxy repository (the fault
     /// proxy's counts reset): it contacts nobody and serves what the first instance cached.
     pub fn restart_offline(&self) -> TestServer {
+        self.settle();
         let config = &self.proxy.stack.config_files[0];
         let text = std::fs::read_to_string(config).expect("config");
         std::fs::write(
@@ -70,6 +71,11 @@ impl ProxyRig {
         offline
     }
 
+    /// Waits until the proxy has recorded what it fetched (see [`settle`]).
+    pub fn settle(&self) {
+        settle(&self.proxy, &self.repo);
+    }
+
     /// The host:port strings no served document may contain (the fault proxy's and the
     /// upstream's).
     pub fn upstream_hosts(&self) -> [String; 2] {
@@ -77,6 +83,30 @@ impl ProxyRig {
             self.fault.url().trim_start_matches("http://").to_string(),
             self.upstream.base.trim_start_matches("http://").to_string(),
         ]
+    }
+}
+
+/// Waits (at most 10 s) until proxy repository `repo` of `server` has recorded what it fetched:
+/// documents and files are written to the database after the answer
+/// (`packgate_proxy_pending_writes`).
+pub fn settle(server: &TestServer, repo: &str) {
+    let needle = format!("packgate_proxy_pending_writes{{repo=\"{repo}\"}} ");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = server.metrics().text();
+        let pending: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&needle))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {needle} in /metrics:\n{text}"));
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the proxy still records {pending} fetch(es) after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -97,6 +127,8 @@ pub fn purge(rig: &ProxyRig, package: &str) {
 
 /// [`purge`] with more query parameters (`&files=true`).
 pub fn purge_with(rig: &ProxyRig, package: &str, extra: &str) {
+    // What the proxy fetched is recorded after the answer: purge after it, not before.
+    rig.settle();
     let name = format!("purger-{}", super::random_id());
     rig.proxy.cli_ok(&["user", "add", &name, "--admin"], None);
     let token = rig.proxy.create_token(&name, &["--scope", "admin"]);
