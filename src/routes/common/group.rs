@@ -59,13 +59,26 @@ where
     loop {
         let failure = match tokio::time::timeout(m.timeout, call(member_ctx(ctx, group, i))).await {
             Ok(Ok(res)) if res.status().as_u16() == 404 => return Answer::Missing,
-            Ok(Ok(res)) if res.status().is_success() => return Answer::Found(res),
+            // A file's 304 (the client's `If-None-Match`) or 416 (its `Range`) is the member's
+            // answer to pass on; a document's is refused when it is read (`read`).
+            Ok(Ok(res))
+                if res.status().is_success() || matches!(res.status().as_u16(), 304 | 416) =>
+            {
+                return Answer::Found(res);
+            }
             Ok(Ok(res)) => AppError::Upstream(format!(
                 "member {:?} answered {}",
                 m.name,
                 res.status().as_u16()
             )),
             Ok(Err(e)) if matches!(e.kind(), AppError::NotFound(_)) => return Answer::Missing,
+            // A member this caller may not read (a private member of a public group, read
+            // anonymously) has nothing for it: not a failure, and nothing revealed.
+            Ok(Err(e))
+                if matches!(e.kind(), AppError::Unauthorized(_) | AppError::Forbidden(_)) =>
+            {
+                return Answer::Missing;
+            }
             Ok(Err(e)) => e,
             Err(_) => AppError::UpstreamTimeout(format!(
                 "member {:?} did not answer within {} s",
@@ -92,6 +105,12 @@ fn retryable(e: &AppError) -> bool {
 /// Reads a member's answer into memory (bounded): the document and its validators.
 pub async fn read(answer: Answer<HttpResponse>) -> Answer<MemberDoc> {
     match answer {
+        Answer::Found(res) if !res.status().is_success() || res.status().as_u16() == 206 => {
+            Answer::Failed(AppError::Upstream(format!(
+                "a member answered {} where the group needs its whole document",
+                res.status().as_u16()
+            )))
+        }
         Answer::Found(res) => {
             let header = |name: &str| {
                 res.headers()
