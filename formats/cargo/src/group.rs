@@ -1,8 +1,9 @@
 //! Group repositories: one sparse-index file (`GET /index/{prefix}/{name}`) merged from the index
 //! files of a group's members, hosted and proxy, in precedence order, and which member supplies
-//! each version (to route `.crate` downloads and explain the merge).
+//! each version (to route `.crate` downloads and explain the merge); and the members' `cargo
+//! search` answers taken together.
 //!
-//! Follows the Cargo registry protocol reference §3.3 (line format). Index lines hold no URLs, so
+//! Follows the Cargo registry protocol reference §3.3 (line format) and §6 (search). Index lines hold no URLs, so
 //! kept lines are passed through byte for byte, unknown fields (`pubtime`, `v`, `features2`)
 //! included. See `docs/formats/cargo.md`.
 
@@ -10,6 +11,8 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use crate::api::SearchHit;
+use crate::names::canonical_name;
 use crate::version::version_identity;
 
 /// Which member supplies one version of a merged index file.
@@ -96,4 +99,75 @@ fn vers_of(line: &[u8]) -> Option<String> {
 fn trim_newline(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// One page of a `cargo search` answer: its crates and `meta.total`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchPage {
+    /// The crates listed, in the answer's order.
+    pub hits: Vec<SearchHit>,
+    /// How many crates match in all (`meta.total`).
+    pub total: u64,
+}
+
+/// Reads a search answer `{"crates":[{"name","max_version","description"}],"meta":{"total":n}}`
+/// (protocol §6): entries without a string `name` and `max_version` are left out, other fields
+/// (a public registry sends many) are not read, and a missing `meta.total` counts the entries.
+/// `None` when the body is not a JSON object with a `crates` array.
+pub fn parse_search(body: &[u8]) -> Option<SearchPage> {
+    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let crates = doc.get("crates")?.as_array()?;
+    let hits: Vec<SearchHit> = crates
+        .iter()
+        .filter_map(|c| {
+            Some(SearchHit {
+                name: c.get("name")?.as_str()?.to_string(),
+                max_version: c.get("max_version")?.as_str()?.to_string(),
+                description: c
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string),
+            })
+        })
+        .collect();
+    let total = doc
+        .get("meta")
+        .and_then(|m| m.get("total"))
+        .and_then(|t| t.as_u64())
+        .unwrap_or(hits.len() as u64);
+    Some(SearchPage { hits, total })
+}
+
+/// The search pages of a group's members (in member order; indexes in `keep` refer to `pages`)
+/// taken together: a crate listed by several members is kept once, from the earliest (names
+/// compared ignoring case and `-`/`_`), `keep(member, canonical name)` may leave out others (the
+/// group's rules and claims), and at most `limit` crates are listed. `total` is the members'
+/// totals less the crates left out.
+pub fn merge_search(
+    pages: &[SearchPage],
+    keep: &dyn Fn(usize, &str) -> bool,
+    limit: usize,
+) -> SearchPage {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut hits = Vec::new();
+    let mut dropped: u64 = 0;
+    for (member, page) in pages.iter().enumerate() {
+        for hit in &page.hits {
+            let canonical = canonical_name(&hit.name);
+            if seen.contains(&canonical) || !keep(member, &canonical) {
+                dropped += 1;
+                continue;
+            }
+            seen.insert(canonical);
+            hits.push(hit.clone());
+        }
+    }
+    let total = pages
+        .iter()
+        .map(|p| p.total)
+        .sum::<u64>()
+        .saturating_sub(dropped)
+        .max(hits.len() as u64);
+    hits.truncate(limit);
+    SearchPage { hits, total }
 }

@@ -3,9 +3,10 @@
 
 use super::{CargoResult, ok_json};
 use crate::error::AppError;
-use crate::routes::common::ctx::RepoRequest;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::routes::common::{blob, doc, etag};
 use crate::services::auth::Scope;
+use crate::services::cache::Rendered;
 use crate::services::packages::{self, PackageDescriptor};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -57,6 +58,18 @@ fn render(desc: &PackageDescriptor) -> Result<Vec<u8>, AppError> {
 /// `-`/`_` variants of a known one (cargo asks for those only to suggest names).
 pub async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult {
     let ctx = r.ctx();
+    let (doc, updated) = index_doc(&ctx, &tail).await?;
+    Ok(doc::respond(
+        ctx.req,
+        doc,
+        "text/plain; charset=utf-8",
+        updated,
+    ))
+}
+
+/// The index file at `tail` (`{prefix}/{name}`) as this repository renders it, and when the
+/// crate last changed (also what a group reads from its hosted members).
+pub(super) async fn index_doc(ctx: &Ctx<'_>, tail: &str) -> Result<(Rendered, i64), AppError> {
     ctx.label("index");
     ctx.allow(Scope::Read).await?;
     let segments: Vec<&str> = tail.split('/').collect();
@@ -67,7 +80,7 @@ pub async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult 
         .await?
         .ok_or_else(not_found)?;
     if pkg.name.to_ascii_lowercase() != name {
-        return Err(not_found().into());
+        return Err(not_found());
     }
     let key = format!("cargo\0{}\0{}", ctx.repo.name, pkg.id);
     let updated = pkg.updated_at;
@@ -79,21 +92,24 @@ pub async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult 
         Ok(body)
     })
     .await?;
-    Ok(doc::respond(
-        ctx.req,
-        doc,
-        "text/plain; charset=utf-8",
-        updated,
-    ))
+    Ok((doc, updated))
 }
 
 /// `GET /api/v1/crates/{name}/{version}/download`: the `.crate` (yanked versions stay downloadable).
 pub async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoResult {
-    let ctx = r.ctx();
+    let (name, version) = path.into_inner();
+    Ok(download_of(&r.ctx(), &name, &version).await?)
+}
+
+/// The download of `name` `version` (also what a group asks its hosted members).
+pub(super) async fn download_of(
+    ctx: &Ctx<'_>,
+    name: &str,
+    version: &str,
+) -> Result<HttpResponse, AppError> {
     ctx.label("download");
     ctx.allow(Scope::Read).await?;
-    let (name, version) = path.into_inner();
-    let canonical = packgate_cargo::canonical_name(&name);
+    let canonical = packgate_cargo::canonical_name(name);
     let missing =
         || AppError::NotFound(format!("crate `{name}` version `{version}` does not exist"));
     let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &canonical)
@@ -103,12 +119,16 @@ pub async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> Carg
     let (_, b) = packages::find_file(&ctx.state.db, pkg.id, &file_name)
         .await?
         .ok_or_else(missing)?;
-    Ok(blob::serve(ctx.req, ctx.state, &b.sha256, b.size, "application/x-tar").await?)
+    blob::serve(ctx.req, ctx.state, &b.sha256, b.size, "application/x-tar").await
 }
 
 /// `GET /api/v1/crates?q=&per_page=&page=`: crates whose canonical name contains the query.
 pub async fn search(r: RepoRequest) -> CargoResult {
-    let ctx = r.ctx();
+    Ok(search_of(&r.ctx()).await?)
+}
+
+/// The search answer of this repository (also what a group asks its hosted members).
+pub(super) async fn search_of(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("search");
     ctx.allow(Scope::Read).await?;
     let mut q = String::new();

@@ -1,12 +1,13 @@
 //! Cargo sparse registry (cargo 1.70+): `config.json`, index files, downloads, and the web API
 //! (publish, yank/unyank, owners, search). See `docs/formats/cargo.md` for the URL table.
 //!
-//! Proxy repositories (`type = "proxy"`) are served by `proxy.rs`, whose routes are guarded to
-//! them.
+//! Proxy repositories (`type = "proxy"`) are served by `proxy.rs` and group repositories
+//! (`type = "group"`) by `group.rs`, whose routes are guarded to them.
 //!
 //! Crate names are looked up by their canonical form (ASCII lower-case, `_` folded to `-`); the
 //! spelling first published is kept. Owners are the shared package owners (`services::owners`).
 
+mod group;
 mod index;
 mod owners;
 mod proxy;
@@ -48,8 +49,9 @@ impl FormatModule for CargoModule {
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
-        // Proxy repositories first (guarded: hosted ones never match them).
+        // Proxy and group repositories first (guarded: hosted ones never match them).
         proxy::routes(cfg);
+        group::routes(cfg);
         get_head(cfg, "/index/config.json", index::config_json);
         get_head(cfg, "/index/{tail:.+}", index::index_file);
         get_head(
@@ -79,6 +81,21 @@ impl FormatModule for CargoModule {
 
     fn supports_proxy(&self) -> bool {
         true
+    }
+
+    fn supports_group(&self) -> bool {
+        true
+    }
+
+    fn explain<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        name: &'a str,
+    ) -> futures_util::future::LocalBoxFuture<
+        'a,
+        Result<crate::routes::common::explain::Explained, AppError>,
+    > {
+        Box::pin(group::explain(ctx, name))
     }
 }
 

@@ -10,10 +10,15 @@ use actix_web::web;
 
 /// Lists owners.
 pub async fn list(r: RepoRequest, name: web::Path<String>) -> CargoResult {
-    let ctx = r.ctx();
+    list_of(r.ctx(), &name).await
+}
+
+/// The owners of `name` in the context's repository (also what a group asks the hosted member
+/// holding the crate).
+pub(super) async fn list_of(ctx: Ctx<'_>, name: &str) -> CargoResult {
     ctx.label("owners");
     ctx.allow(Scope::Read).await?;
-    let desc = load_crate(&ctx, &name).await?;
+    let desc = load_crate(&ctx, name).await?;
     let owners: Vec<(u32, String)> = owners::of(&desc)
         .into_iter()
         .map(|(id, login)| (id.max(0) as u32, login))
@@ -21,7 +26,14 @@ pub async fn list(r: RepoRequest, name: web::Path<String>) -> CargoResult {
     Ok(ok_json(packgate_cargo::render_owners(&owners)))
 }
 
-async fn change(ctx: Ctx<'_>, payload: web::Payload, name: &str, add: bool) -> CargoResult {
+/// Adds (`add`) or removes the owners the body names, in the context's repository (also what a
+/// group hands to the hosted member holding the crate).
+pub(super) async fn change(
+    ctx: Ctx<'_>,
+    payload: web::Payload,
+    name: &str,
+    add: bool,
+) -> CargoResult {
     ctx.label("owners");
     let who = ctx.require(Scope::Publish).await?;
     let desc = load_crate(&ctx, name).await?;

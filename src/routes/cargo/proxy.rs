@@ -26,7 +26,7 @@ use crate::services::publish::Identity;
 use crate::services::time::{now_millis, parse_rfc3339};
 use crate::state::RepoCtx;
 use actix_web::guard::{self, GuardContext};
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use packgate_cargo::proxy::{
     UpstreamConfig, UpstreamLine, download_url, filter_index, find_version, index_name,
     parse_config,
@@ -203,16 +203,7 @@ fn rendered(ctx: &Ctx<'_>, name: &str, served: &Served) -> Result<Rendered, AppE
 /// cooldown-hidden lines), with its own ETag and 304.
 async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult {
     let ctx = r.ctx();
-    ctx.label("index");
-    ctx.allow(Scope::Read).await?;
-    // cargo 1.70+ asks for lower-case paths; other spellings are looked up lower-cased too.
-    let lower = tail.to_ascii_lowercase();
-    let segments: Vec<&str> = lower.split('/').collect();
-    let name = packgate_cargo::name_from_index_path(&segments).ok_or_else(not_found)?;
-    let Some(served) = upstream_index(&ctx, &name, false).await? else {
-        return Err(not_found().into());
-    };
-    let doc = rendered(&ctx, &name, &served)?;
+    let (doc, served) = index_doc(&ctx, &tail).await?;
     let mut res = crate::routes::common::doc::respond(
         ctx.req,
         doc,
@@ -221,6 +212,22 @@ async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult {
     );
     cache_headers(&mut res, &served);
     Ok(res)
+}
+
+/// The index file at `tail` as this proxy serves it, and the cached upstream copy it comes from
+/// (also what a group reads from its proxy members).
+pub(super) async fn index_doc(ctx: &Ctx<'_>, tail: &str) -> Result<(Rendered, Served), AppError> {
+    ctx.label("index");
+    ctx.allow(Scope::Read).await?;
+    // cargo 1.70+ asks for lower-case paths; other spellings are looked up lower-cased too.
+    let lower = tail.to_ascii_lowercase();
+    let segments: Vec<&str> = lower.split('/').collect();
+    let name = packgate_cargo::name_from_index_path(&segments).ok_or_else(not_found)?;
+    let Some(served) = upstream_index(ctx, &name, false).await? else {
+        return Err(not_found());
+    };
+    let doc = rendered(ctx, &name, &served)?;
+    Ok((doc, served))
 }
 
 /// The line of `name` `version` in the upstream index, asking the upstream once more when the
@@ -250,17 +257,26 @@ async fn find_line(
 /// served from the store. A cached `.crate` stays downloadable after the upstream drops its
 /// version (lockfiles keep working).
 async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoResult {
-    let ctx = r.ctx();
+    let (name, version) = path.into_inner();
+    Ok(download_of(&r.ctx(), &name, &version).await?)
+}
+
+/// The download of `name` `version` through this proxy (also what a group asks its proxy
+/// members).
+pub(super) async fn download_of(
+    ctx: &Ctx<'_>,
+    name: &str,
+    version: &str,
+) -> Result<HttpResponse, AppError> {
     ctx.label("download");
     ctx.allow(Scope::Read).await?;
-    let proxy = common::proxy::of(&ctx)?;
-    let (name, version) = path.into_inner();
+    let proxy = common::proxy::of(ctx)?;
     let missing =
         || AppError::NotFound(format!("crate `{name}` version `{version}` does not exist"));
-    let index = index_name(&name).ok_or_else(missing)?;
-    let canonical = packgate_cargo::canonical_name(&name);
+    let index = index_name(name).ok_or_else(missing)?;
+    let canonical = packgate_cargo::canonical_name(name);
     if let Some(pkg) = packages::find(&ctx.state.db, &ctx.repo.name, &canonical).await?
-        && pkg.name.eq_ignore_ascii_case(&name)
+        && pkg.name.eq_ignore_ascii_case(name)
         && let Some((_, b)) = packages::find_file(
             &ctx.state.db,
             pkg.id,
@@ -268,13 +284,13 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
         )
         .await?
     {
-        return Ok(serve_hit(&ctx, proxy, &b.sha256, b.size, "application/x-tar").await?);
+        return serve_hit(ctx, proxy, &b.sha256, b.size, "application/x-tar").await;
     }
-    let line = find_line(&ctx, &index, &name, &version)
+    let line = find_line(ctx, &index, name, version)
         .await?
         .ok_or_else(missing)?;
     let published = line.pubtime.as_deref().and_then(parse_rfc3339);
-    if let Some(c) = cooldown(&ctx, &index)?
+    if let Some(c) = cooldown(ctx, &index)?
         && !c.allows(published)
     {
         let why = if published.is_some() {
@@ -287,10 +303,9 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
             line.name,
             line.vers,
             proxy.settings.min_age.as_secs()
-        ))
-        .into());
+        )));
     }
-    let config = upstream_config(&ctx).await?;
+    let config = upstream_config(ctx).await?;
     let raw = download_url(&config.dl, &line.name, &line.vers, &line.cksum);
     let url = url::Url::parse(&raw).map_err(|e| {
         AppError::Upstream(format!(
@@ -320,23 +335,27 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
         .file_declared(&ctx.state.sinks(), request, &declared)
         .await?
     else {
-        return Err(missing().into());
+        return Err(missing());
     };
-    Ok(serve_file(&ctx, &d.sha256, d.size, "application/x-tar", state).await?)
+    serve_file(ctx, &d.sha256, d.size, "application/x-tar", state).await
 }
 
 /// `GET /api/v1/crates?q=&per_page=` on a proxy: forwarded to the upstream's `api` (answers
 /// kept a short while in this instance's memory only, never in the database).
 async fn search(r: RepoRequest) -> CargoResult {
-    let ctx = r.ctx();
+    Ok(search_of(&r.ctx()).await?)
+}
+
+/// The upstream's search answer through this proxy (also what a group asks its proxy members).
+pub(super) async fn search_of(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
     ctx.label("search");
     ctx.allow(Scope::Read).await?;
-    let query = common::proxy::forwardable_query(&ctx, MAX_SEARCH_QUERY, "search query")?;
-    let config = upstream_config(&ctx).await?;
+    let query = common::proxy::forwardable_query(ctx, MAX_SEARCH_QUERY, "search query")?;
+    let config = upstream_config(ctx).await?;
     let api = config.api.ok_or_else(|| {
         AppError::Upstream(format!(
             "upstream {}'s config.json names no `api`: it offers no search",
-            common::proxy::upstream_label(&ctx)
+            common::proxy::upstream_label(ctx)
         ))
     })?;
     let raw = format!("{}/api/v1/crates", api.trim_end_matches('/'));
@@ -347,7 +366,7 @@ async fn search(r: RepoRequest) -> CargoResult {
     url.set_query(Some(query));
     let key = format!("search:{query}");
     let validate = packgate_cargo::proxy::validate_search;
-    let served = common::proxy::forward(&ctx, &key, url, validate)
+    let served = common::proxy::forward(ctx, &key, url, validate)
         .await?
         .ok_or_else(not_found)?;
     let body = served.doc.body.clone();

@@ -6,7 +6,7 @@
 
 use super::{CargoResult, not_owner, ok_json};
 use crate::error::AppError;
-use crate::routes::common::ctx::RepoRequest;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::Scope;
 use crate::services::blobs::HashingWriter;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
@@ -18,7 +18,12 @@ const MAX_JSON: u32 = 10 * 1024 * 1024;
 
 /// Publishes a crate version.
 pub async fn publish_crate(r: RepoRequest, payload: web::Payload) -> CargoResult {
-    let ctx = r.ctx();
+    publish_to(&r.ctx(), payload).await
+}
+
+/// Publishes a crate version into the context's repository (a group hands its publishes to its
+/// `publish_to` member this way).
+pub(super) async fn publish_to(ctx: &Ctx<'_>, payload: web::Payload) -> CargoResult {
     ctx.label("publish");
     let who = ctx.require(Scope::Publish).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());

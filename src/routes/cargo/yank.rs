@@ -8,7 +8,9 @@ use crate::services::auth::Scope;
 use crate::services::packages;
 use actix_web::web;
 
-async fn set(ctx: Ctx<'_>, name: &str, version: &str, yanked: bool) -> CargoResult {
+/// Sets the `yanked` flag of `name` `version` in the context's repository (also what a group
+/// hands to the hosted member holding the crate).
+pub(super) async fn set(ctx: Ctx<'_>, name: &str, version: &str, yanked: bool) -> CargoResult {
     ctx.label(if yanked { "yank" } else { "unyank" });
     let who = ctx.require(Scope::Delete).await?;
     let desc = load_crate(&ctx, name).await?;

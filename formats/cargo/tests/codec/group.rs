@@ -1,6 +1,9 @@
 //! `group::merge_index_files`: index files of a group's members merged into one.
 
-use packgate_cargo::group::{LineSource, merge_index_files};
+use packgate_cargo::SearchHit;
+use packgate_cargo::group::{
+    LineSource, SearchPage, merge_index_files, merge_search, parse_search,
+};
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -123,4 +126,59 @@ fn no_members_or_empty_files_merge_to_an_empty_file() {
     assert_eq!(merge_index_files(&[]).body, b"");
     let merged = merge_index_files(&[b"", b"\n"]);
     assert!(merged.body.is_empty() && merged.sources.is_empty());
+}
+
+fn hit(name: &str, max: &str) -> SearchHit {
+    SearchHit {
+        name: name.into(),
+        max_version: max.into(),
+        description: None,
+    }
+}
+
+#[test]
+fn a_search_answer_is_read_with_only_the_fields_cargo_prints() {
+    let body = br#"{"crates":[{"name":"serde","max_version":"1.0.0","description":"x","downloads":9},{"name":"bad"},{"name":"toml","max_version":"0.8.0","description":null}],"meta":{"total":40}}"#;
+    let page = parse_search(body).unwrap();
+    assert_eq!(page.total, 40);
+    assert_eq!(page.hits.len(), 2);
+    assert_eq!(page.hits[0].description.as_deref(), Some("x"));
+    assert_eq!(page.hits[1], hit("toml", "0.8.0"));
+    let no_meta = parse_search(br#"{"crates":[{"name":"a","max_version":"1.0.0"}]}"#).unwrap();
+    assert_eq!(no_meta.total, 1);
+    assert_eq!(parse_search(b"[1]"), None);
+    assert_eq!(parse_search(b"{\"errors\":[]}"), None);
+}
+
+#[test]
+fn search_pages_merge_once_per_canonical_name_from_the_earliest_member() {
+    let hosted = SearchPage {
+        hits: vec![hit("Foo_Bar", "1.0.0"), hit("mine", "0.1.0")],
+        total: 2,
+    };
+    let upstream = SearchPage {
+        hits: vec![
+            hit("foo-bar", "99.0.0"),
+            hit("claimed", "5.0.0"),
+            hit("public", "2.0.0"),
+        ],
+        total: 30,
+    };
+    let keep = |member: usize, name: &str| !(member == 1 && name == "claimed");
+    let merged = merge_search(&[hosted.clone(), upstream.clone()], &keep, 10);
+    assert_eq!(
+        merged.hits,
+        [
+            hit("Foo_Bar", "1.0.0"),
+            hit("mine", "0.1.0"),
+            hit("public", "2.0.0")
+        ]
+    );
+    assert_eq!(
+        merged.total, 30,
+        "32 less the duplicate and the claimed one"
+    );
+    let first = merge_search(&[hosted, upstream], &keep, 1);
+    assert_eq!(first.hits, [hit("Foo_Bar", "1.0.0")]);
+    assert_eq!(first.total, 30);
 }
