@@ -7,13 +7,13 @@ use super::{
     v3_url,
 };
 use crate::error::AppError;
-use crate::routes::common::ctx::{Ctx, RepoRequest};
+use crate::routes::common::ctx::Ctx;
 use crate::routes::common::{blob, doc, etag};
 use crate::services::auth::Scope;
 use crate::services::packages;
 use crate::services::packages::PackageDescriptor;
 use crate::services::time::iso8601;
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use packgate_nuget::{NuGetVersion, RegEntry};
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -24,15 +24,14 @@ fn not_found(what: &str) -> AppError {
 
 /// `GET {repo}/v3/index.json`: anonymous even on private repositories, because `nuget push -k KEY`
 /// reads it without credentials.
-pub async fn service_index(r: RepoRequest) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn service_index(ctx: &Ctx<'_>) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        return proxy::finish(proxy::service_index(&ctx).await);
+        return proxy::finish(proxy::service_index(ctx).await);
     }
     ctx.label("service_index");
     Ok(service_index_response(
-        &ctx,
-        packgate_nuget::service_index(&v3_url(&ctx)),
+        ctx,
+        packgate_nuget::service_index(&v3_url(ctx)),
     ))
 }
 
@@ -73,14 +72,13 @@ where
 }
 
 /// `GET {flat}/{id}/index.json`: every version, listed or not, lower-case and normalized.
-pub async fn flat_versions(r: RepoRequest, id: web::Path<String>) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn flat_versions(ctx: &Ctx<'_>, id: &str) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        return proxy::finish(proxy::flat_versions(&ctx, &id).await);
+        return proxy::finish(proxy::flat_versions(ctx, id).await);
     }
     ctx.label("flat_versions");
-    allow(&ctx, Scope::Read).await?;
-    package_doc(&ctx, &id, "flat", |desc| {
+    allow(ctx, Scope::Read).await?;
+    package_doc(ctx, id, "flat", |desc| {
         let list: Vec<String> = entries(desc)?.iter().map(|e| e.version.lower()).collect();
         Ok(packgate_nuget::flat_versions(&list))
     })
@@ -89,20 +87,17 @@ pub async fn flat_versions(r: RepoRequest, id: web::Path<String>) -> NugetResult
 
 /// `GET {flat}/{id}/{version}/{file}`: `{id}.{version}.nupkg`, `{id}.nuspec` or
 /// `{id}.{version}.snupkg`, with the id and version in any case and any equivalent version spelling.
-pub async fn flat_file(r: RepoRequest, path: web::Path<(String, String, String)>) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn flat_file(ctx: &Ctx<'_>, id: &str, version: &str, file: &str) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        let (id, version, file) = path.into_inner();
-        return proxy::finish(proxy::flat_file(&ctx, &id, &version, &file).await);
+        return proxy::finish(proxy::flat_file(ctx, id, version, file).await);
     }
     ctx.label("download");
-    allow(&ctx, Scope::Read).await?;
-    let (id, version, file) = path.into_inner();
-    let missing = || not_found(&file);
-    let lid = packgate_nuget::lower_id(&id);
+    allow(ctx, Scope::Read).await?;
+    let missing = || not_found(file);
+    let lid = packgate_nuget::lower_id(id);
     // The version as sent (`1.0.0.0` in `…/1.0.0.0/x.1.0.0.0.nupkg`) or as normalized.
     let raw = format!("{lid}.{}", version.to_ascii_lowercase());
-    let lver = url_version(&version).ok_or_else(missing)?.lower();
+    let lver = url_version(version).ok_or_else(missing)?.lower();
     let file = file.to_ascii_lowercase();
     let (stored, content_type) = if file == format!("{lid}.nuspec") {
         (nuspec_name(&lid, &lver), "application/xml")
@@ -113,7 +108,7 @@ pub async fn flat_file(r: RepoRequest, path: web::Path<(String, String, String)>
     } else {
         return Err(missing().into());
     };
-    let pkg = find(&ctx, &id).await?;
+    let pkg = find(ctx, id).await?;
     let (_, b) = packages::find_file(&ctx.state.db, pkg.id, &stored)
         .await?
         .ok_or_else(missing)?;
@@ -174,17 +169,16 @@ fn reg_entries<'a>(
 }
 
 /// `GET {reg}/{id}/index.json`: pages inlined below 128 versions, linked above.
-pub async fn registration_index(r: RepoRequest, id: web::Path<String>) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn registration_index(ctx: &Ctx<'_>, id: &str) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        return proxy::finish(proxy::registration_index(&ctx, &id).await);
+        return proxy::finish(proxy::registration_index(ctx, id).await);
     }
     ctx.label("registration");
-    allow(&ctx, Scope::Read).await?;
-    let v3 = v3_url(&ctx);
+    allow(ctx, Scope::Read).await?;
+    let v3 = v3_url(ctx);
     registration_doc(
-        &ctx,
-        &id,
+        ctx,
+        id,
         &format!("reg\0{v3}"),
         |_| true,
         |lid, regs| packgate_nuget::registration_index(&v3, lid, regs),
@@ -194,54 +188,50 @@ pub async fn registration_index(r: RepoRequest, id: web::Path<String>) -> NugetR
 
 /// `GET {reg}/{id}/page/{lower}/{upper}.json`: the versions within the bounds, whatever the current
 /// page layout is (a page URL stays valid when later pushes move page bounds).
-pub async fn registration_page(
-    r: RepoRequest,
-    path: web::Path<(String, String, String)>,
+pub(super) async fn registration_page(
+    ctx: &Ctx<'_>,
+    id: &str,
+    lower: &str,
+    upper: &str,
 ) -> NugetResult {
-    let ctx = r.ctx();
     if ctx.repo.proxy.is_some() {
-        let (id, lower, upper) = path.into_inner();
-        return proxy::finish(proxy::registration_page(&ctx, &id, &lower, &upper).await);
+        return proxy::finish(proxy::registration_page(ctx, id, lower, upper).await);
     }
     ctx.label("registration_page");
-    allow(&ctx, Scope::Read).await?;
-    let (id, lower, upper) = path.into_inner();
+    allow(ctx, Scope::Read).await?;
     let missing = || not_found("registration page");
     let upper = upper.strip_suffix(".json").ok_or_else(missing)?;
-    let (lo, hi) = match (url_version(&lower), url_version(upper)) {
+    let (lo, hi) = match (url_version(lower), url_version(upper)) {
         (Some(lo), Some(hi)) if lo <= hi => (lo, hi),
         _ => return Err(missing().into()),
     };
-    let v3 = v3_url(&ctx);
+    let v3 = v3_url(ctx);
     let (lower, upper) = (lo.lower(), hi.lower());
     let variant = format!("page\0{lower}\0{upper}\0{v3}");
     let keep = |v: &NuGetVersion| *v >= lo && *v <= hi;
-    registration_doc(&ctx, &id, &variant, keep, |lid, regs| {
+    registration_doc(ctx, id, &variant, keep, |lid, regs| {
         packgate_nuget::registration_page(&v3, lid, &lower, &upper, regs)
     })
     .await
 }
 
 /// `GET {reg}/{id}/{version}.json`: one version's leaf.
-pub async fn registration_leaf(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn registration_leaf(ctx: &Ctx<'_>, id: &str, leaf: &str) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        let (id, leaf) = path.into_inner();
-        return proxy::finish(proxy::registration_leaf(&ctx, &id, &leaf).await);
+        return proxy::finish(proxy::registration_leaf(ctx, id, leaf).await);
     }
     ctx.label("registration_leaf");
-    allow(&ctx, Scope::Read).await?;
-    let (id, leaf) = path.into_inner();
+    allow(ctx, Scope::Read).await?;
     let missing = || not_found(&format!("version {leaf} of {id}"));
     let version = leaf
         .strip_suffix(".json")
         .and_then(url_version)
         .ok_or_else(missing)?;
-    let v3 = v3_url(&ctx);
+    let v3 = v3_url(ctx);
     let variant = format!("leaf\0{}\0{v3}", version.lower());
     registration_doc(
-        &ctx,
-        &id,
+        ctx,
+        id,
         &variant,
         |v| *v == version,
         |lid, regs| packgate_nuget::registration_leaf(&v3, lid, &regs[0]),

@@ -14,15 +14,17 @@
 //! specific reason phrase (see [`Nuget`]); the body says more for other tools.
 
 mod feed;
+mod group;
 mod proxy;
 mod publish;
 mod search;
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
-use crate::routes::common::ctx::{Ctx, get_head};
+use crate::routes::common::ctx::{Ctx, RepoRequest, get_head};
 use crate::services::auth::{self, Principal, Scope};
 use crate::services::packages::{PackageDescriptor, VersionDescriptor};
+use crate::state::RepoCtx;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use packgate_nuget::{Deprecation, NuGetVersion, Nuspec};
@@ -85,57 +87,189 @@ impl FormatModule for NugetModule {
         true
     }
 
+    fn supports_group(&self) -> bool {
+        true
+    }
+
+    fn explain<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        name: &'a str,
+    ) -> futures_util::future::LocalBoxFuture<
+        'a,
+        Result<crate::routes::common::explain::Explained, AppError>,
+    > {
+        Box::pin(group::explain(ctx, name))
+    }
+
     fn normalize_name(&self, name: &str) -> String {
         packgate_nuget::lower_id(name)
     }
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
-        get_head(cfg, "/v3/index.json", feed::service_index);
-        get_head(
-            cfg,
-            "/v3/flatcontainer/{id}/index.json",
-            feed::flat_versions,
-        );
-        get_head(
-            cfg,
-            "/v3/flatcontainer/{id}/{version}/{file}",
-            feed::flat_file,
-        );
-        get_head(
-            cfg,
-            "/v3/registration/{id}/index.json",
-            feed::registration_index,
-        );
+        get_head(cfg, "/v3/index.json", service_index);
+        get_head(cfg, "/v3/flatcontainer/{id}/index.json", flat_versions);
+        get_head(cfg, "/v3/flatcontainer/{id}/{version}/{file}", flat_file);
+        get_head(cfg, "/v3/registration/{id}/index.json", registration_index);
         get_head(
             cfg,
             "/v3/registration/{id}/page/{lower}/{upper}",
-            feed::registration_page,
+            registration_page,
         );
-        get_head(cfg, "/v3/registration/{id}/{leaf}", feed::registration_leaf);
-        get_head(cfg, "/v3/query", search::query);
-        get_head(cfg, "/v3/autocomplete", search::autocomplete);
-        cfg.route("/v3/package", web::put().to(publish::push))
-            .route("/v3/package/", web::put().to(publish::push))
-            .route("/v3/symbolpackage", web::put().to(publish::push_symbols))
-            .route("/v3/symbolpackage/", web::put().to(publish::push_symbols))
+        get_head(cfg, "/v3/registration/{id}/{leaf}", registration_leaf);
+        get_head(cfg, "/v3/query", query);
+        get_head(cfg, "/v3/autocomplete", autocomplete);
+        cfg.route("/v3/package", web::put().to(push))
+            .route("/v3/package/", web::put().to(push))
+            .route("/v3/symbolpackage", web::put().to(push_symbols))
+            .route("/v3/symbolpackage/", web::put().to(push_symbols))
+            .route("/v3/package/{id}/{version}", web::delete().to(unlist))
+            .route("/v3/package/{id}/{version}", web::post().to(relist))
             .route(
-                "/v3/package/{id}/{version}",
-                web::delete().to(publish::unlist),
-            )
-            .route(
-                "/v3/package/{id}/{version}",
-                web::post().to(publish::relist),
+                "/v3/package/{id}/{version}/deprecation",
+                web::put().to(deprecate),
             )
             .route(
                 "/v3/package/{id}/{version}/deprecation",
-                web::put().to(publish::deprecate),
-            )
-            .route(
-                "/v3/package/{id}/{version}/deprecation",
-                web::delete().to(publish::undeprecate),
+                web::delete().to(undeprecate),
             )
             .default_service(web::to(not_found_route));
     }
+}
+
+// The route handlers: each takes its path apart and hands the request to the group's reads on a
+// group repository (`group.rs`), else to the feed's (`feed.rs`, `search.rs`, which hand a
+// proxy's over to `proxy.rs`). Writes go to the repository `group::write_target` names: the
+// request's own, or a group's hosted member.
+
+/// `GET {repo}/v3/index.json`. A group's is a hosted feed's (under the group's URL): it serves
+/// every resource listed there.
+async fn service_index(r: RepoRequest) -> NugetResult {
+    feed::service_index(&r.ctx()).await
+}
+
+/// `GET {flat}/{id}/index.json`.
+async fn flat_versions(r: RepoRequest, id: web::Path<String>) -> NugetResult {
+    let ctx = r.ctx();
+    if ctx.repo.group.is_some() {
+        return group::flat_versions(&ctx, &id).await;
+    }
+    feed::flat_versions(&ctx, &id).await
+}
+
+/// `GET {flat}/{id}/{version}/{file}`.
+async fn flat_file(r: RepoRequest, path: web::Path<(String, String, String)>) -> NugetResult {
+    let ctx = r.ctx();
+    let (id, version, file) = path.into_inner();
+    if ctx.repo.group.is_some() {
+        return group::flat_file(&ctx, &id, &version, &file).await;
+    }
+    feed::flat_file(&ctx, &id, &version, &file).await
+}
+
+/// `GET {reg}/{id}/index.json`.
+async fn registration_index(r: RepoRequest, id: web::Path<String>) -> NugetResult {
+    let ctx = r.ctx();
+    if ctx.repo.group.is_some() {
+        return group::registration_index(&ctx, &id).await;
+    }
+    feed::registration_index(&ctx, &id).await
+}
+
+/// `GET {reg}/{id}/page/{lower}/{upper}.json`.
+async fn registration_page(
+    r: RepoRequest,
+    path: web::Path<(String, String, String)>,
+) -> NugetResult {
+    let ctx = r.ctx();
+    let (id, lower, upper) = path.into_inner();
+    if ctx.repo.group.is_some() {
+        return group::registration_page(&ctx, &id, &lower, &upper).await;
+    }
+    feed::registration_page(&ctx, &id, &lower, &upper).await
+}
+
+/// `GET {reg}/{id}/{version}.json`.
+async fn registration_leaf(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    let ctx = r.ctx();
+    let (id, leaf) = path.into_inner();
+    if ctx.repo.group.is_some() {
+        return group::registration_leaf(&ctx, &id, &leaf).await;
+    }
+    feed::registration_leaf(&ctx, &id, &leaf).await
+}
+
+/// `GET {repo}/v3/query`.
+async fn query(r: RepoRequest) -> NugetResult {
+    let ctx = r.ctx();
+    if ctx.repo.group.is_some() {
+        return group::query(&ctx).await;
+    }
+    search::query(&ctx).await
+}
+
+/// `GET {repo}/v3/autocomplete`.
+async fn autocomplete(r: RepoRequest) -> NugetResult {
+    let ctx = r.ctx();
+    if ctx.repo.group.is_some() {
+        return group::autocomplete(&ctx).await;
+    }
+    search::autocomplete(&ctx).await
+}
+
+/// `PUT {repo}/v3/package[/]` (on a group, the target is chosen once the id is read).
+async fn push(r: RepoRequest, payload: web::Payload) -> NugetResult {
+    publish::push(&r.ctx(), payload).await
+}
+
+/// `PUT {repo}/v3/symbolpackage[/]` (likewise).
+async fn push_symbols(r: RepoRequest, payload: web::Payload) -> NugetResult {
+    publish::push_symbols(&r.ctx(), payload).await
+}
+
+/// The repository a write to package `id` goes to (see `group::write_target`).
+async fn package_target<'a>(ctx: &Ctx<'a>, id: &str) -> Result<&'a RepoCtx, AppError> {
+    group::write_target(ctx, &packgate_nuget::lower_id(id)).await
+}
+
+/// `DELETE {repo}/v3/package/{id}/{version}` (unlist).
+async fn unlist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    let ctx = r.ctx();
+    ctx.label("unlist");
+    let (id, version) = path.into_inner();
+    let repo = package_target(&ctx, &id).await?;
+    publish::unlist(&Ctx::new(ctx.req, ctx.state, repo), &id, &version).await
+}
+
+/// `POST {repo}/v3/package/{id}/{version}` (relist).
+async fn relist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    let ctx = r.ctx();
+    ctx.label("relist");
+    let (id, version) = path.into_inner();
+    let repo = package_target(&ctx, &id).await?;
+    publish::relist(&Ctx::new(ctx.req, ctx.state, repo), &id, &version).await
+}
+
+/// `PUT {repo}/v3/package/{id}/{version}/deprecation`.
+async fn deprecate(
+    r: RepoRequest,
+    payload: web::Payload,
+    path: web::Path<(String, String)>,
+) -> NugetResult {
+    let ctx = r.ctx();
+    ctx.label("deprecate");
+    let (id, version) = path.into_inner();
+    let repo = package_target(&ctx, &id).await?;
+    publish::deprecate(&Ctx::new(ctx.req, ctx.state, repo), payload, &id, &version).await
+}
+
+/// `DELETE {repo}/v3/package/{id}/{version}/deprecation`.
+async fn undeprecate(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
+    let ctx = r.ctx();
+    ctx.label("undeprecate");
+    let (id, version) = path.into_inner();
+    let repo = package_target(&ctx, &id).await?;
+    publish::undeprecate(&Ctx::new(ctx.req, ctx.state, repo), &id, &version).await
 }
 
 async fn not_found_route(req: HttpRequest) -> NugetResult {
@@ -169,18 +303,21 @@ async fn principal(ctx: &Ctx<'_>) -> Result<Option<Principal>, AppError> {
     }
 }
 
-/// Authenticates and authorizes `action` in the repository (anonymous reads where allowed).
+/// Authenticates and authorizes `action` in the repository (anonymous reads where allowed); a
+/// group's member, asked by the group or written through it, under the group's access rules.
 async fn allow(ctx: &Ctx<'_>, action: Scope) -> Result<Option<Principal>, AppError> {
     let who = principal(ctx).await?;
     let anonymous_ok = action == Scope::Read && ctx.repo.anonymous_read;
-    auth::authorize(who.as_ref(), &ctx.repo.name, anonymous_ok, action).map_err(|e| match e {
-        AppError::Unauthorized(_) => e.with_reason(if action == Scope::Read {
-            "Credentials are required to read this feed"
-        } else {
-            "An API key is required"
-        }),
-        other => other.with_reason("The API key does not allow this operation"),
-    })?;
+    auth::authorize(who.as_ref(), ctx.repo.access_name(), anonymous_ok, action).map_err(
+        |e| match e {
+            AppError::Unauthorized(_) => e.with_reason(if action == Scope::Read {
+                "Credentials are required to read this feed"
+            } else {
+                "An API key is required"
+            }),
+            other => other.with_reason("The API key does not allow this operation"),
+        },
+    )?;
     Ok(who)
 }
 

@@ -5,7 +5,7 @@
 
 use super::{DUPLICATE, NugetResult, allow, nupkg_name, nuspec_name, snupkg_name, url_version};
 use crate::error::AppError;
-use crate::routes::common::ctx::{Ctx, RepoRequest};
+use crate::routes::common::ctx::Ctx;
 use crate::services::auth::{Principal, Scope};
 use crate::services::blobs::{self, Digests};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
@@ -137,11 +137,11 @@ fn not_owner(who: &Principal, id: &str) -> AppError {
 }
 
 /// `PUT {repo}/v3/package[/]`: a `.nupkg` in a multipart body. 201, or 409 for a version that
-/// exists (so `-SkipDuplicate` works).
-pub async fn push(r: RepoRequest, payload: web::Payload) -> NugetResult {
-    let ctx = r.ctx();
+/// exists (so `-SkipDuplicate` works). On a group it lands in the hosted member holding the id,
+/// else in `publish_to` (the id is known once the body is read).
+pub(super) async fn push(ctx: &Ctx<'_>, payload: web::Payload) -> NugetResult {
     ctx.label("push");
-    let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
+    let (who, tmp, digests, pkg) = receive_package(ctx, payload).await?;
     if pkg.nuspec.is_symbols_package() {
         return Err(AppError::Invalid(
             "this is a symbol package (.snupkg); push it to the SymbolPackagePublish resource"
@@ -151,6 +151,8 @@ pub async fn push(r: RepoRequest, payload: web::Payload) -> NugetResult {
         .into());
     }
     let id = identity(&pkg);
+    let target = super::group::write_target(ctx, &id.normalized_name).await?;
+    let ctx = &Ctx::new(ctx.req, ctx.state, target);
     let nuspec = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
         bytes::Bytes::from(pkg.nuspec_bytes.clone()),
     )]);
@@ -196,10 +198,9 @@ pub async fn push(r: RepoRequest, payload: web::Payload) -> NugetResult {
 
 /// `PUT {repo}/v3/symbolpackage[/]`: a `.snupkg` for a version that exists; a second push replaces
 /// the first.
-pub async fn push_symbols(r: RepoRequest, payload: web::Payload) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn push_symbols(ctx: &Ctx<'_>, payload: web::Payload) -> NugetResult {
     ctx.label("push_symbols");
-    let (who, tmp, digests, pkg) = receive_package(&ctx, payload).await?;
+    let (who, tmp, digests, pkg) = receive_package(ctx, payload).await?;
     if !pkg.nuspec.is_symbols_package() {
         return Err(AppError::Invalid(
             "a symbol package's nuspec declares <packageType name=\"SymbolsPackage\"/>".into(),
@@ -208,6 +209,8 @@ pub async fn push_symbols(r: RepoRequest, payload: web::Payload) -> NugetResult 
         .into());
     }
     let id = identity(&pkg);
+    let target = super::group::write_target(ctx, &id.normalized_name).await?;
+    let ctx = &Ctx::new(ctx.req, ctx.state, target);
     let refuse = Refusals {
         duplicate: &|| AppError::internal("a symbol push is never a duplicate"),
         name_taken: None,
@@ -256,7 +259,8 @@ async fn target(
 /// delete scope and must own the package (or be an admin).
 async fn owned_target(
     ctx: &Ctx<'_>,
-    path: &(String, String),
+    id: &str,
+    version: &str,
 ) -> Result<(packages::Package, packages::Version), AppError> {
     if ctx.repo.proxy.is_some() {
         return Err(super::proxy::refuse_write(ctx));
@@ -265,7 +269,7 @@ async fn owned_target(
         AppError::Unauthorized("an API key is required".into())
             .with_reason("An API key is required")
     })?;
-    let (pkg, v) = target(ctx, &path.0, &path.1).await?;
+    let (pkg, v) = target(ctx, id, version).await?;
     let owners = packages::owners(&ctx.state.db, pkg.id).await?;
     owners::require(&who, &owners, &pkg.name, |id| not_owner(&who, id))?;
     Ok((pkg, v))
@@ -273,18 +277,18 @@ async fn owned_target(
 
 /// `DELETE {repo}/v3/package/{id}/{version}`: unlists (hidden from search and from resolution of
 /// ranges by clients that read `listed`; still restorable by exact version). 204.
-pub async fn unlist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
-    set_listed(r.ctx(), &path, false).await
+pub(super) async fn unlist(ctx: &Ctx<'_>, id: &str, version: &str) -> NugetResult {
+    set_listed(ctx, id, version, false).await
 }
 
 /// `POST {repo}/v3/package/{id}/{version}`: lists the version again. 200.
-pub async fn relist(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
-    set_listed(r.ctx(), &path, true).await
+pub(super) async fn relist(ctx: &Ctx<'_>, id: &str, version: &str) -> NugetResult {
+    set_listed(ctx, id, version, true).await
 }
 
-async fn set_listed(ctx: Ctx<'_>, path: &(String, String), listed: bool) -> NugetResult {
+async fn set_listed(ctx: &Ctx<'_>, id: &str, version: &str, listed: bool) -> NugetResult {
     ctx.label(if listed { "relist" } else { "unlist" });
-    let (pkg, v) = owned_target(&ctx, path).await?;
+    let (pkg, v) = owned_target(ctx, id, version).await?;
     if v.listed != listed {
         packages::set_listed(&ctx.state.db, pkg.id, v.id, listed).await?;
     }
@@ -301,14 +305,14 @@ async fn set_listed(ctx: Ctx<'_>, path: &(String, String), listed: bool) -> Nuge
 
 /// `PUT {repo}/v3/package/{id}/{version}/deprecation` with a JSON body
 /// `{"reasons": ["Legacy"|"CriticalBugs"|"Other", ...], "message"?, "alternatePackage"?: {"id", "range"}}`.
-pub async fn deprecate(
-    r: RepoRequest,
+pub(super) async fn deprecate(
+    ctx: &Ctx<'_>,
     payload: web::Payload,
-    path: web::Path<(String, String)>,
+    id: &str,
+    version: &str,
 ) -> NugetResult {
-    let ctx = r.ctx();
     ctx.label("deprecate");
-    let (pkg, v) = owned_target(&ctx, &path).await?;
+    let (pkg, v) = owned_target(ctx, id, version).await?;
     let bad =
         |detail: String| AppError::Invalid(detail).with_reason("The deprecation is not valid");
     let spooled = ctx
@@ -332,10 +336,9 @@ pub async fn deprecate(
 }
 
 /// `DELETE {repo}/v3/package/{id}/{version}/deprecation`: removes the deprecation.
-pub async fn undeprecate(r: RepoRequest, path: web::Path<(String, String)>) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn undeprecate(ctx: &Ctx<'_>, id: &str, version: &str) -> NugetResult {
     ctx.label("undeprecate");
-    let (pkg, v) = owned_target(&ctx, &path).await?;
+    let (pkg, v) = owned_target(ctx, id, version).await?;
     packages::set_deprecated(&ctx.state.db, pkg.id, &[(v.id, None)]).await?;
     Ok(message(
         actix_web::http::StatusCode::OK,

@@ -8,7 +8,7 @@
 
 use super::{NugetResult, allow, is_semver2, v3_url};
 use crate::error::AppError;
-use crate::routes::common::ctx::{Ctx, RepoRequest};
+use crate::routes::common::ctx::Ctx;
 use crate::services::auth::Scope;
 use crate::services::packages::{self, PackageDescriptor, VersionDescriptor};
 use actix_web::{HttpRequest, HttpResponse};
@@ -158,16 +158,15 @@ fn json(body: Vec<u8>) -> HttpResponse {
 }
 
 /// `GET {repo}/v3/query?q=&skip=&take=&prerelease=&semVerLevel=&packageType=`.
-pub async fn query(r: RepoRequest) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn query(ctx: &Ctx<'_>) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        return super::proxy::finish(super::proxy::query(&ctx).await);
+        return super::proxy::finish(super::proxy::query(ctx).await);
     }
     ctx.label("search");
-    allow(&ctx, Scope::Read).await?;
+    allow(ctx, Scope::Read).await?;
     let p = params(ctx.req);
-    let cat = catalog(&ctx).await?;
-    let v3 = v3_url(&ctx);
+    let cat = catalog(ctx).await?;
+    let v3 = v3_url(ctx);
     let body = tokio::task::spawn_blocking(move || {
         let mut found = Vec::new();
         for pkg in &cat.packages {
@@ -203,15 +202,14 @@ pub async fn query(r: RepoRequest) -> NugetResult {
 }
 
 /// `GET {repo}/v3/autocomplete?q=…` (ids) or `?id=…` (the versions of one id).
-pub async fn autocomplete(r: RepoRequest) -> NugetResult {
-    let ctx = r.ctx();
+pub(super) async fn autocomplete(ctx: &Ctx<'_>) -> NugetResult {
     if ctx.repo.proxy.is_some() {
-        return super::proxy::finish(super::proxy::autocomplete(&ctx).await);
+        return super::proxy::finish(super::proxy::autocomplete(ctx).await);
     }
     ctx.label("autocomplete");
-    allow(&ctx, Scope::Read).await?;
+    allow(ctx, Scope::Read).await?;
     let p = params(ctx.req);
-    let cat = catalog(&ctx).await?;
+    let cat = catalog(ctx).await?;
     let body = tokio::task::spawn_blocking(move || {
         if let Some(id) = &p.id {
             let lower = packgate_nuget::lower_id(id);
