@@ -166,3 +166,124 @@ pub fn group_versions_lines(gems: &[(&str, &[String], &str)]) -> Vec<String> {
         .map(|(name, versions, md5)| versions_line(name, versions, md5))
         .collect()
 }
+
+/// One gem of a `versions` file as Bundler 2.x reads it: its live versions and the MD5 of its
+/// `info/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionsGem {
+    /// The gem name.
+    pub name: String,
+    /// `VERSION[-PLATFORM]` listed and not yanked since, in the order first listed.
+    pub versions: Vec<String>,
+    /// The MD5 the gem's **last** line names (lower-case hex).
+    pub md5: String,
+}
+
+/// Reads a `versions` body as Bundler does (protocol §3.1): after `---`, lines `NAME VERSIONS
+/// MD5`, several per gem when versions were appended; a version written `-VERSION` is a yank and
+/// removes it; the last line of a gem names the MD5 of its current `info/NAME`. Gems in the order
+/// of their first line; a gem whose versions are all yanked is kept (with no versions). Lines that
+/// are not three space-separated UTF-8 fields are skipped.
+pub fn read_versions(body: &[u8]) -> Vec<VersionsGem> {
+    let (_, entries) = after_separator(body);
+    let mut gems: Vec<VersionsGem> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for raw in entries {
+        let Ok(line) = std::str::from_utf8(trim_eol(raw)) else {
+            continue;
+        };
+        let mut fields = line.split(' ');
+        let (Some(name), Some(versions), Some(md5), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if name.is_empty() || md5.is_empty() {
+            continue;
+        }
+        let i = *at.entry(name.to_owned()).or_insert_with(|| {
+            gems.push(VersionsGem {
+                name: name.to_owned(),
+                versions: Vec::new(),
+                md5: String::new(),
+            });
+            gems.len() - 1
+        });
+        let gem = &mut gems[i];
+        for v in versions.split(',').filter(|v| !v.is_empty()) {
+            match v.strip_prefix('-') {
+                Some(yanked) => gem.versions.retain(|x| x != yanked),
+                None => {
+                    if !gem.versions.iter().any(|x| x == v) {
+                        gem.versions.push(v.to_owned());
+                    }
+                }
+            }
+        }
+        gem.md5 = md5.to_ascii_lowercase();
+    }
+    gems
+}
+
+/// The `created_at:` value of a `versions` body's header, when it has one.
+pub fn versions_created_at(body: &[u8]) -> Option<String> {
+    let (Some(_), _) = after_separator(body) else {
+        return None;
+    };
+    lines(body)
+        .map(trim_eol)
+        .take_while(|l| *l != b"---")
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .find_map(|l| l.strip_prefix("created_at:"))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Which legacy specs index to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecsKind {
+    /// `specs.4.8.gz`: every released (not prerelease) version.
+    All,
+    /// `latest_specs.4.8.gz`: the highest released version per platform.
+    Latest,
+    /// `prerelease_specs.4.8.gz`: every prerelease version.
+    Prerelease,
+}
+
+/// The `(name, version, platform)` tuples of a legacy specs index (for [`crate::specs_file`]) from
+/// each gem's `VERSION[-PLATFORM]` list (as in `versions`; the platform is what follows the
+/// first `-`, `ruby` when there is none): sorted by name, then version (RubyGems' order), then
+/// platform, as a hosted repository writes them.
+pub fn specs_tuples(gems: &[(&str, &[String])], kind: SpecsKind) -> Vec<(String, String, String)> {
+    use crate::version::{compare_versions, is_prerelease};
+    let mut out = Vec::new();
+    for (name, keys) in gems {
+        let mut rows: Vec<(&str, &str)> = keys
+            .iter()
+            .map(|k| k.split_once('-').unwrap_or((k.as_str(), "ruby")))
+            .filter(|(v, _)| (kind == SpecsKind::Prerelease) == is_prerelease(v))
+            .collect();
+        if kind == SpecsKind::Latest {
+            let mut latest: Vec<(&str, &str)> = Vec::new();
+            for (v, p) in rows {
+                match latest.iter_mut().find(|(_, lp)| *lp == p) {
+                    Some(slot) if compare_versions(v, slot.0).is_gt() => slot.0 = v,
+                    Some(_) => {}
+                    None => latest.push((v, p)),
+                }
+            }
+            rows = latest;
+        }
+        out.extend(
+            rows.into_iter()
+                .map(|(v, p)| ((*name).to_owned(), v.to_owned(), p.to_owned())),
+        );
+    }
+    out.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| compare_versions(&a.1, &b.1))
+            .then_with(|| a.2.cmp(&b.2))
+    });
+    out.dedup();
+    out
+}

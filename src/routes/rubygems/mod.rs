@@ -1,12 +1,14 @@
 //! RubyGems (gem 3.3+, Bundler 2.x): the compact index (`versions`, `info/NAME`, `names`), the
-//! legacy Marshal indexes `gem` still uses, downloads, `gem push`, `gem yank` and `gem signin`.
-//! See `docs/formats/rubygems.md` for the URL table.
+//! legacy Marshal indexes `gem` still uses, downloads, `gem push`, `gem yank` and `gem signin`,
+//! for hosted, proxy (`proxy.rs`) and group (`group.rs`) repositories. See
+//! `docs/formats/rubygems.md` for the URL table.
 //!
 //! Gem names are matched exactly; the package's normalized name is the squatting key (case and
 //! `-`/`_`/`.` folded), so two gems that differ only by those cannot both exist. Every
 //! (version, platform) pair is its own version row, keyed `version[-platform]`.
 
 mod compact;
+mod group;
 mod legacy;
 mod owners;
 mod proxy;
@@ -14,7 +16,7 @@ mod push;
 
 use crate::error::AppError;
 use crate::format::{ApiError, ErrorFormat, FormatModule};
-use crate::routes::common::ctx::{Ctx, get_head};
+use crate::routes::common::ctx::{Ctx, RepoRequest, get_head};
 use crate::services::packages::{self, PackageDescriptor};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -55,23 +57,20 @@ impl FormatModule for RubygemsModule {
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         get_head(cfg, "", compact::root);
         get_head(cfg, "/", compact::root);
-        get_head(cfg, "/versions", compact::versions);
-        get_head(cfg, "/names", compact::names);
-        get_head(cfg, "/info/{name}", compact::info);
-        get_head(cfg, "/gems/{file}", legacy::gem_file);
-        get_head(cfg, "/quick/Marshal.4.8/{file}", legacy::quick_spec);
-        get_head(cfg, "/{file}", legacy::specs);
-        cfg.route("/api/v1/gems", web::post().to(push::push_gem))
-            .route("/api/v1/gems/yank", web::delete().to(push::yank))
+        get_head(cfg, "/versions", versions);
+        get_head(cfg, "/names", names);
+        get_head(cfg, "/info/{name}", info);
+        get_head(cfg, "/gems/{file}", gem_file);
+        get_head(cfg, "/quick/Marshal.4.8/{file}", quick_spec);
+        get_head(cfg, "/{file}", specs);
+        cfg.route("/api/v1/gems", web::post().to(push_gem))
+            .route("/api/v1/gems/yank", web::delete().to(yank))
             .route(
                 "/api/v1/gems/{name}/owners.{ext}",
-                web::get().to(owners::list),
+                web::get().to(list_owners),
             )
-            .route("/api/v1/gems/{name}/owners", web::post().to(owners::add))
-            .route(
-                "/api/v1/gems/{name}/owners",
-                web::delete().to(owners::remove),
-            )
+            .route("/api/v1/gems/{name}/owners", web::post().to(add_owner))
+            .route("/api/v1/gems/{name}/owners", web::delete().to(remove_owner))
             .route("/api/v1/api_key", web::post().to(push::api_key))
             .route("/api/v1/api_key", web::get().to(push::api_key))
             .default_service(web::to(not_found_route));
@@ -80,9 +79,108 @@ impl FormatModule for RubygemsModule {
     fn supports_proxy(&self) -> bool {
         true
     }
+
+    fn supports_group(&self) -> bool {
+        true
+    }
+
+    fn explain<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        name: &'a str,
+    ) -> futures_util::future::LocalBoxFuture<
+        'a,
+        Result<crate::routes::common::explain::Explained, AppError>,
+    > {
+        Box::pin(group::explain(ctx, name))
+    }
 }
 
 crate::invalid_from!(packgate_rubygems::GemError, packgate_rubygems::NameError);
+
+// Every route first sees whether its repository is a group (`group.rs` answers it); a hosted or
+// proxy repository's handlers pick between themselves.
+
+fn is_group(r: &RepoRequest) -> bool {
+    r.ctx().repo.group.is_some()
+}
+
+async fn versions(r: RepoRequest) -> GemResult {
+    if is_group(&r) {
+        return Ok(group::versions(&r.ctx()).await?);
+    }
+    compact::versions(r).await
+}
+
+async fn names(r: RepoRequest) -> GemResult {
+    if is_group(&r) {
+        return Ok(group::names(&r.ctx()).await?);
+    }
+    compact::names(r).await
+}
+
+async fn info(r: RepoRequest, name: web::Path<String>) -> GemResult {
+    if is_group(&r) {
+        return Ok(group::info(&r.ctx(), &name).await?);
+    }
+    compact::info(r, name).await
+}
+
+async fn gem_file(r: RepoRequest, file: web::Path<String>) -> GemResult {
+    if is_group(&r) {
+        return Ok(group::gem_file(&r.ctx(), &file).await?);
+    }
+    legacy::gem_file(r, file).await
+}
+
+async fn quick_spec(r: RepoRequest, file: web::Path<String>) -> GemResult {
+    if is_group(&r) {
+        return Ok(group::quick_spec(&r.ctx(), &file).await?);
+    }
+    legacy::quick_spec(r, file).await
+}
+
+async fn specs(r: RepoRequest, file: web::Path<String>) -> GemResult {
+    if is_group(&r) {
+        return Ok(group::specs(&r.ctx(), &file).await?);
+    }
+    legacy::specs(r, file).await
+}
+
+async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
+    if is_group(&r) {
+        return group::push_gem(&r.ctx(), payload).await;
+    }
+    push::push_gem(r, payload).await
+}
+
+async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
+    if is_group(&r) {
+        return group::yank(&r.ctx(), payload).await;
+    }
+    push::yank(r, payload).await
+}
+
+async fn list_owners(r: RepoRequest, path: web::Path<(String, String)>) -> GemResult {
+    if is_group(&r) {
+        return group::list_owners(&r.ctx(), &path.0, &path.1).await;
+    }
+    owners::list(r, path).await
+}
+
+async fn add_owner(r: RepoRequest, payload: web::Payload, name: web::Path<String>) -> GemResult {
+    if is_group(&r) {
+        return group::change_owners(&r.ctx(), payload, &name, true).await;
+    }
+    owners::add(r, payload, name).await
+}
+
+async fn remove_owner(r: RepoRequest, payload: web::Payload, name: web::Path<String>) -> GemResult {
+    if is_group(&r) {
+        return group::change_owners(&r.ctx(), payload, &name, false).await;
+    }
+    owners::remove(r, payload, name).await
+}
 
 async fn not_found_route(req: HttpRequest) -> GemResult {
     crate::observe::label(&req, "unknown");

@@ -1,6 +1,9 @@
 //! `group`: merged `info/NAME` and `names`, and the lines of a group's `versions` file.
 
-use packgate_rubygems::group::{InfoSource, group_versions_lines, merge_info, merge_names};
+use packgate_rubygems::group::{
+    InfoSource, SpecsKind, VersionsGem, group_versions_lines, merge_info, merge_names,
+    read_versions, specs_tuples, versions_created_at,
+};
 use packgate_rubygems::{md5_hex, render_versions};
 
 const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -165,4 +168,75 @@ fn group_versions_lines_are_sorted_by_name_and_skip_gems_without_versions() {
     );
     let body = render_versions("2024-06-01T00:00:00Z", &lines);
     assert!(body.starts_with(b"created_at: 2024-06-01T00:00:00Z\n---\nacme 0.1.0 "));
+}
+
+#[test]
+fn a_versions_file_reads_as_bundler_reads_it_with_yanks_applied_and_the_last_md5() {
+    let body = b"created_at: 2024-06-01T00:00:00Z\n---\n\
+rack 1.0.0,1.1.0 11111111111111111111111111111111\n\
+acme 0.1.0 22222222222222222222222222222222\n\
+rack 1.2.0-java 33333333333333333333333333333333\n\
+rack -1.0.0 44444444444444444444444444444444\n\
+broken line\n\
+acme -0.1.0 55555555555555555555555555555555\n";
+    assert_eq!(
+        read_versions(body),
+        [
+            VersionsGem {
+                name: "rack".into(),
+                versions: vec!["1.1.0".into(), "1.2.0-java".into()],
+                md5: "44444444444444444444444444444444".into(),
+            },
+            VersionsGem {
+                name: "acme".into(),
+                versions: vec![],
+                md5: "55555555555555555555555555555555".into(),
+            },
+        ]
+    );
+    assert_eq!(
+        versions_created_at(body).as_deref(),
+        Some("2024-06-01T00:00:00Z")
+    );
+    assert_eq!(versions_created_at(b"---\n"), None);
+    assert!(read_versions(b"").is_empty());
+}
+
+#[test]
+fn legacy_specs_tuples_split_released_latest_and_prerelease_versions() {
+    let demo: Vec<String> = [
+        "1.0.0",
+        "1.10.0",
+        "1.2.0",
+        "1.2.0-x86_64-linux",
+        "2.0.0.pre",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let acme = vec!["0.1.0".to_string()];
+    let gems: [(&str, &[String]); 2] = [("demo", &demo), ("acme", &acme)];
+    let t = |n: &str, v: &str, p: &str| (n.to_string(), v.to_string(), p.to_string());
+    assert_eq!(
+        specs_tuples(&gems, SpecsKind::All),
+        [
+            t("acme", "0.1.0", "ruby"),
+            t("demo", "1.0.0", "ruby"),
+            t("demo", "1.2.0", "ruby"),
+            t("demo", "1.2.0", "x86_64-linux"),
+            t("demo", "1.10.0", "ruby"),
+        ]
+    );
+    assert_eq!(
+        specs_tuples(&gems, SpecsKind::Latest),
+        [
+            t("acme", "0.1.0", "ruby"),
+            t("demo", "1.2.0", "x86_64-linux"),
+            t("demo", "1.10.0", "ruby"),
+        ]
+    );
+    assert_eq!(
+        specs_tuples(&gems, SpecsKind::Prerelease),
+        [t("demo", "2.0.0.pre", "ruby")]
+    );
 }
