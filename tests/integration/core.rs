@@ -98,9 +98,17 @@ fn unknown_config_keys_are_refused_naming_the_key() {
 }
 
 #[test]
-fn group_repositories_are_not_yet_supported_and_proxy_keys_are_checked_at_start_up() {
+fn group_and_proxy_keys_are_checked_at_start_up_naming_the_repository() {
     let cases = [
-        ("type = \"group\"\n", "not yet supported"),
+        ("type = \"group\"\n", "a group needs `members`"),
+        (
+            "type = \"group\"\nmembers = [\"npm\", \"cargo\"]\n",
+            "member \"cargo\" is a cargo repository",
+        ),
+        (
+            "type = \"hosted\"\nmembers = [\"npm\"]\n",
+            "`members` is a setting of group repositories",
+        ),
         ("type = \"proxy\"\n", "a proxy needs `upstream`"),
         (
             "type = \"proxy\"\nupstream = \"ftp://example.test/\"\n",
