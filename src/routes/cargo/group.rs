@@ -14,7 +14,6 @@
 //! repositories only.
 
 use super::{CargoResult, index, owners, proxy, publish, yank};
-use crate::config::OnNotFound;
 use crate::error::AppError;
 use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::routes::common::etag;
@@ -22,13 +21,12 @@ use crate::routes::common::explain::Explained;
 use crate::routes::common::group::{self as common, MemberDoc};
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
-use crate::services::group::{Outcome, Plan, Verdict};
+use crate::services::group::{Answer, Outcome, Plan, Verdict};
 use crate::state::{GroupCtx, RepoCtx};
 use actix_web::guard::{self, GuardContext};
 use actix_web::{HttpResponse, web};
 use packgate_cargo::group::{MergedIndex, SearchPage, merge_index_files, merge_search};
 use std::collections::HashMap;
-use std::future::Future;
 
 /// Whether the request is for a group repository.
 fn is_group(ctx: &GuardContext<'_>) -> bool {
@@ -216,55 +214,6 @@ async fn index_file(r: RepoRequest, tail: web::Path<String>) -> CargoResult {
     Ok(res)
 }
 
-/// Whether a failure is worth asking the member again (its upstream, not the request).
-fn retryable(e: &AppError) -> bool {
-    matches!(
-        e.kind(),
-        AppError::Upstream(_) | AppError::UpstreamTimeout(_) | AppError::UpstreamDown(_)
-    )
-}
-
-/// Asks member `i` for a file with its timeout and retries, its answer passed on as it is (a
-/// 304, 206 or 416 too: the conditional and range headers are the client's own, so
-/// `common::ask`, which reads any non-2xx as a failure, does not fit); `None` for a 404.
-async fn member_file<'a, F, Fut>(
-    ctx: &Ctx<'a>,
-    group: &'a GroupCtx,
-    i: usize,
-    call: F,
-) -> Result<Option<HttpResponse>, AppError>
-where
-    F: Fn(Ctx<'a>) -> Fut,
-    Fut: Future<Output = Result<HttpResponse, AppError>>,
-{
-    let m = &group.group.settings.members[i];
-    let mut attempt = 0;
-    loop {
-        let failure =
-            match tokio::time::timeout(m.timeout, call(common::member_ctx(ctx, group, i))).await {
-                Ok(Ok(res)) if res.status().as_u16() == 404 => return Ok(None),
-                Ok(Ok(res)) if res.status().is_server_error() => AppError::Upstream(format!(
-                    "member {:?} answered {}",
-                    m.name,
-                    res.status().as_u16()
-                )),
-                Ok(Ok(res)) => return Ok(Some(res)),
-                Ok(Err(e)) if matches!(e.kind(), AppError::NotFound(_)) => return Ok(None),
-                Ok(Err(e)) => e,
-                Err(_) => AppError::UpstreamTimeout(format!(
-                    "member {:?} did not answer within {} s",
-                    m.name,
-                    m.timeout.as_secs()
-                )),
-            };
-        if attempt >= m.retries || !retryable(&failure) {
-            tracing::warn!(repo.name = %group.group.name, member = %m.name, error = %failure, "group member failed");
-            return Err(failure);
-        }
-        attempt += 1;
-    }
-}
-
 /// `GET /api/v1/crates/{name}/{version}/download` on a group: from the member whose index line
 /// for the version the group's index file kept. A version no member's index lists (published
 /// upstream since the proxy cached its index) is asked of the members the plan allows, in
@@ -284,24 +233,17 @@ async fn download(r: RepoRequest, path: web::Path<(String, String)>) -> CargoRes
     let call = |c| member_download(c, name.clone(), version.clone());
     if let Some(pos) = merge(&outcome).member_of(&version) {
         let i = outcome.found[pos].0;
-        return match member_file(&ctx, group, i, call).await? {
-            Some(res) => Ok(res),
-            None => Err(missing().into()),
+        return match common::ask(&ctx, group, i, call).await {
+            Answer::Found(res) => Ok(res),
+            Answer::Missing => Err(missing().into()),
+            Answer::Failed(e) => Err(e.into()),
         };
     }
     // A failing member might list it: its error, never a 404.
     if !outcome.failed.is_empty() {
         return Err(outcome.nothing(missing).into());
     }
-    for i in plan.asked() {
-        if let Some(res) = member_file(&ctx, group, i, call).await? {
-            return Ok(res);
-        }
-        if group.group.settings.members[i].on_not_found == OnNotFound::Stop {
-            break;
-        }
-    }
-    Err(missing().into())
+    Ok(common::first_file(&ctx, group, &plan, call, missing).await?)
 }
 
 /// `GET /api/v1/crates?q=&per_page=` on a group: every member's answer to the same query, a

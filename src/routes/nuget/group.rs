@@ -211,43 +211,6 @@ pub async fn flat_versions(ctx: &Ctx<'_>, id: &str) -> NugetResult {
     Ok(res)
 }
 
-/// Member `i`'s answer as it is, with its timeout and retries: a download passes through
-/// whatever the member answers (200, or 206, 304 and 416 to a client's `Range` and
-/// `If-None-Match`), where [`common::ask`] would take anything but a 2xx for a failure.
-async fn pass_through<'a, F, Fut>(
-    ctx: &Ctx<'a>,
-    group: &'a GroupCtx,
-    i: usize,
-    call: F,
-) -> Result<HttpResponse, AppError>
-where
-    F: Fn(Ctx<'a>) -> Fut,
-    Fut: Future<Output = Result<HttpResponse, AppError>>,
-{
-    let m = &group.group.settings.members[i];
-    let mut attempt = 0;
-    loop {
-        let failure =
-            match tokio::time::timeout(m.timeout, call(common::member_ctx(ctx, group, i))).await {
-                Ok(Ok(res)) => return Ok(res),
-                Ok(Err(e)) => e,
-                Err(_) => AppError::UpstreamTimeout(format!(
-                    "member {:?} did not answer within {} s",
-                    m.name,
-                    m.timeout.as_secs()
-                )),
-            };
-        let retryable = matches!(
-            failure.kind(),
-            AppError::Upstream(_) | AppError::UpstreamTimeout(_) | AppError::UpstreamDown(_)
-        );
-        if attempt >= m.retries || !retryable {
-            return Err(failure);
-        }
-        attempt += 1;
-    }
-}
-
 /// `GET {flat}/{id}/{version}/{file}` on a group: from the member whose version the merged list
 /// kept. A member before it that failed might hold the version itself: its failure is the answer.
 pub async fn flat_file(ctx: &Ctx<'_>, id: &str, version: &str, file: &str) -> NugetResult {
@@ -270,10 +233,15 @@ pub async fn flat_file(ctx: &Ctx<'_>, id: &str, version: &str, file: &str) -> Nu
         return proxy::finish(Err(outcome.nothing(|| not_found(file))));
     };
     let (v, f) = (version.to_string(), file.to_string());
-    let res = pass_through(ctx, group, i, move |c| {
+    let res = match common::ask(ctx, group, i, move |c| {
         member_file(c, lid.clone(), v.clone(), f.clone())
     })
-    .await;
+    .await
+    {
+        Answer::Found(res) => Ok(res),
+        Answer::Missing => Err(not_found(file)),
+        Answer::Failed(e) => Err(e),
+    };
     ctx.label("download");
     proxy::finish(res)
 }
