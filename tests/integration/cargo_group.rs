@@ -314,6 +314,124 @@ fn a_group_without_publish_to_refuses_publishes_in_cargos_error_shape() {
     expect_detail(&yank, 405);
 }
 
+/// Two more public hosted repositories, `cargo-a` and `cargo-b`, declared after the group.
+const TWO_HOSTED: &str = "
+[[repository]]
+name = \"cargo-a\"
+format = \"cargo\"
+type = \"hosted\"
+anonymous_read = true
+
+[[repository]]
+name = \"cargo-b\"
+format = \"cargo\"
+type = \"hosted\"
+anonymous_read = true
+";
+
+/// A rig whose group `cargo-all` joins the hosted `cargo-a` and `cargo-b` and the proxy
+/// `cargo-proxy` (`keys`: more keys of the group), and a publisher token.
+fn two_hosted(keys: &str) -> (ProxyRig, String) {
+    rig_with(
+        "\"cargo-a\", \"cargo-b\", \"cargo-proxy\"",
+        &format!("{keys}\n{TWO_HOSTED}"),
+    )
+}
+
+/// Publishes `krate` through the group `cargo-all` with `token`.
+fn through_group(rig: &ProxyRig, token: &str, krate: &Crate) -> (Resp, Vec<u8>) {
+    publish_to(&rig.proxy, "cargo-all", token, krate)
+}
+
+#[test]
+fn a_publish_through_the_group_lands_in_the_hosted_member_that_already_holds_the_crate() {
+    let (rig, token) = two_hosted("publish_to = \"cargo-a\"");
+    publish_to(&rig.proxy, "cargo-b", &token, &Crate::new("pgg-x", "1.0.0"))
+        .0
+        .expect(200);
+
+    let (resp, file) = through_group(&rig, &token, &Crate::new("pgg-x", "2.0.0"));
+    resp.expect(200);
+    assert_eq!(
+        versions(&index(&rig, "cargo-b", "pgg-x")),
+        ["1.0.0", "2.0.0"]
+    );
+    expect_detail(&index(&rig, "cargo-a", "pgg-x"), 404);
+    assert_eq!(
+        versions(&index(&rig, "cargo-all", "pgg-x")),
+        ["1.0.0", "2.0.0"]
+    );
+    assert_eq!(download(&rig, "pgg-x", "2.0.0").body, file);
+
+    // A new crate goes to `publish_to`.
+    through_group(&rig, &token, &Crate::new("pgg-new", "1.0.0"))
+        .0
+        .expect(200);
+    assert_eq!(versions(&index(&rig, "cargo-a", "pgg-new")), ["1.0.0"]);
+    expect_detail(&index(&rig, "cargo-b", "pgg-new"), 404);
+}
+
+#[test]
+fn a_publish_through_the_group_refused_by_the_holding_member_is_written_nowhere() {
+    let (rig, token) = two_hosted("publish_to = \"cargo-a\"");
+    publish_to(
+        &rig.proxy,
+        "cargo-b",
+        &token,
+        &Crate::new("pgg-held-b", "1.0.0"),
+    )
+    .0
+    .expect(200);
+    let stranger = {
+        rig.proxy.add_user("mallory", None);
+        rig.proxy
+            .create_token("mallory", &["--scope", "read,publish"])
+    };
+    // Checked against the member holding the crate: its owners, its versions, its spelling.
+    let not_owner = through_group(&rig, &stranger, &Crate::new("pgg-held-b", "2.0.0")).0;
+    let detail = expect_detail(&not_owner, 403);
+    assert!(detail.contains("not an owner"), "{detail}");
+    let again = through_group(&rig, &token, &Crate::new("pgg-held-b", "1.0.0")).0;
+    expect_detail(&again, 409);
+    // Another spelling is the same crate to the claim, and a taken name to the member.
+    let respelled = through_group(&rig, &token, &Crate::new("Pgg_Held_B", "3.0.0")).0;
+    let detail = expect_detail(&respelled, 409);
+    assert!(detail.contains("pgg-held-b"), "{detail}");
+
+    assert_eq!(versions(&index(&rig, "cargo-b", "pgg-held-b")), ["1.0.0"]);
+    for name in ["pgg-held-b", "Pgg_Held_B"] {
+        expect_detail(&index(&rig, "cargo-a", name), 404);
+    }
+    assert_eq!(versions(&index(&rig, "cargo-all", "pgg-held-b")), ["1.0.0"]);
+}
+
+#[test]
+fn a_group_without_publish_to_publishes_a_crate_a_hosted_member_holds_and_refuses_a_new_one() {
+    let (rig, token) = two_hosted("");
+    publish_to(&rig.proxy, "cargo-b", &token, &Crate::new("pgg-y", "1.0.0"))
+        .0
+        .expect(200);
+
+    through_group(&rig, &token, &Crate::new("pgg_Y", "2.0.0"))
+        .0
+        .expect(409);
+    through_group(&rig, &token, &Crate::new("pgg-y", "2.0.0"))
+        .0
+        .expect(200);
+    assert_eq!(
+        versions(&index(&rig, "cargo-b", "pgg-y")),
+        ["1.0.0", "2.0.0"]
+    );
+    expect_detail(&index(&rig, "cargo-a", "pgg-y"), 404);
+
+    let (resp, _) = through_group(&rig, &token, &Crate::new("pgg-z", "1.0.0"));
+    let detail = expect_detail(&resp, 405);
+    assert!(detail.contains("publish_to"), "{detail}");
+    for member in ["cargo-a", "cargo-b", "cargo-all"] {
+        expect_detail(&index(&rig, member, "pgg-z"), 404);
+    }
+}
+
 #[test]
 fn yank_and_owner_commands_through_the_group_act_on_the_hosted_member_holding_the_crate() {
     // Two hosted members: publishes go to `cargo-private`, writes to the member holding the crate.
@@ -650,4 +768,59 @@ fn cargo_builds_from_both_members_and_publishes_through_the_group() {
         .registry_cmd(&["owner", "--list", "pgg-internal-lib"])
         .ok()
         .mentions_any(&["internal-publisher"]);
+}
+
+#[test]
+fn cargo_publish_with_a_group_token_lands_in_the_member_already_holding_the_crate() {
+    crate::require_cargo!();
+    let (rig, token) = two_hosted("publish_to = \"cargo-a\"");
+    publish_to(
+        &rig.proxy,
+        "cargo-b",
+        &token,
+        &Crate::new("pgg-cli-held", "0.1.0"),
+    )
+    .0
+    .expect(200);
+    // A token limited to the group publishes through it.
+    let for_group = rig.proxy.create_token(
+        "internal-publisher",
+        &["--scope", "read,publish", "--repo", "cargo-all"],
+    );
+    let cargo = Cargo::new(&rig.proxy, "cargo-all", Some(&for_group));
+    let lib = cargo.project(
+        "pgg-cli-held",
+        &[
+            ("Cargo.toml", lib_manifest("pgg-cli-held", "0.2.0", "")),
+            ("src/lib.rs", "pub fn two() -> u8 {\n    2\n}\n".to_string()),
+        ],
+    );
+    cargo
+        .publish(&lib, false)
+        .ok()
+        .mentions_any(&["Published pgg-cli-held v0.2.0"])
+        .never_mentions("timed out");
+    assert_eq!(
+        versions(&index(&rig, "cargo-b", "pgg-cli-held")),
+        ["0.1.0", "0.2.0"]
+    );
+    expect_detail(&index(&rig, "cargo-a", "pgg-cli-held"), 404);
+
+    // A new crate lands in `publish_to`.
+    let fresh = cargo.project(
+        "pgg-cli-fresh",
+        &[
+            ("Cargo.toml", lib_manifest("pgg-cli-fresh", "1.0.0", "")),
+            ("src/lib.rs", "pub fn one() -> u8 {\n    1\n}\n".to_string()),
+        ],
+    );
+    cargo
+        .publish(&fresh, false)
+        .ok()
+        .mentions_any(&["Published pgg-cli-fresh v1.0.0"]);
+    assert_eq!(
+        versions(&index(&rig, "cargo-a", "pgg-cli-fresh")),
+        ["1.0.0"]
+    );
+    expect_detail(&index(&rig, "cargo-b", "pgg-cli-fresh"), 404);
 }

@@ -2,9 +2,10 @@
 //! point at the group), index files merged from the members the group's plan asks (routing
 //! rules, then the name claim of hosted members) with `packgate_cargo::group`, `.crate`
 //! downloads from the member whose index line was kept, `cargo search` across members, publishes
-//! to `publish_to`, and yank, unyank and owner commands handed to the hosted member holding the
-//! crate; and what `GET /-/api/explain/{group}/{name}` shows for a crate. See
-//! `docs/formats/cargo.md`, "Group repositories".
+//! to the hosted member holding the crate (else `publish_to`), and yank, unyank and owner
+//! commands handed to the hosted member holding the crate; and what
+//! `GET /-/api/explain/{group}/{name}` shows for a crate. See `docs/formats/cargo.md`, "Group
+//! repositories".
 //!
 //! The claim and the rules look at the crate's canonical name (ASCII lower-case, `_` as `-`: the
 //! key hosted repositories store), so `Foo_Bar` held by a hosted member also keeps `foo-bar` of
@@ -309,16 +310,18 @@ fn per_page(ctx: &Ctx<'_>) -> usize {
         .clamp(1, 100)
 }
 
-/// `PUT /api/v1/crates/new` on a group: the publish lands in `publish_to` (405 in cargo's error
-/// body when the group has none).
+/// `PUT /api/v1/crates/new` on a group: read and checked as the group (a token limited to the
+/// group may publish through it), then recorded in the hosted member already holding the crate
+/// (by its canonical name), else in `publish_to` (405 in cargo's error body with neither).
 async fn publish(r: RepoRequest, payload: web::Payload) -> CargoResult {
     let ctx = r.ctx();
-    ctx.label("publish");
     let group = common::of(&ctx)?;
-    let Some(i) = group.group.publish_member() else {
+    let staged = publish::receive(&ctx, payload).await?;
+    let canonical = packgate_cargo::canonical_name(&staged.meta.name);
+    let Some(member) = common::write_member(&ctx, group, Some(&canonical)).await? else {
         return Err(common::no_publish_to(&group.group).into());
     };
-    publish::publish_to(&common::member_ctx(&ctx, group, i), payload).await
+    publish::record(&Ctx::new(ctx.req, ctx.state, member), staged).await
 }
 
 /// The member a write to crate `name` goes to: the hosted member holding it, else `publish_to`

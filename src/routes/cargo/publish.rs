@@ -1,29 +1,52 @@
-//! `PUT /api/v1/crates/new`: the binary publish framing. The body is spooled to disk and split in
-//! one pass; the `.crate` goes through a hashing writer into its own temp file, is checked (gzip,
-//! tar, paths under `name-version/`, no links or devices, `Cargo.toml` agreeing with the
-//! metadata), stored, and only then recorded. The index line is rendered from the stored metadata
-//! and the SHA-256 of the stored bytes, never from anything the client claims.
+//! `PUT /api/v1/crates/new`: the binary publish framing, in two steps. [`receive`] authorizes the
+//! caller, spools the body to disk and splits it in one pass (the `.crate` goes through a hashing
+//! writer into its own temp file), then checks the metadata and the `.crate` (gzip, tar, paths
+//! under `name-version/`, no links or devices, `Cargo.toml` agreeing with the metadata).
+//! [`record`] stores the checked `.crate` in a repository and only then records the version. The
+//! index line is rendered from the stored metadata and the SHA-256 of the stored bytes, never from
+//! anything the client claims.
+//!
+//! A hosted repository runs both steps itself. A group runs [`receive`] as the group (the crate's
+//! name is only known once the body is read), picks the member and hands the result to
+//! [`record`] with that member's context.
 
 use super::{CargoResult, not_owner, ok_json};
 use crate::error::AppError;
 use crate::routes::common::ctx::{Ctx, RepoRequest};
-use crate::services::auth::Scope;
-use crate::services::blobs::HashingWriter;
+use crate::services::auth::{Principal, Scope};
+use crate::services::blobs::{Digests, HashingWriter, too_large};
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use actix_web::web;
+use packgate_cargo::PublishMeta;
 use std::io::{BufReader, BufWriter};
+use tempfile::NamedTempFile;
 
 /// Largest metadata JSON accepted in a publish.
 const MAX_JSON: u32 = 10 * 1024 * 1024;
 
-/// Publishes a crate version.
-pub async fn publish_crate(r: RepoRequest, payload: web::Payload) -> CargoResult {
-    publish_to(&r.ctx(), payload).await
+/// A publish read and checked, not yet recorded anywhere: the publisher, the metadata and the
+/// `.crate` in a temp file (removed on drop) with its digests.
+pub(super) struct StagedCrate {
+    /// The caller, authorized to publish.
+    who: Principal,
+    /// The publish metadata (validated).
+    pub(super) meta: PublishMeta,
+    /// The `.crate`, checked.
+    file: NamedTempFile,
+    /// Digests of the `.crate`.
+    digests: Digests,
 }
 
-/// Publishes a crate version into the context's repository (a group hands its publishes to its
-/// `publish_to` member this way).
-pub(super) async fn publish_to(ctx: &Ctx<'_>, payload: web::Payload) -> CargoResult {
+/// Publishes a crate version.
+pub async fn publish_crate(r: RepoRequest, payload: web::Payload) -> CargoResult {
+    let ctx = r.ctx();
+    let staged = receive(&ctx, payload).await?;
+    record(&ctx, staged).await
+}
+
+/// Reads a publish in the context's repository (a group's, for a publish through it): the caller
+/// must hold the publish scope there; the body is spooled, split and checked. Nothing is stored.
+pub(super) async fn receive(ctx: &Ctx<'_>, payload: web::Payload) -> Result<StagedCrate, AppError> {
     ctx.label("publish");
     let who = ctx.require(Scope::Publish).await?;
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
@@ -50,6 +73,28 @@ pub(super) async fn publish_to(ctx: &Ctx<'_>, payload: web::Payload) -> CargoRes
         Ok(packgate_cargo::inspect_crate(file, &name, &vers, &limits)?)
     })
     .await??;
+    Ok(StagedCrate {
+        who,
+        meta,
+        file: crate_tmp,
+        digests,
+    })
+}
+
+/// Records a received publish in the context's repository (a group's member, for a publish
+/// through the group): the `.crate` no larger than this repository's upload limit, the name and
+/// version free, the caller an owner of an existing crate. On any refusal nothing is written and
+/// the temp file goes with `staged`.
+pub(super) async fn record(ctx: &Ctx<'_>, staged: StagedCrate) -> CargoResult {
+    let StagedCrate {
+        who,
+        meta,
+        file,
+        digests,
+    } = staged;
+    if digests.size > ctx.repo.max_upload {
+        return Err(too_large(ctx.repo.max_upload).into());
+    }
     let identity = Identity {
         name: meta.name.clone(),
         normalized_name: packgate_cargo::canonical_name(&meta.name),
@@ -61,7 +106,7 @@ pub(super) async fn publish_to(ctx: &Ctx<'_>, payload: web::Payload) -> CargoRes
         metadata: serde_json::to_string(&meta).map_err(AppError::internal)?,
         files: vec![Staged {
             name: format!("{}-{}.crate", meta.name, meta.vers),
-            path: crate_tmp.path(),
+            path: file.path(),
             digests,
         }],
         set_properties: vec![],
