@@ -56,8 +56,28 @@ impl AppState {
             let info = req.connection_info();
             return format!("{}://{}", info.scheme(), info.host());
         }
-        format!("http://{}", req.app_config().local_addr())
+        local_base_url(req.app_config().local_addr())
     }
+}
+
+/// `http://{addr}` for the socket a request came in on, formatted once per worker thread and
+/// listener (every document with URLs asks for it, a group several times per request).
+fn local_base_url(addr: std::net::SocketAddr) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(std::net::SocketAddr, String)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((a, url)) if *a == addr => url.clone(),
+            _ => {
+                let url = format!("http://{addr}");
+                *last = Some((addr, url.clone()));
+                url
+            }
+        }
+    })
 }
 
 /// Per-repository context, available to handlers as `web::Data<RepoCtx>`.

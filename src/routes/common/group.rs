@@ -41,36 +41,117 @@ pub struct MemberDoc {
     pub cache: Option<String>,
 }
 
-/// Asks member `i` through `call` (its handler, given the member's context), with the member's
-/// timeout and retries. A 404 (an error or a response) is [`Answer::Missing`]; a timeout or
-/// any other error is [`Answer::Failed`].
-pub async fn ask<'a, F, Fut>(
+/// What a member's handler returns, judged by the group: found, missing, or failed.
+pub trait Reply: Sized {
+    /// What the group keeps of a found answer.
+    type Found;
+    /// `Ok(Some(found))`, `Ok(None)` when the member does not have it, or the member's failure.
+    fn judge(self, member: &str) -> Result<Option<Self::Found>, AppError>;
+}
+
+impl Reply for HttpResponse {
+    type Found = HttpResponse;
+
+    fn judge(self, member: &str) -> Result<Option<HttpResponse>, AppError> {
+        match self.status().as_u16() {
+            404 => Ok(None),
+            // A file's 304 (the client's `If-None-Match`) or 416 (its `Range`) is the member's
+            // answer to pass on; a document's is refused when it is read (`read`).
+            304 | 416 => Ok(Some(self)),
+            _ if self.status().is_success() => Ok(Some(self)),
+            status => Err(AppError::Upstream(format!(
+                "member {member:?} answered {status}"
+            ))),
+        }
+    }
+}
+
+/// A member's document taken straight from its renderer (no response built and read back):
+/// `None` when the member does not have it.
+impl Reply for Option<MemberDoc> {
+    type Found = MemberDoc;
+
+    fn judge(self, _member: &str) -> Result<Option<MemberDoc>, AppError> {
+        Ok(self)
+    }
+}
+
+/// A found answer as a whole document in memory.
+pub trait IntoDoc {
+    /// The document, or why the group cannot use it.
+    fn into_doc(self) -> impl Future<Output = Result<MemberDoc, AppError>>;
+}
+
+impl IntoDoc for MemberDoc {
+    async fn into_doc(self) -> Result<MemberDoc, AppError> {
+        Ok(self)
+    }
+}
+
+impl IntoDoc for HttpResponse {
+    async fn into_doc(self) -> Result<MemberDoc, AppError> {
+        let status = self.status();
+        if !status.is_success() || status.as_u16() == 206 {
+            return Err(AppError::Upstream(format!(
+                "a member answered {} where the group needs its whole document",
+                status.as_u16()
+            )));
+        }
+        let header = |name: &str| {
+            self.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = header("etag");
+        let cache = header("x-packgate-cache");
+        // A body already whole in memory (a rendered document) is taken without a copy.
+        let body = match actix_web::body::MessageBody::try_into_bytes(self.into_body()) {
+            Ok(body) if body.len() <= MAX_MEMBER_DOCUMENT => body,
+            Ok(_) => return Err(too_large()),
+            Err(body) => match actix_web::body::to_bytes_limited(body, MAX_MEMBER_DOCUMENT).await {
+                Ok(Ok(body)) => body,
+                Ok(Err(e)) => {
+                    return Err(AppError::internal(format!(
+                        "reading a member's document: {e}"
+                    )));
+                }
+                Err(_) => return Err(too_large()),
+            },
+        };
+        Ok(MemberDoc { body, etag, cache })
+    }
+}
+
+fn too_large() -> AppError {
+    AppError::Upstream(format!(
+        "a member's document is larger than {MAX_MEMBER_DOCUMENT} bytes"
+    ))
+}
+
+/// Asks member `i` through `call` (its handler or renderer, given the member's context), with
+/// the member's timeout and retries. A 404 (an error or a response) or `None` is
+/// [`Answer::Missing`]; a timeout or any other error is [`Answer::Failed`].
+pub async fn ask<'a, F, Fut, R>(
     ctx: &Ctx<'a>,
     group: &'a GroupCtx,
     i: usize,
     call: F,
-) -> Answer<HttpResponse>
+) -> Answer<R::Found>
 where
     F: Fn(Ctx<'a>) -> Fut,
-    Fut: Future<Output = Result<HttpResponse, AppError>>,
+    Fut: Future<Output = Result<R, AppError>>,
+    R: Reply,
 {
     let m = &group.group.settings.members[i];
     let mut attempt = 0;
     loop {
         let failure = match tokio::time::timeout(m.timeout, call(member_ctx(ctx, group, i))).await {
-            Ok(Ok(res)) if res.status().as_u16() == 404 => return Answer::Missing,
-            // A file's 304 (the client's `If-None-Match`) or 416 (its `Range`) is the member's
-            // answer to pass on; a document's is refused when it is read (`read`).
-            Ok(Ok(res))
-                if res.status().is_success() || matches!(res.status().as_u16(), 304 | 416) =>
-            {
-                return Answer::Found(res);
-            }
-            Ok(Ok(res)) => AppError::Upstream(format!(
-                "member {:?} answered {}",
-                m.name,
-                res.status().as_u16()
-            )),
+            Ok(Ok(reply)) => match reply.judge(&m.name) {
+                Ok(Some(found)) => return Answer::Found(found),
+                Ok(None) => return Answer::Missing,
+                Err(e) => e,
+            },
             Ok(Err(e)) if matches!(e.kind(), AppError::NotFound(_)) => return Answer::Missing,
             // A member this caller may not read (a private member of a public group, read
             // anonymously) has nothing for it: not a failure, and nothing revealed.
@@ -103,33 +184,12 @@ fn retryable(e: &AppError) -> bool {
 }
 
 /// Reads a member's answer into memory (bounded): the document and its validators.
-pub async fn read(answer: Answer<HttpResponse>) -> Answer<MemberDoc> {
+pub async fn read<T: IntoDoc>(answer: Answer<T>) -> Answer<MemberDoc> {
     match answer {
-        Answer::Found(res) if !res.status().is_success() || res.status().as_u16() == 206 => {
-            Answer::Failed(AppError::Upstream(format!(
-                "a member answered {} where the group needs its whole document",
-                res.status().as_u16()
-            )))
-        }
-        Answer::Found(res) => {
-            let header = |name: &str| {
-                res.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
-            let etag = header("etag");
-            let cache = header("x-packgate-cache");
-            match actix_web::body::to_bytes_limited(res.into_body(), MAX_MEMBER_DOCUMENT).await {
-                Ok(Ok(body)) => Answer::Found(MemberDoc { body, etag, cache }),
-                Ok(Err(e)) => Answer::Failed(AppError::internal(format!(
-                    "reading a member's document: {e}"
-                ))),
-                Err(_) => Answer::Failed(AppError::Upstream(format!(
-                    "a member's document is larger than {MAX_MEMBER_DOCUMENT} bytes"
-                ))),
-            }
-        }
+        Answer::Found(found) => match found.into_doc().await {
+            Ok(doc) => Answer::Found(doc),
+            Err(e) => Answer::Failed(e),
+        },
         Answer::Missing => Answer::Missing,
         Answer::Failed(e) => Answer::Failed(e),
     }
@@ -137,7 +197,7 @@ pub async fn read(answer: Answer<HttpResponse>) -> Answer<MemberDoc> {
 
 /// Asks every member the plan allows for a document (concurrently), in precedence order, and
 /// takes the answers together.
-pub async fn documents<'a, F, Fut>(
+pub async fn documents<'a, F, Fut, R>(
     ctx: &Ctx<'a>,
     group: &'a GroupCtx,
     plan: &Plan,
@@ -145,7 +205,9 @@ pub async fn documents<'a, F, Fut>(
 ) -> Outcome<MemberDoc>
 where
     F: Fn(Ctx<'a>) -> Fut + Clone,
-    Fut: Future<Output = Result<HttpResponse, AppError>>,
+    Fut: Future<Output = Result<R, AppError>>,
+    R: Reply,
+    R::Found: IntoDoc,
 {
     let asked: Vec<usize> = plan.asked().collect();
     let answers = futures_util::future::join_all(asked.iter().map(|&i| {

@@ -13,13 +13,31 @@ use crate::services::group::{Outcome, Plan, Verdict};
 use crate::state::GroupCtx;
 use actix_web::HttpResponse;
 
-/// A member's packument (its own handler: hosted or proxy).
-async fn member_packument(ctx: Ctx<'_>, name: String) -> Result<HttpResponse, AppError> {
-    if ctx.repo.proxy.is_some() {
-        proxy::packument(&ctx, &name).await
+/// A member's packument straight from its renderer (hosted or proxy: the same document its own
+/// route serves, read with the member's access rules), without building a response.
+async fn member_packument(
+    ctx: Ctx<'_>,
+    name: String,
+    abbreviated: bool,
+) -> Result<Option<MemberDoc>, AppError> {
+    ctx.allow(Scope::Read).await?;
+    Ok(if ctx.repo.proxy.is_some() {
+        proxy::rendered(&ctx, &name, abbreviated)
+            .await?
+            .map(|(doc, served)| MemberDoc {
+                body: doc.body,
+                etag: Some(doc.etag),
+                cache: Some(served.state.as_str().to_string()),
+            })
     } else {
-        metadata::get_packument(&ctx, &name).await
-    }
+        metadata::packument(&ctx, &name, abbreviated)
+            .await?
+            .map(|(doc, _)| MemberDoc {
+                body: doc.body,
+                etag: Some(doc.etag),
+                cache: None,
+            })
+    })
 }
 
 /// A member's tarball.
@@ -43,15 +61,15 @@ async fn merged<'a>(
     name: &str,
 ) -> Result<(Rendered, Outcome<MemberDoc>, Plan), AppError> {
     let plan = group.group.plan_for(&ctx.state.db, name).await?;
+    let abbreviated = metadata::wants_abbreviated(ctx);
     let owned = name.to_string();
     let outcome = common::documents(ctx, group, &plan, move |c| {
-        member_packument(c, owned.clone())
+        member_packument(c, owned.clone(), abbreviated)
     })
     .await;
     if outcome.found.is_empty() {
         return Err(outcome.nothing(not_found));
     }
-    let abbreviated = metadata::wants_abbreviated(ctx);
     let registry = ctx.repo_url();
     let members: Vec<String> = outcome
         .found
@@ -218,7 +236,7 @@ pub async fn explain(
     let plan = group.group.plan_for(&ctx.state.db, name).await?;
     let owned = name.to_string();
     let outcome = common::documents(ctx, group, &plan, move |c| {
-        member_packument(c, owned.clone())
+        member_packument(c, owned.clone(), false)
     })
     .await;
     let mut versions = Vec::new();

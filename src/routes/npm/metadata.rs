@@ -10,7 +10,7 @@ use crate::services::packages;
 use actix_web::HttpResponse;
 
 /// Renders (or takes from the cache) the packument of a package; `None` when it does not exist.
-async fn packument(
+pub(super) async fn packument(
     ctx: &Ctx<'_>,
     name: &str,
     abbreviated: bool,

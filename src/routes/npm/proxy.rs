@@ -127,7 +127,7 @@ async fn cooldown(
 
 /// The packument as served: rewritten (and filtered by the cooldown), cached in memory by the
 /// upstream body's digest.
-async fn rendered(
+pub(super) async fn rendered(
     ctx: &Ctx<'_>,
     name: &str,
     abbreviated: bool,
