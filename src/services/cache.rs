@@ -29,8 +29,18 @@ pub struct DocCache {
 
 #[derive(Default)]
 struct Docs {
-    map: HashMap<String, (i64, Rendered)>,
+    map: HashMap<String, Doc>,
     bytes: usize,
+}
+
+/// One cached rendering: the stamp it was rendered at, the document, and what the renderer
+/// keeps to render the next version of it faster ([`DocCache::put_with_parts`]).
+struct Doc {
+    stamp: i64,
+    rendered: Rendered,
+    parts: Option<AnyValue>,
+    /// Bytes counted for it.
+    weight: usize,
 }
 
 fn weight(key: &str, r: &Rendered) -> usize {
@@ -57,27 +67,68 @@ impl DocCache {
         let docs = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         docs.map
             .get(key)
-            .filter(|(s, _)| *s == stamp)
-            .map(|(_, r)| r.clone())
+            .filter(|d| d.stamp == stamp)
+            .map(|d| d.rendered.clone())
+    }
+
+    /// The document last stored for `key` at any stamp, with its parts when they are a `T`: a
+    /// renderer reuses what did not change since.
+    pub fn previous<T: Any + Send + Sync>(&self, key: &str) -> Option<(Rendered, Arc<T>)> {
+        let docs = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let d = docs.map.get(key)?;
+        let parts = d.parts.clone()?.downcast::<T>().ok()?;
+        Some((d.rendered.clone(), parts))
     }
 
     /// Stores a rendering; when full (entries or bytes), drops everything (cheap, and renders are
     /// O(versions)). A document larger than a quarter of the byte bound is not kept.
     pub fn put(&self, key: String, stamp: i64, r: Rendered) {
-        let w = weight(&key, &r);
+        self.store(key, stamp, r, None, 0);
+    }
+
+    /// [`put`](Self::put) with `parts` of `parts_bytes` bytes (for example where each piece of
+    /// the body came from), counted in the bounds with the document.
+    pub fn put_with_parts<T: Any + Send + Sync>(
+        &self,
+        key: String,
+        stamp: i64,
+        r: Rendered,
+        parts: Arc<T>,
+        parts_bytes: usize,
+    ) {
+        self.store(key, stamp, r, Some(parts), parts_bytes);
+    }
+
+    fn store(
+        &self,
+        key: String,
+        stamp: i64,
+        r: Rendered,
+        parts: Option<AnyValue>,
+        parts_bytes: usize,
+    ) {
+        let w = weight(&key, &r) + parts_bytes;
         if w > self.max_bytes / 4 {
             return;
         }
         let mut docs = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, old)) = docs.map.remove(&key) {
-            docs.bytes -= weight(&key, &old);
+        if let Some(old) = docs.map.remove(&key) {
+            docs.bytes -= old.weight;
         }
         if docs.map.len() >= self.capacity || docs.bytes + w > self.max_bytes {
             docs.map.clear();
             docs.bytes = 0;
         }
         docs.bytes += w;
-        docs.map.insert(key, (stamp, r));
+        docs.map.insert(
+            key,
+            Doc {
+                stamp,
+                rendered: r,
+                parts,
+                weight: w,
+            },
+        );
     }
 }
 

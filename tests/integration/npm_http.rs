@@ -794,3 +794,43 @@ fn search_returns_npm_shaped_results() {
         .json();
     assert_eq!(none["objects"], json!([]));
 }
+
+#[test]
+fn a_packument_rendered_after_a_change_is_byte_for_byte_a_fresh_rendering() {
+    // The packument a server renders again after a publish or a deprecation reuses the objects
+    // of versions that did not change; a second instance (no cache) renders it whole.
+    let (server, token) = setup();
+    let http = server.http();
+    let pkg = |v: &str| {
+        Package::new("relay", v)
+            .dependency("left-pad", "^1.3.0")
+            .set("readme", json!(format!("# relay {v}")))
+            .set("description", json!(format!("relay {v}")))
+    };
+    for v in ["1.0.0", "1.1.0", "2.0.0-rc.1"] {
+        publish(&server, "npm", &token, &pkg(v));
+    }
+    let accepts = [CORGI, "application/json"];
+    for accept in accepts {
+        http.get_with("/npm/relay", &[("accept", accept)])
+            .expect(200);
+    }
+    publish(&server, "npm", &token, &pkg("1.2.0"));
+    let body = deprecate_body(&server, "relay", "1.0.0", "use 1.2");
+    http.json("PUT", "/npm/relay", Some(&token), &body)
+        .expect_success();
+    let second = server.start_second();
+    for accept in accepts {
+        let again = http.get_with("/npm/relay", &[("accept", accept)]);
+        again.expect(200);
+        let fresh = second.http().get_with("/npm/relay", &[("accept", accept)]);
+        fresh.expect(200);
+        let fresh_text = fresh
+            .text()
+            .replace(&second.registry("npm"), &server.registry("npm"));
+        assert_eq!(again.text(), fresh_text, "Accept: {accept}");
+        let doc = again.json();
+        assert_eq!(doc["versions"]["1.0.0"]["deprecated"], json!("use 1.2"));
+        assert!(doc["versions"].get("1.2.0").is_some());
+    }
+}

@@ -20,7 +20,8 @@ pub use error::error_body;
 pub use manifest::stored_manifest;
 pub use names::{NameError, basename, decode_name, tarball_filename, validate_new_name};
 pub use packument::{
-    Dist, PackageView, VersionView, render_abbreviated, render_full, wants_abbreviated,
+    Assembled, Dist, Entry, Head, PackageView, VersionView, assemble, latest_version,
+    render_abbreviated, render_full, render_version, sort_in_semver_order, wants_abbreviated,
 };
 pub use publish::{
     PublishError, PublishRequest, PutKind, SplitBody, classify_put, deprecations, maintainer_names,

@@ -1,6 +1,6 @@
 //! GET/HEAD of packuments (full and abbreviated, content-negotiated) and of one version's manifest.
 
-use super::view::{dist_tags, package_view};
+use super::view::{Objects, dist_tags, package_view, render_packument};
 use super::{Ctx, not_found};
 use crate::error::AppError;
 use crate::routes::common::{doc, etag};
@@ -10,6 +10,8 @@ use crate::services::packages;
 use actix_web::HttpResponse;
 
 /// Renders (or takes from the cache) the packument of a package; `None` when it does not exist.
+/// A new rendering reuses the version objects of the last one that did not change (a package
+/// that gains a version is not parsed and rendered whole again).
 pub(super) async fn packument(
     ctx: &Ctx<'_>,
     name: &str,
@@ -23,19 +25,36 @@ pub(super) async fn packument(
         "npm\0{}\0{}\0{}\0{abbreviated}\0{registry}",
         ctx.repo.name, pkg.id, name
     );
-    let updated = pkg.updated_at;
-    let doc = doc::cached(ctx.state, key, pkg, |desc| {
-        if desc.versions.is_empty() {
-            return Err(not_found());
-        }
-        let view = package_view(desc, &registry);
-        Ok(if abbreviated {
-            packgate_npm::render_abbreviated(&view)
-        } else {
-            packgate_npm::render_full(&view)
-        })
-    })
-    .await?;
+    let (updated, stamp) = (pkg.updated_at, pkg.change_stamp);
+    if let Some(doc) = ctx.state.cache.get(&key, stamp) {
+        return Ok(Some((doc, updated)));
+    }
+    let previous = ctx.state.cache.previous::<Objects>(&key);
+    let desc = packages::load_for(&ctx.state.db, pkg).await?;
+    if desc.versions.is_empty() {
+        return Err(not_found());
+    }
+    let (body, objects) = render_packument(
+        &desc,
+        &registry,
+        abbreviated,
+        previous
+            .as_ref()
+            .map(|(doc, objects)| (&doc.body, objects.as_ref())),
+    );
+    let doc = Rendered {
+        etag: etag::of_bytes(&body),
+        digest: String::new(),
+        body: bytes::Bytes::from(body),
+    };
+    let weight = objects.weight();
+    ctx.state.cache.put_with_parts(
+        key,
+        stamp,
+        doc.clone(),
+        std::sync::Arc::new(objects),
+        weight,
+    );
     Ok(Some((doc, updated)))
 }
 

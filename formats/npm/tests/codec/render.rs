@@ -343,3 +343,138 @@ fn owners_are_the_maintainers_when_known() {
         json!([{"name": "alice", "email": "alice@example.test"}, {"name": "bob"}])
     );
 }
+
+/// The packument as one JSON map, built the way packgate rendered it before version objects
+/// were rendered on their own: [`render_full`] and [`render_abbreviated`] must stay byte for
+/// byte the same (npm compares nothing, but ETags and caches of clients do).
+fn whole_map_render(p: &PackageView, abbreviated: bool) -> Vec<u8> {
+    let mut ordered: Vec<&VersionView> = p.versions.iter().collect();
+    packgate_npm::sort_in_semver_order(&mut ordered, |v| &v.version);
+    let keys: Vec<&str> = ordered.iter().map(|v| v.version.as_str()).collect();
+    let latest = packgate_npm::latest_version(&p.dist_tags, &keys)
+        .and_then(|k| ordered.iter().find(|v| v.version == k))
+        .map(|v| &v.manifest);
+    let mut doc = serde_json::Map::new();
+    let versions: serde_json::Map<String, Value> = ordered
+        .iter()
+        .map(|v| {
+            let object = packgate_npm::render_version(&p.name, v, abbreviated);
+            (v.version.clone(), parse(&object))
+        })
+        .collect();
+    let tags: serde_json::Map<String, Value> = p
+        .dist_tags
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    if abbreviated {
+        doc.insert("name".into(), json!(p.name));
+        doc.insert("modified".into(), json!(p.modified));
+        doc.insert("dist-tags".into(), Value::Object(tags));
+        doc.insert("versions".into(), Value::Object(versions));
+        return Value::Object(doc).to_string().into_bytes();
+    }
+    doc.insert("_id".into(), json!(p.name));
+    doc.insert("_rev".into(), json!(p.rev));
+    doc.insert("name".into(), json!(p.name));
+    if let Some(d) = latest.and_then(|m| m.get("description")) {
+        doc.insert("description".into(), d.clone());
+    }
+    doc.insert("dist-tags".into(), Value::Object(tags));
+    doc.insert("versions".into(), Value::Object(versions));
+    let mut time = serde_json::Map::new();
+    time.insert("created".into(), json!(p.created));
+    time.insert("modified".into(), json!(p.modified));
+    for v in &ordered {
+        time.insert(v.version.clone(), json!(v.published));
+    }
+    doc.insert("time".into(), Value::Object(time));
+    let maintainers = if p.maintainers.is_empty() {
+        latest
+            .and_then(|m| m.get("maintainers"))
+            .filter(|v| v.is_array())
+            .cloned()
+            .unwrap_or(json!([]))
+    } else {
+        Value::Array(
+            p.maintainers
+                .iter()
+                .map(|(n, e)| match e {
+                    Some(e) => json!({"name": n, "email": e}),
+                    None => json!({ "name": n }),
+                })
+                .collect(),
+        )
+    };
+    doc.insert("maintainers".into(), maintainers);
+    for field in [
+        "readme",
+        "readmeFilename",
+        "license",
+        "homepage",
+        "keywords",
+        "repository",
+        "author",
+        "bugs",
+    ] {
+        if let Some(v) = latest.and_then(|m| m.get(field)) {
+            doc.insert(field.into(), v.clone());
+        }
+    }
+    Value::Object(doc).to_string().into_bytes()
+}
+
+#[test]
+fn assembled_packuments_are_byte_for_byte_a_whole_map_render() {
+    let mut with_owners = package();
+    with_owners.maintainers = vec![
+        ("alice".into(), Some("alice@example.test".into())),
+        ("bob".into(), None),
+    ];
+    let mut no_latest_tag = package();
+    no_latest_tag.dist_tags.clear();
+    for p in [package(), with_owners, no_latest_tag] {
+        assert_eq!(
+            String::from_utf8(render_full(&p)).unwrap(),
+            String::from_utf8(whole_map_render(&p, false)).unwrap()
+        );
+        assert_eq!(
+            String::from_utf8(render_abbreviated(&p)).unwrap(),
+            String::from_utf8(whole_map_render(&p, true)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn assembled_objects_are_where_the_ranges_say() {
+    let p = package();
+    let mut ordered: Vec<&VersionView> = p.versions.iter().collect();
+    packgate_npm::sort_in_semver_order(&mut ordered, |v| &v.version);
+    let objects: Vec<Vec<u8>> = ordered
+        .iter()
+        .map(|v| packgate_npm::render_version(&p.name, v, true))
+        .collect();
+    let entries: Vec<packgate_npm::Entry<'_>> = ordered
+        .iter()
+        .zip(&objects)
+        .map(|(v, o)| packgate_npm::Entry {
+            version: &v.version,
+            published: &v.published,
+            object: o,
+        })
+        .collect();
+    let head = packgate_npm::Head {
+        name: &p.name,
+        rev: &p.rev,
+        created: &p.created,
+        modified: &p.modified,
+        dist_tags: &p.dist_tags,
+        maintainers: &p.maintainers,
+        latest: None,
+    };
+    let a = packgate_npm::assemble(&head, &entries, true);
+    assert_eq!(a.body, render_abbreviated(&p));
+    for (range, object) in a.objects.iter().zip(&objects) {
+        assert_eq!(&a.body[range.clone()], object.as_slice());
+    }
+}
