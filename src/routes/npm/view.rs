@@ -171,10 +171,10 @@ pub fn render_packument(
     } else {
         packgate_npm::latest_version(&tags, &keys)
             .and_then(|k| desc.versions.iter().find(|v| v.version.version == k))
-            .and_then(
+            .map(
                 |v| match serde_json::from_str::<serde_json::Value>(&v.version.metadata) {
-                    Ok(serde_json::Value::Object(m)) => Some(m),
-                    _ => Some(serde_json::Map::new()),
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => serde_json::Map::new(),
                 },
             )
     };
