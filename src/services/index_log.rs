@@ -63,3 +63,70 @@ pub async fn load(
     let newest = rows.last().map_or(0, |r| r.id);
     Ok((first, newest, rows.into_iter().map(|r| r.line).collect()))
 }
+
+/// Most rows one INSERT carries (PostgreSQL allows 65,535 bind parameters; a row has four).
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Inserts `lines` in order, all with the time `at`, through `conn` (a transaction).
+async fn insert_lines(
+    conn: &impl sea_orm::ConnectionTrait,
+    repo: &str,
+    document: &str,
+    lines: &[String],
+    at: i64,
+) -> Result<(), AppError> {
+    for chunk in lines.chunks(ROWS_PER_INSERT) {
+        let rows = chunk.iter().map(|line| index_log::ActiveModel {
+            repository: Set(repo.to_string()),
+            document: Set(document.to_string()),
+            line: Set(line.clone()),
+            created_at: Set(at),
+            ..Default::default()
+        });
+        index_log::Entity::insert_many(rows).exec(conn).await?;
+    }
+    Ok(())
+}
+
+/// Appends several lines (without newlines) in one transaction: readers see all of them or
+/// none. Nothing happens for no lines.
+pub async fn append_all(
+    db: &Db,
+    repo: &str,
+    document: &str,
+    lines: &[String],
+) -> Result<(), AppError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    use sea_orm::TransactionTrait;
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    insert_lines(&txn, repo, document, lines, now_millis()).await?;
+    txn.commit().await?;
+    db.invalidate_rows();
+    Ok(())
+}
+
+/// Replaces a document by `lines` in one transaction (a new generation of it): its lines are
+/// deleted and the new ones get new ids, so its stamp changes and a reader sees the old
+/// document or the new one, never a mix.
+pub async fn replace(
+    db: &Db,
+    repo: &str,
+    document: &str,
+    lines: &[String],
+) -> Result<(), AppError> {
+    use sea_orm::TransactionTrait;
+    let _guard = db.write_lock().await;
+    let txn = db.conn.begin().await?;
+    index_log::Entity::delete_many()
+        .filter(index_log::Column::Repository.eq(repo))
+        .filter(index_log::Column::Document.eq(document))
+        .exec(&txn)
+        .await?;
+    insert_lines(&txn, repo, document, lines, now_millis()).await?;
+    txn.commit().await?;
+    db.invalidate_rows();
+    Ok(())
+}

@@ -1,17 +1,19 @@
 //! RubyGems group repositories over HTTP and with the real `gem` and `bundle` clients: a group
 //! `gems-all` on the proxy rig's packgate joins its hosted `rubygems` repository and the proxy
 //! `rubygems-proxy` (whose upstream is a second packgate behind the fault proxy, which counts what
-//! reaches it).
+//! reaches it). The group's append-only `versions` is in `versions_log`, the real clients in
+//! `cli`.
 
-use crate::support::gem_client::{GemEnv, GemProject, served_versions_206};
+mod cli;
+mod versions_log;
+
+use crate::support::gem_client::GemEnv;
 use crate::support::proxy::ProxyRig;
-use crate::support::tool::ToolOut;
 use crate::support::{Resp, TestServer};
 use packgate_rubygems::testing::{
     Gem, md5_hex, parse_info, parse_versions, repr_digest, sha256_hex, versions_state,
 };
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const GROUP: &str = "gems-all";
 
@@ -333,65 +335,6 @@ fn route_rules_keep_gems_to_the_members_they_allow() {
 }
 
 #[test]
-fn versions_is_always_whole_with_an_etag_for_conditional_requests() {
-    let (rig, token) = rig("");
-    internal(&rig, &token, &Gem::new("ranged_one", "1.0.0"));
-    upstream(&rig, &Gem::new("ranged_two", "1.0.0"));
-    let full = group_get(&rig, "versions");
-    full.expect(200);
-    let etag = full.header("etag").expect("etag").to_owned();
-    assert_eq!(etag, format!("\"{}\"", md5_hex(&full.body)));
-    assert_eq!(
-        full.header("repr-digest").map(str::to_owned),
-        Some(repr_digest(&full.body))
-    );
-    // Bundler 2.3 asks for its copy's last byte on: the group answers the whole body (never a
-    // 206 of a regenerated file), which Bundler takes as a replacement.
-    let from = format!("bytes={}-", full.body.len() - 1);
-    let ranged = rig
-        .proxy
-        .http()
-        .get_with(&format!("/{GROUP}/versions"), &[("range", &from)]);
-    ranged.expect(200);
-    assert_eq!(ranged.body, full.body);
-    let same = rig.proxy.http().get_with(
-        &format!("/{GROUP}/versions"),
-        &[("range", &from), ("if-none-match", &etag)],
-    );
-    same.expect(304);
-    let head = rig
-        .proxy
-        .http()
-        .head_with(&format!("/{GROUP}/versions"), &[]);
-    head.expect(200);
-    assert_eq!(head.header("etag"), Some(etag.as_str()));
-    // The info of a gem is answered whole as well, and 304 on its ETag.
-    let info = group_get(&rig, "info/ranged_two");
-    let info_etag = info.header("etag").expect("etag").to_owned();
-    rig.proxy
-        .http()
-        .get_with(
-            &format!("/{GROUP}/info/ranged_two"),
-            &[("range", "bytes=3-"), ("if-none-match", &info_etag)],
-        )
-        .expect(304);
-    let ranged = rig.proxy.http().get_with(
-        &format!("/{GROUP}/info/ranged_two"),
-        &[("range", "bytes=3-")],
-    );
-    ranged.expect(200);
-    assert_eq!(ranged.body, info.body);
-    // A push to the hosted member changes the group's versions on the next request.
-    internal(&rig, &token, &Gem::new("ranged_one", "1.1.0"));
-    let after = group_get(&rig, "versions");
-    assert_ne!(after.header("etag"), Some(etag.as_str()));
-    assert_eq!(
-        versions_state(&parse_versions(&after.text()))["ranged_one"].0,
-        ["1.0.0", "1.1.0"]
-    );
-}
-
-#[test]
 fn building_versions_fetches_info_only_for_gems_several_members_supply() {
     let (rig, token) = rig("allow_upstream = [\"both_*\"]");
     internal(&rig, &token, &Gem::new("both_a", "1.0.0"));
@@ -535,6 +478,69 @@ fn a_push_to_the_group_lands_in_publish_to_and_shows_on_the_next_request() {
 }
 
 #[test]
+fn a_push_through_the_group_goes_to_the_hosted_member_already_holding_the_gem() {
+    // Two hosted members: publish_to is the first, the gem lives in the second.
+    let (rig, token) = rig_over(
+        "\"rubygems-private\", \"rubygems\", \"rubygems-proxy\"",
+        "publish_to = \"rubygems-private\"",
+    );
+    let auth = [("authorization", token.as_str())];
+    let private_info = |name: &str| {
+        rig.proxy
+            .http()
+            .get_with(&format!("/rubygems-private/info/{name}"), &auth)
+    };
+    internal(&rig, &token, &Gem::new("held_by_b", "1.0.0"));
+    let pushed = push_to(&rig.proxy, GROUP, &token, &Gem::new("held_by_b", "2.0.0"));
+    pushed.expect(200);
+    assert!(
+        pushed
+            .text()
+            .contains("Successfully registered gem: held_by_b (2.0.0)"),
+        "{}",
+        pushed.text()
+    );
+    assert_eq!(
+        info_keys(&get(&rig, "rubygems", "info/held_by_b").text()),
+        ["1.0.0", "2.0.0"],
+        "the new version lands in the member holding the gem"
+    );
+    gem_error(&private_info("held_by_b"), 404);
+    // A look-alike spelling goes to the holder too, which refuses it as too similar.
+    let similar = push_to(&rig.proxy, GROUP, &token, &Gem::new("Held-By-B", "3.0.0"));
+    let text = gem_error(&similar, 409);
+    assert!(text.contains("too similar"), "{text}");
+    gem_error(&private_info("Held-By-B"), 404);
+    // A new gem goes to publish_to.
+    push_to(&rig.proxy, GROUP, &token, &Gem::new("brand_new", "1.0.0")).expect(200);
+    assert_eq!(info_keys(&private_info("brand_new").text()), ["1.0.0"]);
+    gem_error(&get(&rig, "rubygems", "info/brand_new"), 404);
+    let versions = rig
+        .proxy
+        .http()
+        .get_with(&format!("/{GROUP}/versions"), &auth);
+    let state = versions_state(&parse_versions(&versions.text()));
+    assert_eq!(state["held_by_b"].0, ["1.0.0", "2.0.0"]);
+    assert_eq!(state["brand_new"].0, ["1.0.0"]);
+    // A broken upload is refused before any member is chosen.
+    let broken = rig.proxy.http().send(
+        "POST",
+        &format!("/{GROUP}/api/v1/gems"),
+        &[
+            ("content-type", "application/octet-stream"),
+            ("authorization", &token),
+        ],
+        Some(b"not a gem".to_vec()),
+    );
+    assert!(
+        [400, 422].contains(&broken.status),
+        "{}: {}",
+        broken.status,
+        broken.text()
+    );
+}
+
+#[test]
 fn a_group_without_publish_to_refuses_pushes_in_plain_text() {
     let (rig, token) = rig("");
     let refused = push_to(&rig.proxy, GROUP, &token, &Gem::new("nowhere", "1.0.0"));
@@ -666,171 +672,4 @@ fn explain_names_the_supplier_of_each_version_and_why_other_members_are_left_out
     assert_eq!(open["versions"][0]["member"], "rubygems");
     assert_eq!(open["versions"][1]["version"], "2.0.0");
     assert_eq!(open["versions"][1]["member"], "rubygems-proxy");
-}
-
-// ---- the real clients ----
-
-/// `gg_public` VERSION (upstream) whose `GgPublic.value` is `value`.
-fn gg_public(version: &str, value: u32) -> Gem {
-    Gem::new("gg_public", version).file(
-        "lib/gg_public.rb",
-        format!("module GgPublic\n  def self.value\n    {value}\n  end\nend\n"),
-    )
-}
-
-/// `gg_shared` VERSION whose `GgShared.value` is `value` (both members have it).
-fn gg_shared(version: &str, value: u32) -> Gem {
-    Gem::new("gg_shared", version).file(
-        "lib/gg_shared.rb",
-        format!("module GgShared\n  def self.value\n    {value}\n  end\nend\n"),
-    )
-}
-
-/// The internal gem, built and pushed with the real client: `GgPublic.value * 10 +
-/// GgShared.value + bump`.
-fn gg_internal(version: &str, bump: u32) -> GemProject {
-    GemProject::new(
-        "gg_internal",
-        version,
-        &format!(
-            "require \"gg_public\"\nrequire \"gg_shared\"\n\nmodule GgInternal\n  def self.value\n    GgPublic.value * 10 + GgShared.value + {bump}\n  end\nend\n"
-        ),
-    )
-    .dep("gg_public", &["~> 1.0"])
-    .dep("gg_shared", &[">= 1.1"])
-}
-
-/// `bundle ARGS` that must succeed over the compact index, without checksum complaints.
-fn bundle_ok(gems: &GemEnv, dir: &Path, args: &[&str]) -> ToolOut {
-    gems.bundle(dir, args)
-        .ok()
-        .never_mentions("Fetching source index")
-        .never_mentions("does not match the checksum")
-}
-
-/// `name (version)` lines of a Gemfile.lock's `specs:` section.
-fn locked(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("Gemfile.lock")).expect("Gemfile.lock written");
-    text.lines()
-        .filter(|l| l.starts_with("    ") && !l.starts_with("      "))
-        .map(|l| l.trim().to_owned())
-        .collect()
-}
-
-const RUN: [&str; 4] = [
-    "exec",
-    "ruby",
-    "-e",
-    "require \"gg_internal\"; puts GgInternal.value",
-];
-
-#[test]
-fn gem_push_bundle_install_and_gem_install_work_through_the_group() {
-    crate::require_bundler!();
-    let (rig, token) = rig("publish_to = \"rubygems\"\nallow_upstream = [\"gg_shared\"]");
-    upstream(&rig, &gg_public("1.0.0", 3));
-    // gg_shared: 1.0.0 in both members (the hosted one wins), 1.1.0 only upstream.
-    internal(&rig, &token, &gg_shared("1.0.0", 100));
-    upstream(&rig, &gg_shared("1.0.0", 200));
-    upstream(&rig, &gg_shared("1.1.0", 5));
-
-    // `gem push` to the group lands in publish_to.
-    let pusher = GemEnv::new(&rig.proxy, GROUP, Some(&token));
-    let file = pusher.build(&gg_internal("1.0.0", 1));
-    pusher
-        .push(&file)
-        .ok()
-        .mentions_any(&["Successfully registered gem: gg_internal (1.0.0)"]);
-    get(&rig, "rubygems", "info/gg_internal").expect(200);
-
-    // `bundle install` needs gems from both members.
-    let gems = GemEnv::new(&rig.proxy, GROUP, None);
-    let app = gems.bundle_project("app", "gem \"gg_internal\"\n");
-    let out = bundle_ok(&gems, &app, &["install"]);
-    assert!(
-        out.all().contains("Fetching gem metadata"),
-        "bundler uses the compact index: {}",
-        out.describe()
-    );
-    for want in [
-        "gg_internal (1.0.0)",
-        "gg_public (1.0.0)",
-        "gg_shared (1.1.0)",
-    ] {
-        assert!(
-            locked(&app).contains(&want.to_owned()),
-            "{want}: {:?}",
-            locked(&app)
-        );
-    }
-    let lock = std::fs::read_to_string(app.join("Gemfile.lock")).expect("lock");
-    assert!(lock.contains(&format!("remote: {}", gems.source)), "{lock}");
-    for host in rig.upstream_hosts() {
-        assert!(
-            !lock.contains(&host),
-            "the lockfile names the upstream {host}"
-        );
-    }
-    assert_eq!(bundle_ok(&gems, &app, &RUN).stdout.trim(), "36");
-
-    // A new version pushed through the group: bundle update sees it over its ranged versions
-    // request (answered whole) without checksum errors.
-    let file = pusher.build(&gg_internal("1.1.0", 2));
-    pusher.push(&file).ok();
-    bundle_ok(&gems, &app, &["update", "gg_internal"]);
-    assert!(
-        locked(&app).contains(&"gg_internal (1.1.0)".to_owned()),
-        "bundle update: {:?}",
-        locked(&app)
-    );
-    assert_eq!(bundle_ok(&gems, &app, &RUN).stdout.trim(), "37");
-    assert!(
-        !served_versions_206(&rig.proxy, GROUP),
-        "the group's versions is never answered 206"
-    );
-
-    // `gem install` through the group (info, quick specs, gems) and `gem search` (legacy
-    // specs index).
-    let user = GemEnv::new(&rig.proxy, GROUP, None);
-    user.install(&["gg_internal"]).ok();
-    let value = user
-        .ruby(&["-e", "require \"gg_internal\"; puts GgInternal.value"])
-        .ok()
-        .stdout
-        .trim()
-        .to_owned();
-    assert_eq!(value, "37");
-    // The hosted gg_shared 1.0.0 (value 100) is the one the group serves.
-    user.install(&["gg_shared", "-v", "1.0.0"]).ok();
-    let shared = user
-        .ruby(&[
-            "-e",
-            "gem \"gg_shared\", \"1.0.0\"; require \"gg_shared\"; puts GgShared.value",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_owned();
-    assert_eq!(shared, "100");
-    let search = user
-        .gem(&[
-            "search",
-            "gg_",
-            "--remote",
-            "--clear-sources",
-            "--source",
-            &user.source,
-        ])
-        .ok();
-    for name in [
-        "gg_internal (1.1.0)",
-        "gg_public (1.0.0)",
-        "gg_shared (1.1.0)",
-    ] {
-        assert!(
-            search.stdout.contains(name),
-            "{name}: {}",
-            search.describe()
-        );
-    }
 }

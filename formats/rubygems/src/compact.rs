@@ -119,3 +119,34 @@ pub fn repr_digest(body: &[u8]) -> String {
         base64::engine::general_purpose::STANDARD.encode(digest)
     )
 }
+
+/// The MD5 of every prefix of `body` that ends a line (`\n`), by length, in ascending order: the
+/// ETag (quoted MD5, §3.4) of each earlier state of an append-only document whose states end at
+/// line boundaries. A client asking for the rest of a copy it holds (`Range: bytes=N-` with
+/// `If-None-Match: "<MD5 of its copy>"`) holds a prefix of the current body exactly when one of
+/// these matches.
+pub fn line_prefix_md5s(body: &[u8]) -> Vec<(usize, [u8; 16])> {
+    let mut hasher = Md5::new();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for line in body.split_inclusive(|b| *b == b'\n') {
+        hasher.update(line);
+        at += line.len();
+        if line.ends_with(b"\n") {
+            out.push((at, hasher.clone().finalize().into()));
+        }
+    }
+    out
+}
+
+/// Whether `etag` (an `If-None-Match` entry: `"hex"`, `W/"hex"` or bare hex) is the MD5 of the
+/// first `len` bytes, looked up in a table from [`line_prefix_md5s`].
+pub fn prefix_has_md5(prefixes: &[(usize, [u8; 16])], len: usize, etag: &str) -> bool {
+    let hex_digest = etag.trim();
+    let hex_digest = hex_digest.strip_prefix("W/").unwrap_or(hex_digest);
+    let hex_digest = hex_digest.trim_matches('"');
+    let Ok(i) = prefixes.binary_search_by_key(&len, |(n, _)| *n) else {
+        return false;
+    };
+    hex::encode(prefixes[i].1).eq_ignore_ascii_case(hex_digest)
+}

@@ -225,6 +225,68 @@ pub fn read_versions(body: &[u8]) -> Vec<VersionsGem> {
     gems
 }
 
+/// What a group's append-only `versions` needs appended so that Bundler reads a target state
+/// from it (see [`versions_delta`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionsDelta {
+    /// Lines to append (each ending in `\n`), sorted by gem name: per changed gem,
+    /// `NAME -GONE,NEW INFO_MD5`, the yanked versions written `-VERSION` as a hosted repository
+    /// writes them, the MD5 always the target's.
+    pub lines: Vec<String>,
+    /// Gems the file lists with versions that the target lacks entirely. An append-only file
+    /// cannot drop a gem (Bundler would keep it, and ask for an `info/NAME` that no longer
+    /// exists), so the file must be rewritten (compacted) instead.
+    pub vanished: Vec<String>,
+}
+
+/// The lines that turn a `versions` file whose gems read as `current` (see [`read_versions`])
+/// into one Bundler reads as `target`: `(name, VERSION[-PLATFORM] list, MD5 of the gem's
+/// info/NAME)` per gem, a gem without versions counting as absent. A gem whose version set and
+/// MD5 both match gets no line (the order of versions is not compared: Bundler keeps them as a
+/// list it never sorts by). A gem whose MD5 alone changed (its `info/NAME` lines changed, not
+/// which versions it has) gets `NAME -LAST,LAST MD5`: Bundler 2.x splits a line at runs of spaces,
+/// so a line needs a version field, and yanking and re-adding the last version leaves the set as
+/// it was while the MD5 takes effect.
+pub fn versions_delta(
+    current: &[VersionsGem],
+    target: &[(&str, &[String], &str)],
+) -> VersionsDelta {
+    let now: std::collections::HashMap<&str, &VersionsGem> =
+        current.iter().map(|g| (g.name.as_str(), g)).collect();
+    let mut wanted: Vec<&(&str, &[String], &str)> =
+        target.iter().filter(|(_, v, _)| !v.is_empty()).collect();
+    wanted.sort_by(|a, b| a.0.cmp(b.0));
+    wanted.dedup_by(|a, b| a.0 == b.0);
+    let mut delta = VersionsDelta::default();
+    for (name, versions, md5) in &wanted {
+        let (have, had_md5): (&[String], &str) = match now.get(name) {
+            Some(g) => (g.versions.as_slice(), g.md5.as_str()),
+            None => (&[], ""),
+        };
+        let gone = have.iter().filter(|v| !versions.contains(v));
+        let new = versions.iter().filter(|v| !have.contains(v));
+        let mut entries: Vec<String> = gone.map(|v| format!("-{v}")).collect();
+        entries.extend(new.cloned());
+        if entries.is_empty() {
+            if had_md5.eq_ignore_ascii_case(md5) {
+                continue;
+            }
+            if let Some(last) = versions.last() {
+                entries = vec![format!("-{last}"), last.clone()];
+            }
+        }
+        delta.lines.push(versions_line(name, &entries, md5));
+    }
+    let listed: HashSet<&str> = wanted.iter().map(|(n, _, _)| *n).collect();
+    delta.vanished = current
+        .iter()
+        .filter(|g| !g.versions.is_empty() && !listed.contains(g.name.as_str()))
+        .map(|g| g.name.clone())
+        .collect();
+    delta.vanished.sort();
+    delta
+}
+
 /// The `created_at:` value of a `versions` body's header, when it has one.
 pub fn versions_created_at(body: &[u8]) -> Option<String> {
     let (Some(_), _) = after_separator(body) else {

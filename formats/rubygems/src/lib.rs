@@ -13,8 +13,8 @@ pub mod version;
 
 pub use api::{owners_yaml, parse_yank_form, push_conflict, push_ok, yank_not_found, yank_ok};
 pub use compact::{
-    etag_md5, info_line, md5_hex, render_info, render_names, render_versions, repr_digest,
-    versions_line,
+    etag_md5, info_line, line_prefix_md5s, md5_hex, prefix_has_md5, render_info, render_names,
+    render_versions, repr_digest, versions_line,
 };
 pub use gem::{GemDependency, GemError, GemLimits, GemSpec, parse_spec, read_gem};
 pub use marshal::{quick_spec, quick_spec_marshal, specs_file, specs_marshal};

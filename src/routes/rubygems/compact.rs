@@ -1,6 +1,11 @@
 //! The compact index: `versions` (append-only, Range-capable), `info/NAME`, `names`, and the
 //! source-root probe. ETag is the quoted MD5 of the full body (Bundler ≤ 2.4 checks exactly that);
 //! `Repr-Digest` carries its SHA-256 (Bundler 2.5+).
+//!
+//! Each document has a function of a [`Ctx`] returning it before it meets the request
+//! ([`versions_of`], [`info_of`], [`names_of`], for hosted and proxy repositories alike): the
+//! route answers it to the client ([`answer`]: 304, 206 or 200), a group reads it whole
+//! ([`whole`]) to merge it.
 
 use super::{GemResult, VERSIONS, info_body};
 use crate::error::AppError;
@@ -9,6 +14,7 @@ use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::routes::common::doc;
 use crate::services::auth::Scope;
 use crate::services::cache::Rendered;
+use crate::services::proxy::Served;
 use crate::services::time::iso8601;
 use crate::services::{index_log, packages};
 use actix_web::http::StatusCode;
@@ -25,9 +31,31 @@ pub(super) fn rendered(body: Vec<u8>) -> Rendered {
     }
 }
 
+/// A compact-index document of a hosted or proxy repository, before it is answered.
+pub(super) struct Compact {
+    /// The document.
+    pub doc: Rendered,
+    /// Whether a `Range: bytes=N-` may get a 206: the bytes only ever grow (the hosted
+    /// `versions` log, or an upstream's bytes as they are).
+    pub ranges: bool,
+    /// How a proxy's cache served it (`X-Packgate-Cache`, `Age`); `None` for a hosted repository.
+    pub served: Option<Served>,
+}
+
+impl Compact {
+    fn hosted(doc: Rendered, ranges: bool) -> Self {
+        Compact {
+            doc,
+            ranges,
+            served: None,
+        }
+    }
+}
+
 /// Answers a compact-index document: 304 on a matching ETag, otherwise the full body, or with
-/// `allow_range` the requested suffix (206) of an append-only document.
-fn respond(req: &HttpRequest, doc: &Rendered, allow_range: bool) -> HttpResponse {
+/// `allow_range` the requested suffix (206) of an append-only document (416 for a range that
+/// starts past its end: Bundler 2.3 and 2.5+ ask again without `Range`).
+pub(super) fn respond(req: &HttpRequest, doc: &Rendered, allow_range: bool) -> HttpResponse {
     let body = &doc.body;
     if crate::routes::common::etag::not_modified(req, &doc.etag) {
         return HttpResponse::NotModified()
@@ -65,6 +93,29 @@ fn respond(req: &HttpRequest, doc: &Rendered, allow_range: bool) -> HttpResponse
     res.body(body.clone())
 }
 
+/// Answers a document of [`versions_of`], [`info_of`] or [`names_of`] to the client: its
+/// conditional and range headers apply (a proxy's own rules for past-the-end ranges included).
+pub(super) fn answer(ctx: &Ctx<'_>, c: &Compact) -> HttpResponse {
+    match &c.served {
+        Some(served) => super::proxy::respond(ctx, &c.doc, c.ranges, served),
+        None => respond(ctx.req, &c.doc, c.ranges),
+    }
+}
+
+/// A document whole, whatever the request asks (no 304, no 206): what a group reads from a
+/// member, with the member's ETag and, from a proxy, its cache state.
+pub(super) fn whole(c: &Compact) -> HttpResponse {
+    let mut res = HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("etag", c.doc.etag.clone()))
+        .insert_header(("repr-digest", c.doc.digest.clone()))
+        .body(c.doc.body.clone());
+    if let Some(served) = &c.served {
+        crate::routes::common::proxy::cache_headers(&mut res, served);
+    }
+    res
+}
+
 /// `HEAD|GET /{repo}/`: RubyGems < 3.6 probes the source root to choose the compact index.
 pub async fn root(r: RepoRequest) -> GemResult {
     let ctx = r.ctx();
@@ -75,7 +126,8 @@ pub async fn root(r: RepoRequest) -> GemResult {
         .body(format!("packgate RubyGems source {}\n", ctx.repo_url())))
 }
 
-/// The `versions` document, rendered from the append-only log when it changed.
+/// The `versions` document of a hosted repository, rendered from the append-only log when it
+/// changed.
 pub(super) async fn versions_doc(ctx: &Ctx<'_>) -> Result<Rendered, AppError> {
     let stamp = index_log::stamp(&ctx.state.db, &ctx.repo.name, VERSIONS).await?;
     let key = format!("rubygems\0{}\0versions", ctx.repo.name);
@@ -92,44 +144,55 @@ pub(super) async fn versions_doc(ctx: &Ctx<'_>) -> Result<Rendered, AppError> {
     Ok(doc)
 }
 
-/// `GET /versions`.
-pub async fn versions(r: RepoRequest) -> GemResult {
-    let ctx = r.ctx();
+/// `versions` of a hosted or proxy repository.
+pub(super) async fn versions_of(ctx: &Ctx<'_>) -> Result<Compact, AppError> {
     if ctx.repo.proxy.is_some() {
-        return Ok(super::proxy::versions(&ctx).await?);
+        return super::proxy::versions_doc(ctx).await;
     }
     ctx.label("versions");
     ctx.allow(Scope::Read).await?;
-    let doc = versions_doc(&ctx).await?;
-    Ok(respond(ctx.req, &doc, true))
+    Ok(Compact::hosted(versions_doc(ctx).await?, true))
 }
 
-/// `GET /info/{name}`: 404 for unknown gems; `---\n` only for a gem whose versions are all yanked.
-pub async fn info(r: RepoRequest, name: web::Path<String>) -> GemResult {
+/// `GET /versions`.
+pub async fn versions(r: RepoRequest) -> GemResult {
     let ctx = r.ctx();
+    let c = versions_of(&ctx).await?;
+    Ok(answer(&ctx, &c))
+}
+
+/// `info/{name}` of a hosted or proxy repository: 404 for unknown gems; `---\n` only for a gem
+/// whose versions are all yanked.
+pub(super) async fn info_of(ctx: &Ctx<'_>, name: &str) -> Result<Compact, AppError> {
     if ctx.repo.proxy.is_some() {
-        return Ok(super::proxy::info(&ctx, &name).await?);
+        return super::proxy::info_doc(ctx, name).await;
     }
     ctx.label("info");
     ctx.allow(Scope::Read).await?;
     let missing = || AppError::NotFound(format!("This gem could not be found: {name}"));
-    let key = packgate_rubygems::similarity_key(&name);
+    let key = packgate_rubygems::similarity_key(name);
     let pkg = packages::find(&ctx.state.db, &ctx.repo.name, &key)
         .await?
         .ok_or_else(missing)?;
-    if pkg.name != *name {
-        return Err(missing().into());
+    if pkg.name != name {
+        return Err(missing());
     }
     let cache_key = format!("rubygems\0{}\0info\0{}", ctx.repo.name, pkg.id);
     let doc = doc::cached_with(ctx.state, cache_key, pkg, info_body, rendered).await?;
-    Ok(respond(ctx.req, &doc, false))
+    Ok(Compact::hosted(doc, false))
 }
 
-/// `GET /names`.
-pub async fn names(r: RepoRequest) -> GemResult {
+/// `GET /info/{name}`.
+pub async fn info(r: RepoRequest, name: web::Path<String>) -> GemResult {
     let ctx = r.ctx();
+    let c = info_of(&ctx, &name).await?;
+    Ok(answer(&ctx, &c))
+}
+
+/// `names` of a hosted or proxy repository.
+pub(super) async fn names_of(ctx: &Ctx<'_>) -> Result<Compact, AppError> {
     if ctx.repo.proxy.is_some() {
-        return Ok(super::proxy::names(&ctx).await?);
+        return super::proxy::names_doc(ctx).await;
     }
     ctx.label("names");
     ctx.allow(Scope::Read).await?;
@@ -140,9 +203,15 @@ pub async fn names(r: RepoRequest) -> GemResult {
         .map(|(p, _)| p.name)
         .collect();
     names.sort();
-    Ok(respond(
-        ctx.req,
-        &rendered(packgate_rubygems::render_names(&names)),
+    Ok(Compact::hosted(
+        rendered(packgate_rubygems::render_names(&names)),
         false,
     ))
+}
+
+/// `GET /names`.
+pub async fn names(r: RepoRequest) -> GemResult {
+    let ctx = r.ctx();
+    let c = names_of(&ctx).await?;
+    Ok(answer(&ctx, &c))
 }

@@ -19,45 +19,54 @@ fn not_found(what: &str) -> AppError {
 
 /// `GET /gems/{file}.gem`: the exact bytes pushed; yanked gems are gone (404), as upstream.
 pub async fn gem_file(r: RepoRequest, file: web::Path<String>) -> GemResult {
-    let ctx = r.ctx();
+    Ok(gem_file_of(&r.ctx(), &file).await?)
+}
+
+/// The `.gem` `file` of a hosted or proxy repository, answered to the request as it is (its
+/// `Range` and conditional headers apply: a group passes a member's 206, 304 or 416 on).
+pub(super) async fn gem_file_of(ctx: &Ctx<'_>, file: &str) -> Result<HttpResponse, AppError> {
     if ctx.repo.proxy.is_some() {
-        return Ok(super::proxy::gem_file(&ctx, &file).await?);
+        return super::proxy::gem_file(ctx, file).await;
     }
     ctx.label("gem");
     ctx.allow(Scope::Read).await?;
-    let (_, v, _, b) = packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, &file)
+    let (_, v, _, b) = packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, file)
         .await?
-        .ok_or_else(|| not_found(&file))?;
+        .ok_or_else(|| not_found(file))?;
     if v.yanked {
-        return Err(not_found(&file).into());
+        return Err(not_found(file));
     }
-    Ok(blob::serve(
+    blob::serve(
         ctx.req,
         ctx.state,
         &b.sha256,
         b.size,
         "application/octet-stream",
     )
-    .await?)
+    .await
 }
 
 /// `GET /quick/Marshal.4.8/{full name}.gemspec.rz`.
 pub async fn quick_spec(r: RepoRequest, file: web::Path<String>) -> GemResult {
-    let ctx = r.ctx();
+    Ok(quick_spec_of(&r.ctx(), &file).await?)
+}
+
+/// The quick gemspec `file` of a hosted or proxy repository.
+pub(super) async fn quick_spec_of(ctx: &Ctx<'_>, file: &str) -> Result<HttpResponse, AppError> {
     if ctx.repo.proxy.is_some() {
-        return Ok(super::proxy::quick_spec(&ctx, &file).await?);
+        return super::proxy::quick_spec(ctx, file).await;
     }
     ctx.label("quick_spec");
     ctx.allow(Scope::Read).await?;
     let full = file
         .strip_suffix(".gemspec.rz")
-        .ok_or_else(|| not_found(&file))?;
+        .ok_or_else(|| not_found(file))?;
     let (_, v, _, _) =
         packages::find_file_in_repo(&ctx.state.db, &ctx.repo.name, &format!("{full}.gem"))
             .await?
-            .ok_or_else(|| not_found(&file))?;
+            .ok_or_else(|| not_found(file))?;
     if v.yanked {
-        return Err(not_found(&file).into());
+        return Err(not_found(file));
     }
     let body = packgate_rubygems::quick_spec(&spec_of(&v)?);
     Ok(HttpResponse::Ok()

@@ -9,6 +9,7 @@
 
 mod compact;
 mod group;
+mod group_versions;
 mod legacy;
 mod owners;
 mod proxy;
@@ -185,6 +186,19 @@ async fn remove_owner(r: RepoRequest, payload: web::Payload, name: web::Path<Str
 async fn not_found_route(req: HttpRequest) -> GemResult {
     crate::observe::label(&req, "unknown");
     Err(AppError::NotFound(format!("Not found: {}", req.path())).into())
+}
+
+/// Reads the small form body of a yank or an owner change (decoded, at most 64 KiB); the query
+/// string when the body is empty (some clients put the fields there).
+async fn read_form(ctx: &Ctx<'_>, payload: web::Payload) -> Result<Vec<u8>, AppError> {
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
+    let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
+    let form = std::fs::read(spooled.path())?;
+    Ok(if form.is_empty() {
+        ctx.req.query_string().as_bytes().to_vec()
+    } else {
+        form
+    })
 }
 
 /// A gem by its exact name.

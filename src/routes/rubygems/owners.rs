@@ -5,8 +5,8 @@
 
 use super::{GemResult, load_gem};
 use crate::error::AppError;
-use crate::routes::common::ctx::RepoRequest;
-use crate::services::auth::Scope;
+use crate::routes::common::ctx::{Ctx, RepoRequest};
+use crate::services::auth::{Principal, Scope};
 use crate::services::owners;
 use actix_web::{HttpResponse, web};
 
@@ -18,11 +18,19 @@ fn text(body: String) -> HttpResponse {
 
 /// `GET /api/v1/gems/{name}/owners.yaml`.
 pub async fn list(r: RepoRequest, path: web::Path<(String, String)>) -> GemResult {
-    let ctx = r.ctx();
+    let (name, ext) = path.into_inner();
+    Ok(list_of(&r.ctx(), &name, &ext).await?)
+}
+
+/// The owners of gem `name` in the repository of `ctx`, as `owners.{ext}` (only `yaml`).
+pub(super) async fn list_of(
+    ctx: &Ctx<'_>,
+    name: &str,
+    ext: &str,
+) -> Result<HttpResponse, AppError> {
     ctx.label("owners");
     ctx.allow(Scope::Read).await?;
-    let (name, ext) = path.into_inner();
-    let desc = load_gem(&ctx, &name)
+    let desc = load_gem(ctx, name)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("This rubygem could not be found: {name}")))?;
     let owners: Vec<(i64, &str, Option<&str>)> = desc
@@ -30,12 +38,12 @@ pub async fn list(r: RepoRequest, path: web::Path<(String, String)>) -> GemResul
         .iter()
         .map(|o| (o.id, o.login.as_str(), o.email.as_deref()))
         .collect();
-    Ok(match ext.as_str() {
-        "yaml" => HttpResponse::Ok()
+    match ext {
+        "yaml" => Ok(HttpResponse::Ok()
             .content_type("application/x-yaml")
-            .body(packgate_rubygems::owners_yaml(&owners)),
-        _ => return Err(AppError::NotFound(format!("Not found: owners.{ext}")).into()),
-    })
+            .body(packgate_rubygems::owners_yaml(&owners))),
+        _ => Err(AppError::NotFound(format!("Not found: owners.{ext}"))),
+    }
 }
 
 /// `POST /api/v1/gems/{name}/owners` (`add = true`) and `DELETE` (`add = false`).
@@ -46,23 +54,35 @@ async fn change(r: RepoRequest, payload: web::Payload, name: String, add: bool) 
     }
     ctx.label("owners");
     let who = ctx.require(Scope::Publish).await?;
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
-    let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
-    let mut form = String::from_utf8_lossy(&std::fs::read(spooled.path())?).into_owned();
-    if form.is_empty() {
-        form = ctx.req.query_string().to_string();
+    let form = super::read_form(&ctx, payload).await?;
+    Ok(change_of(&ctx, &who, &form, &name, add).await?)
+}
+
+/// Adds (`add`) or removes the owner the form field `email` names to gem `name` in the hosted
+/// repository of `ctx`, for `who` (already authorized to publish; the gem's owners are checked
+/// here).
+pub(super) async fn change_of(
+    ctx: &Ctx<'_>,
+    who: &Principal,
+    form: &[u8],
+    name: &str,
+    add: bool,
+) -> Result<HttpResponse, AppError> {
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(ctx));
     }
+    let form = String::from_utf8_lossy(form);
     let wanted_id = crate::routes::common::query::pairs(&form)
         .into_iter()
         .find(|(k, _)| k == "email")
         .map(|(_, v)| v)
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| AppError::Invalid("The form field `email` names no user.".into()))?;
-    let desc = load_gem(&ctx, &name)
+    let desc = load_gem(ctx, name)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("This rubygem could not be found: {name}")))?;
     let current = owners::of(&desc);
-    owners::require(&who, &current, &name, |gem| {
+    owners::require(who, &current, name, |gem| {
         AppError::Forbidden(format!(
             "You do not have permission to manage the owners of {gem}."
         ))
@@ -71,7 +91,10 @@ async fn change(r: RepoRequest, payload: web::Payload, name: String, add: bool) 
         .await?
         .ok_or_else(|| AppError::NotFound(format!("Owner could not be found: {wanted_id}")))?;
     if !add && !current.iter().any(|(id, _)| *id == user.id) {
-        return Err(AppError::NotFound(format!("{} is not an owner of {name}.", user.name)).into());
+        return Err(AppError::NotFound(format!(
+            "{} is not an owner of {name}.",
+            user.name
+        )));
     }
     owners::change_one(&ctx.state.db, desc.package.id, &current, &user, add).await?;
     Ok(text(if add {

@@ -16,6 +16,7 @@
 //!   the `versions` line of such a gem is regenerated with the MD5 of the filtered `info/NAME`.
 //! - Writes (push, yank, owners) are refused: a proxy is read-only.
 
+use super::compact::Compact;
 use crate::error::AppError;
 use crate::routes::common;
 use crate::routes::common::blob::parse_range;
@@ -200,7 +201,12 @@ fn passthrough(ctx: &Ctx<'_>, what: &str, served: &Served) -> Rendered {
 /// as they are, so the client's copy of an earlier state is a prefix) a `Range: bytes=N-` inside
 /// the body gets 206 of its suffix; everything else the whole body. `ETag` and `Repr-Digest`
 /// always describe the whole body.
-fn respond(ctx: &Ctx<'_>, doc: &Rendered, ranges: bool, served: &Served) -> HttpResponse {
+pub(super) fn respond(
+    ctx: &Ctx<'_>,
+    doc: &Rendered,
+    ranges: bool,
+    served: &Served,
+) -> HttpResponse {
     let req = ctx.req;
     let mut res = if etag::not_modified(req, &doc.etag) {
         HttpResponse::NotModified()
@@ -237,8 +243,8 @@ fn respond(ctx: &Ctx<'_>, doc: &Rendered, ranges: bool, served: &Served) -> Http
     res
 }
 
-/// `GET /versions` on a proxy.
-pub async fn versions(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
+/// `versions` on a proxy (answered by `compact::answer`, read whole by a group).
+pub(super) async fn versions_doc(ctx: &Ctx<'_>) -> Result<Compact, AppError> {
     ctx.label("versions");
     ctx.allow(Scope::Read).await?;
     let Some(served) = upstream_versions(ctx).await? else {
@@ -252,7 +258,11 @@ pub async fn versions(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
         Some(doc) => (doc, false),
         None => (passthrough(ctx, "versions", &served), true),
     };
-    Ok(respond(ctx, &doc, ranges, &served))
+    Ok(Compact {
+        doc,
+        ranges,
+        served: Some(served),
+    })
 }
 
 /// The cooldown's rendering of `versions` (`None`: the upstream's bytes are served).
@@ -338,8 +348,8 @@ fn gem_missing(name: &str) -> AppError {
     AppError::NotFound(format!("This gem could not be found: {name}"))
 }
 
-/// `GET /info/{name}` on a proxy.
-pub async fn info(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
+/// `info/{name}` on a proxy (answered by `compact::answer`, read whole by a group).
+pub(super) async fn info_doc(ctx: &Ctx<'_>, name: &str) -> Result<Compact, AppError> {
     ctx.label("info");
     ctx.allow(Scope::Read).await?;
     let proxy = common::proxy::of(ctx)?;
@@ -383,19 +393,26 @@ pub async fn info(ctx: &Ctx<'_>, name: &str) -> Result<HttpResponse, AppError> {
         Some(f) => (compact(Bytes::from(f.body)), false),
         None => (passthrough(ctx, &format!("info\0{name}"), &served), true),
     };
-    Ok(respond(ctx, &doc, ranges, &served))
+    Ok(Compact {
+        doc,
+        ranges,
+        served: Some(served),
+    })
 }
 
-/// `GET /names` on a proxy.
-pub async fn names(ctx: &Ctx<'_>) -> Result<HttpResponse, AppError> {
+/// `names` on a proxy (answered by `compact::answer`, read whole by a group).
+pub(super) async fn names_doc(ctx: &Ctx<'_>) -> Result<Compact, AppError> {
     ctx.label("names");
     ctx.allow(Scope::Read).await?;
     let Some(served) = document(ctx, "names", "", "names", codec::validate_names, false).await?
     else {
         return Err(AppError::NotFound("the upstream serves no names".into()));
     };
-    let doc = passthrough(ctx, "names", &served);
-    Ok(respond(ctx, &doc, true, &served))
+    Ok(Compact {
+        doc: passthrough(ctx, "names", &served),
+        ranges: true,
+        served: Some(served),
+    })
 }
 
 /// `GET /specs.4.8.gz`, `/latest_specs.4.8.gz`, `/prerelease_specs.4.8.gz` on a proxy: the

@@ -8,12 +8,14 @@ use crate::error::AppError;
 use crate::routes::common::auth::{Credential, credential};
 use crate::routes::common::ctx::{Ctx, RepoRequest};
 use crate::services::auth::{self, Principal, Scope};
+use crate::services::blobs::Digests;
 use crate::services::index_log;
 use crate::services::logins;
 use crate::services::publish::{Identity, NewVersion, Refusals, Staged};
 use crate::services::{owners, packages};
 use actix_web::{HttpResponse, web};
 use md5::{Digest, Md5};
+use packgate_rubygems::GemSpec;
 use std::io::BufReader;
 
 fn text(body: String) -> HttpResponse {
@@ -58,6 +60,22 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
     }
     ctx.label("push");
     let who = ctx.require(Scope::Publish).await?;
+    let upload = receive(&ctx, payload).await?;
+    Ok(record(&ctx, &who, upload).await?)
+}
+
+/// A `.gem` upload spooled to a temp file and read, not yet recorded anywhere: a group reads
+/// the gem's name from it to choose the member it goes to.
+pub(super) struct Upload {
+    tmp: tempfile::NamedTempFile,
+    digests: Digests,
+    /// The gemspec inside.
+    pub spec: GemSpec,
+}
+
+/// Spools the body of `gem push` (at most the repository's `max_upload`, decoded), hashing it,
+/// and reads the gemspec; a malformed `.gem` is refused here.
+pub(super) async fn receive(ctx: &Ctx<'_>, payload: web::Payload) -> Result<Upload, AppError> {
     let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
     let (tmp, digests) = ctx.state.spool.hashed(body, ctx.repo.max_upload).await?;
     let path = tmp.path().to_path_buf();
@@ -70,6 +88,24 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
         )?)
     })
     .await??;
+    Ok(Upload { tmp, digests, spec })
+}
+
+/// Records an upload as a new version in the hosted repository of `ctx`, pushed by `who`
+/// (already authorized to publish), and appends it to the `versions` log.
+pub(super) async fn record(
+    ctx: &Ctx<'_>,
+    who: &Principal,
+    upload: Upload,
+) -> Result<HttpResponse, AppError> {
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(ctx));
+    }
+    // A group spools with its own limit; the member's applies to what it records.
+    if upload.digests.size > ctx.repo.max_upload {
+        return Err(crate::services::blobs::too_large(ctx.repo.max_upload));
+    }
+    let Upload { tmp, digests, spec } = upload;
     let entry = packgate_rubygems::version_key(&spec.version, &spec.platform);
     let full = packgate_rubygems::full_name(&spec.name, &spec.version, &spec.platform);
     let nv = NewVersion {
@@ -96,11 +132,11 @@ pub async fn push_gem(r: RepoRequest, payload: web::Payload) -> GemResult {
                 spec.name
             ))
         }),
-        not_owner: &|gem| not_owner(&who, "push to", gem),
+        not_owner: &|gem| not_owner(who, "push to", gem),
         missing: &|| AppError::NotFound(format!("{} does not exist", spec.name)),
     };
-    let created = ctx.writer(&who).create_version(nv, &refuse).await?;
-    log_change(&ctx, created.package_id, &spec.name, &entry).await?;
+    let created = ctx.writer(who).create_version(nv, &refuse).await?;
+    log_change(ctx, created.package_id, &spec.name, &entry).await?;
     Ok(text(format!(
         "Successfully registered gem: {} ({})\n",
         spec.name, entry
@@ -129,22 +165,29 @@ pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
     }
     ctx.label("yank");
     let who = ctx.require(Scope::Delete).await?;
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), ctx.req.headers());
-    let spooled = ctx.state.spool.body(body, 64 * 1024).await?;
-    let mut form = std::fs::read(spooled.path())?;
-    if form.is_empty() {
-        // Some clients put the fields in the query string instead.
-        form = ctx.req.query_string().as_bytes().to_vec();
+    let form = super::read_form(&ctx, payload).await?;
+    Ok(yank_of(&ctx, &who, &form).await?)
+}
+
+/// Yanks what the form `gem_name=&version=[&platform=]` names in the hosted repository of
+/// `ctx`, for `who` (already authorized to delete; the gem's owners are checked here).
+pub(super) async fn yank_of(
+    ctx: &Ctx<'_>,
+    who: &Principal,
+    form: &[u8],
+) -> Result<HttpResponse, AppError> {
+    if ctx.repo.proxy.is_some() {
+        return Err(super::proxy::refuse_write(ctx));
     }
-    let (name, version, platform) = packgate_rubygems::parse_yank_form(&form)?;
+    let (name, version, platform) = packgate_rubygems::parse_yank_form(form)?;
     let platform = platform
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "ruby".into());
     let entry = packgate_rubygems::version_key(&version, &platform);
     let missing = || AppError::NotFound(format!("The version {entry} of {name} does not exist."));
-    let desc = load_gem(&ctx, &name).await?.ok_or_else(missing)?;
-    owners::require(&who, &owners::of(&desc), &name, |gem| {
-        not_owner(&who, "yank from", gem)
+    let desc = load_gem(ctx, &name).await?.ok_or_else(missing)?;
+    owners::require(who, &owners::of(&desc), &name, |gem| {
+        not_owner(who, "yank from", gem)
     })?;
     let v = desc
         .versions
@@ -152,7 +195,7 @@ pub async fn yank(r: RepoRequest, payload: web::Payload) -> GemResult {
         .find(|v| v.version.normalized_version == entry && !v.version.yanked)
         .ok_or_else(missing)?;
     packages::set_yanked(&ctx.state.db, desc.package.id, v.version.id, true).await?;
-    log_change(&ctx, desc.package.id, &name, &format!("-{entry}")).await?;
+    log_change(ctx, desc.package.id, &name, &format!("-{entry}")).await?;
     Ok(text(format!(
         "Successfully deleted gem: {name} ({entry})\n"
     )))

@@ -2,9 +2,9 @@
 
 use packgate_rubygems::group::{
     InfoSource, SpecsKind, VersionsGem, group_versions_lines, merge_info, merge_names,
-    read_versions, specs_tuples, versions_created_at,
+    read_versions, specs_tuples, versions_created_at, versions_delta,
 };
-use packgate_rubygems::{md5_hex, render_versions};
+use packgate_rubygems::{line_prefix_md5s, md5_hex, prefix_has_md5, render_versions};
 
 const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -239,4 +239,111 @@ fn legacy_specs_tuples_split_released_latest_and_prerelease_versions() {
         specs_tuples(&gems, SpecsKind::Prerelease),
         [t("demo", "2.0.0.pre", "ruby")]
     );
+}
+
+const MD5_1: &str = "11111111111111111111111111111111";
+const MD5_2: &str = "22222222222222222222222222222222";
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_versions_delta_appends_new_versions_and_yanks_with_the_new_md5() {
+    let body = format!(
+        "created_at: 2024-06-01T00:00:00.000Z\n---\nrack 1.0.0,1.1.0 {MD5_1}\nacme 0.1.0 {MD5_1}\n"
+    );
+    let current = read_versions(body.as_bytes());
+    let rack = strings(&["1.1.0", "2.0.0", "2.0.0-java"]);
+    let acme = strings(&["0.1.0"]);
+    let fresh = strings(&["0.0.1"]);
+    let delta = versions_delta(
+        &current,
+        &[
+            ("rack", &rack, MD5_2),
+            ("acme", &acme, MD5_1),
+            ("brand_new", &fresh, MD5_2),
+        ],
+    );
+    assert_eq!(
+        delta.lines,
+        [
+            format!("brand_new 0.0.1 {MD5_2}\n"),
+            format!("rack -1.0.0,2.0.0,2.0.0-java {MD5_2}\n"),
+        ],
+        "an unchanged gem gets no line"
+    );
+    assert!(delta.vanished.is_empty());
+    // Appended, the file reads as the target.
+    let appended = format!("{body}{}", delta.lines.concat());
+    let read = read_versions(appended.as_bytes());
+    let rack_now = read.iter().find(|g| g.name == "rack").unwrap();
+    assert_eq!(rack_now.versions, rack);
+    assert_eq!(rack_now.md5, MD5_2);
+    assert!(
+        versions_delta(
+            &read,
+            &[
+                ("rack", &rack, MD5_2),
+                ("acme", &acme, MD5_1),
+                ("brand_new", &fresh, MD5_2)
+            ]
+        )
+        .lines
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_versions_delta_rewrites_the_md5_alone_by_yanking_and_readding_the_last_version() {
+    let current = read_versions(format!("---\nrack 1.0.0,1.1.0 {MD5_1}\n").as_bytes());
+    let same = strings(&["1.1.0", "1.0.0"]);
+    let delta = versions_delta(&current, &[("rack", &same, MD5_2)]);
+    assert_eq!(delta.lines, [format!("rack -1.0.0,1.0.0 {MD5_2}\n")]);
+    let appended = format!("---\nrack 1.0.0,1.1.0 {MD5_1}\n{}", delta.lines[0]);
+    let read = read_versions(appended.as_bytes());
+    assert_eq!(read[0].versions, strings(&["1.1.0", "1.0.0"]));
+    assert_eq!(read[0].md5, MD5_2);
+    // Upper-case hex is the same MD5.
+    let upper = MD5_2.to_uppercase();
+    assert!(
+        versions_delta(&read, &[("rack", &same, &upper)])
+            .lines
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_gem_missing_from_the_target_is_vanished_not_appended() {
+    let current = read_versions(
+        format!("---\ngone 1.0.0 {MD5_1}\nyanked 1.0.0 {MD5_1}\nyanked -1.0.0 {MD5_2}\nkept 1.0.0 {MD5_1}\n")
+            .as_bytes(),
+    );
+    let kept = strings(&["1.0.0"]);
+    let empty: Vec<String> = Vec::new();
+    let delta = versions_delta(&current, &[("kept", &kept, MD5_1), ("gone", &empty, MD5_1)]);
+    assert!(delta.lines.is_empty());
+    assert_eq!(
+        delta.vanished,
+        ["gone"],
+        "a gem without versions counts as absent; one already fully yanked is not listed again"
+    );
+}
+
+#[test]
+fn line_prefixes_know_the_md5_of_every_earlier_state_of_an_append_only_body() {
+    let first = format!("created_at: 2024-06-01T00:00:00.000Z\n---\nrack 1.0.0 {MD5_1}\n");
+    let body = format!("{first}rack 1.1.0 {MD5_2}\n");
+    let prefixes = line_prefix_md5s(body.as_bytes());
+    assert_eq!(prefixes.last().map(|p| p.0), Some(body.len()));
+    let etag = format!("\"{}\"", md5_hex(first.as_bytes()));
+    assert!(prefix_has_md5(&prefixes, first.len(), &etag));
+    assert!(prefix_has_md5(&prefixes, first.len(), &format!("W/{etag}")));
+    assert!(
+        !prefix_has_md5(&prefixes, first.len() - 1, &etag),
+        "only whole lines"
+    );
+    let other = format!("\"{}\"", md5_hex(b"something else\n"));
+    assert!(!prefix_has_md5(&prefixes, first.len(), &other));
+    assert!(line_prefix_md5s(b"no newline").is_empty());
 }
