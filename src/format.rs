@@ -56,23 +56,22 @@ pub trait FormatModule: Send + Sync + 'static {
     fn supports_proxy(&self) -> bool {
         false
     }
-    /// Whether [`FormatModule::routes`] serve `type = "group"` repositories (`RepoCtx::group`).
-    fn supports_group(&self) -> bool {
-        false
-    }
-    /// For `GET /-/api/explain/{group}/{name}`: the plan, the members' answers and the supplier
-    /// of each version of `name` in the group of `ctx`.
-    fn explain<'a>(
-        &'a self,
-        ctx: &'a crate::routes::common::ctx::Ctx<'a>,
-        _name: &'a str,
-    ) -> futures_util::future::LocalBoxFuture<
-        'a,
-        Result<crate::routes::common::explain::Explained, AppError>,
-    > {
-        Box::pin(async move { Err(crate::routes::common::explain::not_supported(ctx.repo)) })
+    /// What the format's group routes explain, when [`FormatModule::routes`] serve
+    /// `type = "group"` repositories (`RepoCtx::group`); `None` when they do not.
+    fn group_explainer(&self) -> Option<Explainer> {
+        None
     }
 }
+
+/// For `GET /-/api/explain/{group}/{name}`: the plan, the members' answers and the supplier of
+/// each version of `name` in the group of the context.
+pub type Explainer = for<'a> fn(
+    &'a crate::routes::common::ctx::Ctx<'a>,
+    &'a str,
+) -> futures_util::future::LocalBoxFuture<
+    'a,
+    Result<crate::routes::common::explain::Explained, AppError>,
+>;
 
 /// How a format renders an error body for a status and a message.
 pub trait ErrorFormat: 'static {

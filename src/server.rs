@@ -72,7 +72,7 @@ pub async fn run(
         if r.kind != crate::config::RepoKind::Group {
             continue;
         }
-        if !crate::routes::module(r.format).supports_group() {
+        if crate::routes::module(r.format).group_explainer().is_none() {
             anyhow::bail!(
                 "repository {:?}: {} group repositories are not supported yet",
                 r.name,

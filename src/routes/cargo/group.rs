@@ -147,39 +147,30 @@ fn merge(outcome: &Outcome<MemberDoc>) -> MergedIndex {
 /// The merged index file through the document cache, keyed by the members' ETags (a publish to
 /// a member shows on the next request); `None` when no kept line is left.
 fn merged_doc(ctx: &Ctx<'_>, tail: &str, outcome: &Outcome<MemberDoc>) -> Option<Rendered> {
-    let members: Vec<String> = outcome
-        .found
-        .iter()
-        .map(|(i, d)| {
-            let tag = d.etag.clone().unwrap_or_else(|| etag::of_bytes(&d.body));
-            format!("{i}={tag}")
-        })
-        .collect();
     // Index lines hold no URLs: the merged file is the same whatever the base URL.
     let key = format!(
         "cargo-group\0{}\0{tail}\0{}",
         ctx.repo.name,
-        members.join(",")
+        common::fingerprint(outcome.found.iter().map(|(i, d)| (*i, d)))
     );
-    if let Some(doc) = ctx.state.cache.get(&key, 0) {
-        return (!doc.body.is_empty()).then_some(doc);
-    }
-    let merged = merge(outcome);
-    if merged.malformed > 0 || merged.duplicates > 0 {
-        tracing::debug!(
-            repo.name = %ctx.repo.name,
-            index = %tail,
-            duplicates = merged.duplicates,
-            malformed = merged.malformed,
-            "index lines left out of a group's index file"
-        );
-    }
-    let doc = Rendered {
-        etag: etag::of_bytes(&merged.body),
-        digest: String::new(),
-        body: bytes::Bytes::from(merged.body),
-    };
-    ctx.state.cache.put(key, 0, doc.clone());
+    let doc = common::cached(ctx, key, || {
+        let merged = merge(outcome);
+        if merged.malformed > 0 || merged.duplicates > 0 {
+            tracing::debug!(
+                repo.name = %ctx.repo.name,
+                index = %tail,
+                duplicates = merged.duplicates,
+                malformed = merged.malformed,
+                "index lines left out of a group's index file"
+            );
+        }
+        Ok(Rendered {
+            etag: etag::of_bytes(&merged.body),
+            digest: String::new(),
+            body: bytes::Bytes::from(merged.body),
+        })
+    })
+    .ok()?;
     (!doc.body.is_empty()).then_some(doc)
 }
 

@@ -143,17 +143,18 @@ pub async fn explain(
     let ctx = Ctx::new(&req, &state, repo);
     ctx.allow(Scope::Read).await?;
     let group = super::group::of(&ctx)?;
-    let explained = crate::routes::module(repo.format)
-        .explain(&ctx, &name)
-        .await?;
+    let Some(explain) = crate::routes::module(repo.format).group_explainer() else {
+        return Err(not_supported(repo).into());
+    };
+    let explained = explain(&ctx, &name).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("cache-control", "no-store"))
         .body(render(group, &name, &explained).to_string()))
 }
 
-/// A repository context, for modules that do not explain groups yet.
-pub fn not_supported(repo: &RepoCtx) -> AppError {
+/// The refusal for a format whose groups are not explained.
+fn not_supported(repo: &RepoCtx) -> AppError {
     AppError::NotAllowed(format!(
         "explain is not available for {} groups yet",
         repo.format.id()

@@ -246,6 +246,34 @@ where
     Err(not_found())
 }
 
+/// `member=etag` of each document an answer is made of (the body's hash where a member sent no
+/// ETag): the part of a merged document's cache key that changes whenever a member's document
+/// does, so that a change in a member shows through the group on the next request.
+pub fn fingerprint<'d>(docs: impl IntoIterator<Item = (usize, &'d MemberDoc)>) -> String {
+    docs.into_iter()
+        .map(|(i, d)| match &d.etag {
+            Some(tag) => format!("{i}={tag}"),
+            None => format!("{i}={}", super::etag::of_bytes(&d.body)),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The group's document under `key` (which holds the members' [`fingerprint`]) from the document
+/// cache, else made by `render` and kept.
+pub fn cached(
+    ctx: &Ctx<'_>,
+    key: String,
+    render: impl FnOnce() -> Result<crate::services::cache::Rendered, AppError>,
+) -> Result<crate::services::cache::Rendered, AppError> {
+    if let Some(doc) = ctx.state.cache.get(&key, 0) {
+        return Ok(doc);
+    }
+    let doc = render()?;
+    ctx.state.cache.put(key, 0, doc.clone());
+    Ok(doc)
+}
+
 /// Marks a merged answer: `X-Packgate-Partial` naming the members that failed (and a log line).
 pub fn mark_partial<T>(res: &mut HttpResponse, group: &Group, outcome: &Outcome<T>) {
     if let Some(names) = outcome.failed_names(group) {

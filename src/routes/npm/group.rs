@@ -71,32 +71,23 @@ async fn merged<'a>(
         return Err(outcome.nothing(not_found));
     }
     let registry = ctx.repo_url();
-    let members: Vec<String> = outcome
-        .found
-        .iter()
-        .map(|(i, d)| {
-            let tag = d.etag.clone().unwrap_or_else(|| etag::of_bytes(&d.body));
-            format!("{i}={tag}")
-        })
-        .collect();
     let key = format!(
         "npm-group\0{}\0{name}\0{abbreviated}\0{registry}\0{}",
         ctx.repo.name,
-        members.join(",")
+        common::fingerprint(outcome.found.iter().map(|(i, d)| (*i, d)))
     );
-    if let Some(doc) = ctx.state.cache.get(&key, 0) {
-        return Ok((doc, outcome, plan));
-    }
-    let bodies: Vec<&[u8]> = outcome.found.iter().map(|(_, d)| d.body.as_ref()).collect();
-    let merged = packgate_npm::group::merge_packuments(&bodies, name, &registry).map_err(|e| {
-        AppError::Upstream(format!("merging the members' packuments of {name}: {e}"))
+    let doc = common::cached(ctx, key, || {
+        let bodies: Vec<&[u8]> = outcome.found.iter().map(|(_, d)| d.body.as_ref()).collect();
+        let merged =
+            packgate_npm::group::merge_packuments(&bodies, name, &registry).map_err(|e| {
+                AppError::Upstream(format!("merging the members' packuments of {name}: {e}"))
+            })?;
+        Ok(Rendered {
+            etag: etag::of_bytes(&merged.body),
+            digest: String::new(),
+            body: bytes::Bytes::from(merged.body),
+        })
     })?;
-    let doc = Rendered {
-        etag: etag::of_bytes(&merged.body),
-        digest: String::new(),
-        body: bytes::Bytes::from(merged.body),
-    };
-    ctx.state.cache.put(key, 0, doc.clone());
     Ok((doc, outcome, plan))
 }
 

@@ -109,34 +109,21 @@ fn group_etag(body: &[u8]) -> String {
     format!("\"g{}\"", hex::encode(&d[..16]))
 }
 
-/// The group's rendering under `key` from the document cache, else `render`ed and kept.
+/// The group's rendering under `key` from the document cache, else `render`ed (with the group's
+/// ETag) and kept.
 fn cached(
     ctx: &Ctx<'_>,
     key: String,
     render: impl FnOnce() -> Result<Vec<u8>, AppError>,
 ) -> Result<Rendered, AppError> {
-    if let Some(doc) = ctx.state.cache.get(&key, 0) {
-        return Ok(doc);
-    }
-    let body = render()?;
-    let doc = Rendered {
-        etag: group_etag(&body),
-        digest: String::new(),
-        body: bytes::Bytes::from(body),
-    };
-    ctx.state.cache.put(key, 0, doc.clone());
-    Ok(doc)
-}
-
-/// `member=etag` of each document (the body's hash when the member sent no ETag).
-fn tags<'d>(docs: impl IntoIterator<Item = (usize, &'d MemberDoc)>) -> String {
-    docs.into_iter()
-        .map(|(i, d)| {
-            let tag = d.etag.clone().unwrap_or_else(|| etag::of_bytes(&d.body));
-            format!("{i}={tag}")
+    common::cached(ctx, key, || {
+        let body = render()?;
+        Ok(Rendered {
+            etag: group_etag(&body),
+            digest: String::new(),
+            body: bytes::Bytes::from(body),
         })
-        .collect::<Vec<_>>()
-        .join(",")
+    })
 }
 
 /// The cache key of a merged document: the group, what it is, the package, the group's URL and
@@ -202,7 +189,7 @@ pub async fn flat_versions(ctx: &Ctx<'_>, id: &str) -> NugetResult {
     if outcome.found.is_empty() {
         return proxy::finish(Err(outcome.nothing(|| not_found(&format!("package {id}")))));
     }
-    let members = tags(outcome.found.iter().map(|(i, d)| (*i, d)));
+    let members = common::fingerprint(outcome.found.iter().map(|(i, d)| (*i, d)));
     let doc = cached(ctx, key(ctx, "flat", &lid, &members), || {
         merge_flat(group, &outcome).map(|m| m.body)
     })?;
@@ -286,7 +273,10 @@ async fn member_items<'a>(
     for item in &mut items {
         codec::rebase_urls(item, &from, &to);
     }
-    Ok((items, tags(pages.iter().map(|(i, d)| (*i, d)))))
+    Ok((
+        items,
+        common::fingerprint(pages.iter().map(|(i, d)| (*i, d))),
+    ))
 }
 
 /// The registration items of `lid` merged from the members the plan asks, with the members'
@@ -301,7 +291,9 @@ async fn merged_items<'a>(
     let mut outcome =
         common::documents(ctx, group, &plan, move |c| member_index(c, owned.clone())).await;
     let mut per_member = Vec::new();
-    let mut validators = vec![tags(outcome.found.iter().map(|(i, d)| (*i, d)))];
+    let mut validators = vec![common::fingerprint(
+        outcome.found.iter().map(|(i, d)| (*i, d)),
+    )];
     let mut found = Vec::new();
     for (i, doc) in std::mem::take(&mut outcome.found) {
         match member_items(ctx, group, i, lid, &doc).await {

@@ -92,17 +92,10 @@ async fn plan_for(ctx: &Ctx<'_>, group: &GroupCtx, name: &str) -> Result<Plan, A
     Ok(group.group.plan(name, claimed))
 }
 
-/// The members' ETags (or digests) of the documents an answer was made of: a cache key part that
-/// changes whenever a member's document does.
+/// The members' ETags (or digests) of the documents an answer was made of:
+/// [`common::fingerprint`].
 pub(super) fn fingerprint(found: &[(usize, MemberDoc)]) -> String {
-    found
-        .iter()
-        .map(|(i, d)| {
-            let tag = d.etag.clone().unwrap_or_else(|| etag::of_bytes(&d.body));
-            format!("{i}={tag}")
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    common::fingerprint(found.iter().map(|(i, d)| (*i, d)))
 }
 
 /// The group's `info/NAME` from the bodies of the members supplying it, in member order: the
@@ -164,14 +157,7 @@ async fn merged_info<'a>(
         ctx.repo.name,
         fingerprint(&outcome.found)
     );
-    let doc = match ctx.state.cache.get(&key, 0) {
-        Some(doc) => doc,
-        None => {
-            let doc = compact::rendered(body.to_vec());
-            ctx.state.cache.put(key, 0, doc.clone());
-            doc
-        }
-    };
+    let doc = common::cached(ctx, key, || Ok(compact::rendered(body.to_vec())))?;
     Ok(Merged {
         doc,
         suppliers,
@@ -302,24 +288,19 @@ pub async fn specs(ctx: &Ctx<'_>, file: &str) -> Result<HttpResponse, AppError> 
         "rubygems-group\0{}\0{file}\0{}",
         ctx.repo.name, versions.etag
     );
-    let doc = match ctx.state.cache.get(&key, 0) {
-        Some(doc) => doc,
-        None => {
-            let gems = read_versions(&versions.body);
-            let listed: Vec<(&str, &[String])> = gems
-                .iter()
-                .map(|g| (g.name.as_str(), g.versions.as_slice()))
-                .collect();
-            let body = packgate_rubygems::specs_file(&specs_tuples(&listed, kind));
-            let doc = Rendered {
-                etag: etag::of_bytes(&body),
-                digest: String::new(),
-                body: Bytes::from(body),
-            };
-            ctx.state.cache.put(key, 0, doc.clone());
-            doc
-        }
-    };
+    let doc = common::cached(ctx, key, || {
+        let gems = read_versions(&versions.body);
+        let listed: Vec<(&str, &[String])> = gems
+            .iter()
+            .map(|g| (g.name.as_str(), g.versions.as_slice()))
+            .collect();
+        let body = packgate_rubygems::specs_file(&specs_tuples(&listed, kind));
+        Ok(Rendered {
+            etag: etag::of_bytes(&body),
+            digest: String::new(),
+            body: Bytes::from(body),
+        })
+    })?;
     let mut res = if etag::not_modified(ctx.req, &doc.etag) {
         HttpResponse::NotModified()
             .insert_header(("etag", doc.etag))

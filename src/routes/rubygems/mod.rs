@@ -81,19 +81,8 @@ impl FormatModule for RubygemsModule {
         true
     }
 
-    fn supports_group(&self) -> bool {
-        true
-    }
-
-    fn explain<'a>(
-        &'a self,
-        ctx: &'a Ctx<'a>,
-        name: &'a str,
-    ) -> futures_util::future::LocalBoxFuture<
-        'a,
-        Result<crate::routes::common::explain::Explained, AppError>,
-    > {
-        Box::pin(group::explain(ctx, name))
+    fn group_explainer(&self) -> Option<crate::format::Explainer> {
+        Some(|ctx, name| Box::pin(group::explain(ctx, name)))
     }
 }
 
