@@ -25,6 +25,7 @@
 #   BENCH_GEMS       single-version gems the rubygems part pushes (default 10000)
 #   BENCH_PROXY_VERSIONS  versions of the package the proxy part publishes upstream (default 50)
 #   BENCH_PROXY_ROUNDS    rounds of cold installs in the proxy part (default 3; the median is reported)
+#   BENCH_PROXY_COLD=0    skip the proxy part's cold installs (hits and the group figures only)
 #   PACKGATE_BIN     packgate binary to test as is (default: $CARGO_TARGET_DIR/release/packgate, which
 #                    `cargo build --release` brings up to date first)
 #   CARGO_TARGET_DIR default $HOME/.cache/packgate-target
@@ -1110,7 +1111,11 @@ sys.exit(f"proxy: tarball URLs not rewritten to the proxy: {bad[:3]}" if bad els
   done
 
   group_bench
-  proxy_cold_install
+  if [ "${BENCH_PROXY_COLD:-1}" != 0 ]; then
+    proxy_cold_install
+  else
+    note "proxy: cold installs skipped (BENCH_PROXY_COLD=0)"
+  fi
 fi
 
 record memory.packgate.peak "$(hwm_kib "$PGA_PID")"
