@@ -28,6 +28,8 @@ pub async fn run(
     on_ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
     let (db, store) = open(&config).await?;
+    // Other instances sharing PostgreSQL: hear their changes (nothing on SQLite).
+    db.listen_for_changes(&config.database_url())?;
     let tmp_dir = config.server.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
     remove_stale_uploads(&tmp_dir);

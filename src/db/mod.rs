@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
-/// The connection pool plus, on SQLite, the in-process writer lock and row cache.
+/// The connection pool plus the in-process writer lock (SQLite) and the row cache.
 #[derive(Clone)]
 pub struct Db {
     /// The pool.
@@ -18,16 +18,61 @@ pub struct Db {
     writer: Arc<Mutex<()>>,
     sections: Arc<Mutex<()>>,
     sqlite: bool,
-    rows: Option<Arc<std::sync::Mutex<RowCache>>>,
+    rows: Arc<std::sync::Mutex<RowCache>>,
+    /// On PostgreSQL: whether this process hears the other instances' changes.
+    shared: Option<Arc<Shared>>,
 }
 
-/// Package rows and file lookups remembered by this process. Only used on SQLite, where this
-/// process is the only writer of package data (the admin CLI writes users and tokens only), so
-/// every change passes through [`Db::invalidate_rows`]. On PostgreSQL other instances write too,
-/// and every read goes to the database.
+/// The PostgreSQL channel on which every instance announces its committed changes to package
+/// data (after the commit, before the write's response), and listens for the others'.
+pub const CHANGES_CHANNEL: &str = "packgate_changes";
+
+/// The channel on which each instance acknowledges a change it heard (and forgot its rows for);
+/// the payload names the announcing instance and its sequence number.
+pub const ACKS_CHANNEL: &str = "packgate_acks";
+
+/// The `application_name` of the listening connections: counting them in `pg_stat_activity`
+/// tells a writer how many acknowledgements to wait for.
+const LISTENER_NAME: &str = "packgate-changes";
+
+/// How long remembered rows are trusted on PostgreSQL without a change heard: the bound on
+/// staleness should a notification ever be lost unnoticed.
+const SHARED_ROWS_TTL: Duration = Duration::from_secs(5);
+
+/// How long a write waits for the instances' acknowledgements before answering anyway.
+const ACK_WAIT: Duration = Duration::from_secs(2);
+
+/// A std mutex's guard, whether or not a holder panicked.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a PostgreSQL deployment's row cache depends on.
+struct Shared {
+    /// Set while the listening connection is up; rows are neither used nor remembered
+    /// otherwise.
+    listening: std::sync::atomic::AtomicBool,
+    /// This process in the notifications' payloads (`{instance}:{sequence}`).
+    instance: String,
+    /// The sequence number of this process's last announcement.
+    sent: std::sync::atomic::AtomicU64,
+    /// Per announcement of this process waiting for them: how many instances acknowledged it.
+    acks: std::sync::Mutex<HashMap<u64, usize>>,
+    /// Woken on every acknowledgement of this process's announcements.
+    acked: tokio::sync::Notify,
+}
+
+/// Package rows and file lookups remembered by this process. On SQLite this process is the only
+/// writer of package data (the admin CLI writes users and tokens only), so every change passes
+/// through [`Db::invalidate_rows`]. On PostgreSQL other instances write too: each announces its
+/// changes on [`CHANGES_CHANNEL`] ([`Db::changed`]) and every instance forgets its rows when it
+/// hears one ([`Db::listen_for_changes`]), when its listening connection drops, and every
+/// [`SHARED_ROWS_TTL`].
 #[derive(Default)]
 pub struct RowCache {
     generation: u64,
+    /// When the rows were last all forgotten.
+    since: Option<std::time::Instant>,
     packages: HashMap<(String, String), entity::package::Model>,
     /// Names looked up and not found (a group asks its hosted members for every name).
     absent: std::collections::HashSet<(String, String)>,
@@ -38,6 +83,100 @@ pub struct RowCache {
 }
 
 const ROW_CACHE_LIMIT: usize = 100_000;
+
+impl RowCache {
+    /// Forgets everything; reads begun before (an older generation) are not remembered.
+    fn forget(&mut self) {
+        self.generation += 1;
+        self.since = Some(std::time::Instant::now());
+        self.packages.clear();
+        self.absent.clear();
+        self.files.clear();
+        self.owners.clear();
+        self.log_stamps.clear();
+    }
+}
+
+/// A random name for this process in its announcements (the PID is not unique across hosts).
+fn instance_id() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    format!("{:016x}:{}", u64::from_le_bytes(b), std::process::id()).replace(':', "-")
+}
+
+/// The listening loop of [`Db::listen_for_changes`].
+async fn listen(db: Db, shared: Arc<Shared>, url: String) {
+    use std::sync::atomic::Ordering;
+    let mut lost = false;
+    loop {
+        match listener(&url).await {
+            Ok(mut l) => {
+                if lost {
+                    tracing::info!("listening for other instances' changes again");
+                }
+                db.invalidate_rows();
+                shared.listening.store(true, Ordering::Release);
+                // `try_recv` answers `None` when the connection dropped (what was sent meanwhile
+                // is gone): forget everything then, and connect again.
+                while let Ok(Some(n)) = l.try_recv().await {
+                    if n.channel() == ACKS_CHANNEL {
+                        acknowledged(&shared, n.payload());
+                        continue;
+                    }
+                    db.invalidate_rows();
+                    let ack = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(ACKS_CHANNEL)
+                        .bind(n.payload())
+                        .execute(&mut l)
+                        .await;
+                    if let Err(e) = ack {
+                        tracing::warn!(error = %e, "could not acknowledge a change");
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not listen for other instances' changes");
+            }
+        }
+        shared.listening.store(false, Ordering::Release);
+        db.invalidate_rows();
+        // Writes waiting for acknowledgements from this process's listener stop waiting.
+        lock(&shared.acks).clear();
+        shared.acked.notify_waiters();
+        if !lost {
+            tracing::warn!(
+                "not listening for other instances' changes: every read goes to the database until it is back"
+            );
+        }
+        lost = true;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A listening connection (named [`LISTENER_NAME`]) on both channels.
+async fn listener(url: &str) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+    let options: PgConnectOptions = url.parse()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options.application_name(LISTENER_NAME));
+    let mut l = PgListener::connect_with(&pool).await?;
+    l.listen_all([CHANGES_CHANNEL, ACKS_CHANNEL]).await?;
+    Ok(l)
+}
+
+/// Counts an acknowledgement (`{instance}:{sequence}`) of one of this process's announcements.
+fn acknowledged(shared: &Shared, payload: &str) {
+    if let Some((instance, seq)) = payload.split_once(':')
+        && instance == shared.instance
+        && let Ok(seq) = seq.parse::<u64>()
+        && let Some(n) = lock(&shared.acks).get_mut(&seq)
+    {
+        *n += 1;
+        shared.acked.notify_waiters();
+    }
+}
 
 impl Db {
     /// Connects; on SQLite creates the file and switches it to WAL so that the CLI and a running
@@ -70,13 +209,23 @@ impl Db {
             });
         }
         let conn = Database::connect(opts).await?;
-        let rows = sqlite.then(|| Arc::new(std::sync::Mutex::new(RowCache::default())));
+        let postgres = conn.get_database_backend() == DbBackend::Postgres;
         Ok(Db {
             conn,
             writer: Arc::new(Mutex::new(())),
             sections: Arc::new(Mutex::new(())),
             sqlite,
-            rows,
+            rows: Arc::new(std::sync::Mutex::new(RowCache::default())),
+            // Until `listen_for_changes` hears the others, rows are not remembered.
+            shared: postgres.then(|| {
+                Arc::new(Shared {
+                    listening: std::sync::atomic::AtomicBool::new(false),
+                    instance: instance_id(),
+                    sent: std::sync::atomic::AtomicU64::new(0),
+                    acks: std::sync::Mutex::new(HashMap::new()),
+                    acked: tokio::sync::Notify::new(),
+                })
+            }),
         })
     }
 
@@ -141,9 +290,92 @@ impl Db {
     }
 
     fn with_rows<T>(&self, f: impl FnOnce(&mut RowCache) -> T) -> Option<T> {
-        let rows = self.rows.as_ref()?;
-        let mut guard = rows.lock().unwrap_or_else(|e| e.into_inner());
-        Some(f(&mut guard))
+        let mut rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = &self.shared {
+            if !shared.listening.load(std::sync::atomic::Ordering::Acquire) {
+                return None;
+            }
+            if rows.since.is_none_or(|t| t.elapsed() > SHARED_ROWS_TTL) {
+                rows.forget();
+            }
+        }
+        Some(f(&mut rows))
+    }
+
+    /// Announces a committed change to package data: forgets this process's rows and, on
+    /// PostgreSQL, tells every instance listening (this one too) and waits until each has
+    /// acknowledged that it forgot its rows, so that a client reading from any instance after
+    /// this write's response finds the change. An instance that does not acknowledge within
+    /// [`ACK_WAIT`] is logged and not waited for longer (its rows expire within
+    /// [`SHARED_ROWS_TTL`]).
+    pub async fn changed(&self) {
+        use std::sync::atomic::Ordering;
+        self.invalidate_rows();
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let seq = shared.sent.fetch_add(1, Ordering::AcqRel) + 1;
+        if shared.listening.load(Ordering::Acquire) {
+            lock(&shared.acks).insert(seq, 0);
+        }
+        // One round trip: the announcement and how many instances listen for it.
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2) IS NULL AS sent, \
+             (SELECT count(*) FROM pg_stat_activity \
+              WHERE datname = current_database() AND application_name = $3) AS listeners",
+            [
+                CHANGES_CHANNEL.into(),
+                format!("{}:{seq}", shared.instance).into(),
+                LISTENER_NAME.into(),
+            ],
+        );
+        let listeners = match self.conn.query_one_raw(stmt).await {
+            Ok(Some(row)) => row.try_get::<i64>("", "listeners").unwrap_or(0),
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not announce a change to the other instances; they see it within {} s", SHARED_ROWS_TTL.as_secs());
+                0
+            }
+        };
+        let wanted = usize::try_from(listeners).unwrap_or(0);
+        let all_acked = async {
+            loop {
+                let woken = shared.acked.notified();
+                if lock(&shared.acks).get(&seq).is_none_or(|n| *n >= wanted) {
+                    return;
+                }
+                woken.await;
+            }
+        };
+        if tokio::time::timeout(ACK_WAIT, all_acked).await.is_err() {
+            tracing::warn!(
+                listeners,
+                acknowledged = lock(&shared.acks).get(&seq).copied().unwrap_or(0),
+                "not every instance acknowledged a change within {} ms",
+                ACK_WAIT.as_millis()
+            );
+        }
+        lock(&shared.acks).remove(&seq);
+    }
+
+    /// On PostgreSQL, listens on [`CHANGES_CHANNEL`] for the changes of every instance (this
+    /// one's too), forgetting the remembered rows on each, on a thread of its own so that busy
+    /// workers do not delay it. Rows are remembered only while the connection is up; after it
+    /// drops (notifications may have been missed) everything is forgotten and it reconnects.
+    /// Nothing on SQLite.
+    pub fn listen_for_changes(&self, url: &str) -> std::io::Result<()> {
+        let Some(shared) = self.shared.clone() else {
+            return Ok(());
+        };
+        let (db, url) = (self.clone(), url.to_string());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("packgate-changes".into())
+            .spawn(move || runtime.block_on(listen(db, shared, url)))?;
+        Ok(())
     }
 
     /// The generation to pass to the `remember_*` calls after a database read.
@@ -271,16 +503,9 @@ impl Db {
         });
     }
 
-    /// Forgets every remembered row; called after each committed change to package data.
+    /// Forgets every remembered row (see [`Db::changed`], which also tells other instances).
     pub fn invalidate_rows(&self) {
-        self.with_rows(|r| {
-            r.generation += 1;
-            r.packages.clear();
-            r.absent.clear();
-            r.files.clear();
-            r.owners.clear();
-            r.log_stamps.clear();
-        });
+        self.rows.lock().unwrap_or_else(|e| e.into_inner()).forget();
     }
 
     /// Whether the database answers (`/readyz`).

@@ -22,7 +22,7 @@ pub async fn append(db: &Db, repo: &str, document: &str, line: &str) -> Result<(
     }
     .insert(&db.conn)
     .await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -104,7 +104,7 @@ pub async fn append_all(
     let txn = db.conn.begin().await?;
     insert_lines(&txn, repo, document, lines, now_millis()).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -127,6 +127,6 @@ pub async fn replace(
         .await?;
     insert_lines(&txn, repo, document, lines, now_millis()).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }

@@ -653,7 +653,7 @@ pub async fn create_version_with_files(
     }
     bump_at(&txn, pkg.id, now).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     // On SQLite this process is the only writer of package data and held the write lock: the row
     // and owners just written are known, so the next write to the package reads neither.
     let generation = db.row_generation();
@@ -778,7 +778,7 @@ async fn record_cached_file_once(
         bump(&txn, pkg.id).await?;
     }
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -809,7 +809,7 @@ pub async fn put_file(
     insert_file(&txn, version_id, name, d, now_millis()).await?;
     bump(&txn, package_id).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -841,7 +841,7 @@ async fn set_version_flag(
         .await?;
     bump(&txn, package_id).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -857,7 +857,7 @@ pub async fn set_property(
     set_property_in(&txn, package_id, name, value).await?;
     bump(&txn, package_id).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -888,7 +888,7 @@ pub async fn set_deprecated(
     }
     bump(&txn, package_id).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -923,7 +923,7 @@ pub async fn remove_versions(
     }
     bump(&txn, package_id).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 
@@ -983,7 +983,7 @@ async fn remove_package_rows(db: &Db, package_id: i64, tombstones: bool) -> Resu
         .await?;
     package::Entity::delete_by_id(package_id).exec(&txn).await?;
     txn.commit().await?;
-    db.invalidate_rows();
+    db.changed().await;
     Ok(())
 }
 

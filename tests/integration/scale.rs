@@ -228,3 +228,64 @@ fn two_proxy_instances_filling_one_cache_at_once_store_each_file_once_and_both_s
         assert_eq!(r.header("x-packgate-cache"), Some("hit"));
     }
 }
+
+#[test]
+fn a_publish_on_one_instance_is_read_on_the_other_at_once_for_a_thousand_rounds() {
+    // Each instance remembers package rows and rendered packuments; a change on one reaches the
+    // other through PostgreSQL's LISTEN/NOTIFY before the publish's response: no round may read
+    // the state from before it.
+    if !shared_database_configured() {
+        return;
+    }
+    let first = TestServer::start();
+    let second = first.start_second();
+    let token = first.publisher("alice");
+    let servers = [&first, &second];
+    let abbreviated = [("accept", "application/vnd.npm.install-v1+json")];
+    for round in 0..1000 {
+        let (writer, reader) = (servers[round % 2], servers[(round + 1) % 2]);
+        // The reader has the package's packument (and rows) cached before the write...
+        reader.http().get_with("/npm/ryw", &abbreviated);
+        // ...and every tenth round it has just looked up a name that is not there yet.
+        let fresh_name = (round % 10 == 0).then(|| format!("ryw-new-{round}"));
+        if let Some(name) = &fresh_name {
+            reader.http().get(&format!("/npm/{name}")).expect(404);
+        }
+        let version = format!("1.0.{round}");
+        let pkg = Package::new("ryw", &version);
+        writer
+            .http()
+            .json(
+                "PUT",
+                "/npm/ryw",
+                Some(&token),
+                &pkg.publish_body(&writer.registry("npm"), "latest"),
+            )
+            .expect_success();
+        let doc = reader.http().get_with("/npm/ryw", &abbreviated);
+        doc.expect(200);
+        let doc = doc.json();
+        assert!(
+            doc["versions"].get(&version).is_some(),
+            "round {round}: {version} published on one instance is not in the other's packument"
+        );
+        assert_eq!(doc["dist-tags"]["latest"], json!(version), "round {round}");
+        if let Some(name) = fresh_name {
+            let pkg = Package::new(&name, "1.0.0");
+            writer
+                .http()
+                .json(
+                    "PUT",
+                    &format!("/npm/{name}"),
+                    Some(&token),
+                    &pkg.publish_body(&writer.registry("npm"), "latest"),
+                )
+                .expect_success();
+            reader.http().get(&format!("/npm/{name}")).expect(200);
+            reader
+                .http()
+                .get(&format!("/npm/{name}/-/{name}-1.0.0.tgz"))
+                .expect(200);
+        }
+    }
+}
