@@ -313,27 +313,34 @@ pub async fn load_for(db: &Db, pkg: Package) -> Result<PackageDescriptor, AppErr
         .order_by_asc(version::Column::Id)
         .all(&db.conn)
         .await?;
-    let ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
-    let files = if ids.is_empty() {
-        vec![]
+    // The package's files and blobs by subquery on the package id: a package of 1,000 versions
+    // does not bind 1,000 ids and 1,000 digests (PostgreSQL planned those lists on every load).
+    let of_package = sea_orm::sea_query::Query::select()
+        .column(version::Column::Id)
+        .from(version::Entity)
+        .and_where(Expr::col(version::Column::PackageId).eq(pkg.id))
+        .to_owned();
+    let (files, blobs) = if versions.is_empty() {
+        (vec![], HashMap::new())
     } else {
-        file::Entity::find()
-            .filter(file::Column::VersionId.is_in(ids))
+        let files = file::Entity::find()
+            .filter(file::Column::VersionId.in_subquery(of_package.clone()))
             .order_by_asc(file::Column::Id)
             .all(&db.conn)
-            .await?
-    };
-    let shas: Vec<String> = files.iter().map(|f| f.blob_sha256.clone()).collect();
-    let blobs: HashMap<String, blob::Model> = if shas.is_empty() {
-        HashMap::new()
-    } else {
-        blob::Entity::find()
-            .filter(blob::Column::Sha256.is_in(shas))
+            .await?;
+        let digests = sea_orm::sea_query::Query::select()
+            .column(file::Column::BlobSha256)
+            .from(file::Entity)
+            .and_where(Expr::col(file::Column::VersionId).in_subquery(of_package))
+            .to_owned();
+        let blobs: HashMap<String, blob::Model> = blob::Entity::find()
+            .filter(blob::Column::Sha256.in_subquery(digests))
             .all(&db.conn)
             .await?
             .into_iter()
             .map(|b| (b.sha256.clone(), b))
-            .collect()
+            .collect();
+        (files, blobs)
     };
     let mut by_version: HashMap<i64, Vec<(File, Blob)>> = HashMap::new();
     for f in files {
